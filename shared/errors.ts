@@ -1,0 +1,56 @@
+// Every failure the service can report, each with a stable `code` for logs and responses.
+// Handlers map these to HTTP; nothing below the handlers knows about status codes.
+
+export abstract class AppError extends Error {
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Configuration is missing or malformed; raised once, at cold start. */
+export class ConfigError extends AppError {
+  readonly code = 'CONFIG_INVALID';
+}
+
+/** A request body or parameter is not acceptable; nothing was changed. */
+export class ValidationError extends AppError {
+  readonly code = 'BAD_REQUEST';
+}
+
+/** Base of every reason a presented token is refused. All of them mean 401. */
+export abstract class AuthError extends AppError {}
+
+export class TokenMissingError extends AuthError {
+  readonly code = 'TOKEN_MISSING';
+}
+
+/** Not a Bearer header, or not a compact JWS. */
+export class TokenMalformedError extends AuthError {
+  readonly code = 'TOKEN_MALFORMED';
+}
+
+/** Signature, algorithm, issuer, audience or required claims do not hold. */
+export class TokenInvalidError extends AuthError {
+  readonly code = 'TOKEN_INVALID';
+}
+
+export class TokenExpiredError extends AuthError {
+  readonly code = 'TOKEN_EXPIRED';
+}
+
+export class TokenNotYetValidError extends AuthError {
+  readonly code = 'TOKEN_NOT_YET_VALID';
+}
+
+/** Signature and claims hold, but the label is gone: logged out, revoked, or lost with Redis data. */
+export class TokenRevokedError extends AuthError {
+  readonly code = 'TOKEN_REVOKED';
+}
+
+/** Redis could not answer within the bound. Never treated as an allow: callers fail closed. */
+export class StoreUnavailableError extends AppError {
+  readonly code = 'STORE_UNAVAILABLE';
+}

@@ -1,0 +1,60 @@
+// Building API Gateway proxy responses and reading what arrives in a request.
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { TokenMalformedError, TokenMissingError, ValidationError } from './errors';
+
+/** Far above any sign request; a larger body is refused before it is parsed. */
+export const MAX_BODY_BYTES = 16 * 1024;
+/** API Gateway caps a header at 10 KiB; a token anywhere near that is not one of ours. */
+export const MAX_TOKEN_LENGTH = 8 * 1024;
+
+const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+const BASE_HEADERS = {
+  'Content-Type': 'application/json',
+  // Responses carry tokens and identities: no cache may keep them.
+  'Cache-Control': 'no-store',
+};
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
+  return { statusCode, headers: { ...BASE_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+export function noContent(): APIGatewayProxyResult {
+  return { statusCode: 204, headers: { 'Cache-Control': 'no-store' }, body: '' };
+}
+
+export function errorBody(statusCode: number, code: string, message: string, headers: Record<string, string> = {}): APIGatewayProxyResult {
+  return json(statusCode, { error: code, message }, headers);
+}
+
+/** The request body as JSON. Throws ValidationError for a missing, oversized or unparsable body. */
+export function parseJsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>): unknown {
+  if (event.body === null || event.body === undefined || event.body === '') {
+    throw new ValidationError('request body is required (JSON)');
+  }
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) {
+    throw new ValidationError(`request body must be at most ${MAX_BODY_BYTES} bytes`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new ValidationError('request body is not valid JSON', { cause });
+  }
+}
+
+/** The token from an `Authorization: Bearer <jwt>` header value (scheme case-insensitive). */
+export function parseBearer(header: string | undefined | null): string {
+  if (header === undefined || header === null || header.trim() === '') {
+    throw new TokenMissingError('Authorization header is missing');
+  }
+  if (header.length > MAX_TOKEN_LENGTH + 'Bearer '.length + 2) {
+    throw new TokenMalformedError('Authorization header is too long');
+  }
+  const match = BEARER.exec(header.trim());
+  const token = match?.[1];
+  if (token === undefined) throw new TokenMalformedError('Authorization header is not "Bearer <token>"');
+  if (!COMPACT_JWS.test(token)) throw new TokenMalformedError('bearer token is not a compact JWT');
+  return token;
+}

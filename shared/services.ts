@@ -1,0 +1,40 @@
+// The per-container singletons: config, the Redis connection and the token service, built on first use
+// and reused by every invocation of every handler in the container.
+import { DEVELOPMENT_SECRET, loadConfig, type Config } from './config';
+import { log, setLogLevel } from './log';
+import { RedisConnection } from './redis';
+import { TokenService } from './tokens';
+
+export interface Services {
+  config: Config;
+  redis: RedisConnection;
+  tokens: TokenService;
+}
+
+let services: Services | undefined;
+
+/** Throws ConfigError on the first call if the environment is invalid: the cold start fails, loudly. */
+export function getServices(): Services {
+  if (services === undefined) {
+    const config = loadConfig(process.env);
+    setLogLevel(config.logLevel);
+    if (config.tokens.secret === DEVELOPMENT_SECRET) {
+      log.warn('JWT_SECRET is unset: using the public development secret (serverless offline only)');
+    }
+    const redis = new RedisConnection(config.redis);
+    services = { config, redis, tokens: new TokenService(redis, config.tokens) };
+  }
+  return services;
+}
+
+/** For a handler module's top level: validate config and start connecting while the container initialises. */
+export function initServices(): void {
+  getServices().redis.warmUp();
+}
+
+/** Closes the connection and forgets everything, so the next call re-reads the environment (tests). */
+export async function resetServices(): Promise<void> {
+  const current = services;
+  services = undefined;
+  await current?.redis.close();
+}

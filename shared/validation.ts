@@ -1,0 +1,62 @@
+// Checks the sign request body. Everything refused here is a 400 that changes nothing.
+import { ValidationError } from './errors';
+import { RESERVED_CLAIMS, type CustomClaims, type IssueRequest } from './tokens';
+
+export const MAX_SUBJECT_LENGTH = 256;
+/** Claims travel in every request's Authorization header: keep them small. */
+export const MAX_CLAIMS_BYTES = 4 * 1024;
+/** Keys that mean something to JavaScript objects rather than to a token. */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const ALLOWED_FIELDS = new Set(['sub', 'claims', 'ttl']);
+
+export interface SignLimits {
+  defaultTtlSeconds: number;
+  maxTtlSeconds: number;
+}
+
+export function parseSignRequest(body: unknown, limits: SignLimits): IssueRequest {
+  if (!isPlainObject(body)) throw new ValidationError('request body must be a JSON object');
+  const unknownFields = Object.keys(body).filter((field) => !ALLOWED_FIELDS.has(field));
+  if (unknownFields.length > 0) {
+    throw new ValidationError(`unknown field(s): ${unknownFields.map((field) => JSON.stringify(field)).join(', ')}; allowed: sub, claims, ttl`);
+  }
+  return {
+    sub: parseSubject(body.sub),
+    claims: parseClaims(body.claims),
+    ttlSeconds: parseTtl(body.ttl, limits),
+  };
+}
+
+function parseSubject(sub: unknown): string {
+  if (typeof sub !== 'string' || sub.trim() === '') throw new ValidationError('sub must be a non-empty string');
+  if (sub.length > MAX_SUBJECT_LENGTH) throw new ValidationError(`sub must be at most ${MAX_SUBJECT_LENGTH} characters`);
+  return sub;
+}
+
+function parseClaims(claims: unknown): CustomClaims {
+  if (claims === undefined) return {};
+  if (!isPlainObject(claims)) throw new ValidationError('claims must be a JSON object');
+  const names = Object.keys(claims);
+  const reserved = names.filter((name) => RESERVED_CLAIMS.has(name));
+  if (reserved.length > 0) {
+    throw new ValidationError(`claims may not set reserved claim(s): ${reserved.join(', ')}`);
+  }
+  const unsafe = names.filter((name) => UNSAFE_KEYS.has(name));
+  if (unsafe.length > 0) throw new ValidationError(`claims may not use the name(s): ${unsafe.join(', ')}`);
+  if (Buffer.byteLength(JSON.stringify(claims), 'utf8') > MAX_CLAIMS_BYTES) {
+    throw new ValidationError(`claims must be at most ${MAX_CLAIMS_BYTES} bytes as JSON`);
+  }
+  return { ...claims };
+}
+
+function parseTtl(ttl: unknown, limits: SignLimits): number {
+  if (ttl === undefined) return limits.defaultTtlSeconds;
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > limits.maxTtlSeconds) {
+    throw new ValidationError(`ttl must be an integer number of seconds from 1 to ${limits.maxTtlSeconds}`);
+  }
+  return ttl;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
