@@ -86,9 +86,15 @@ export class RedisConnection {
   private async attempt<T>(command: (client: RedisClient) => Promise<T>, deadline: number): Promise<T> {
     const connection = this.connection();
     const client = await withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.client));
-    // A command written to a hung server is never answered and node-redis has no timeout for it:
-    // give up on the whole connection, so the next invocation starts afresh.
-    return withDeadline(command(client), deadline, 'command', () => this.discard(client));
+    try {
+      // A command written to a hung server is never answered and node-redis has no timeout for it:
+      // give up on the whole connection, so the next invocation starts afresh.
+      return await withDeadline(command(client), deadline, 'command', () => this.discard(client));
+    } catch (error) {
+      // node-redis may not have noticed yet that this socket is gone: make sure no one reuses it.
+      if (isBrokenConnection(error)) this.discard(client);
+      throw error;
+    }
   }
 
   private connection(): Connection {

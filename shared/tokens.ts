@@ -64,10 +64,7 @@ function labelStore(redis: RedisConnection): LabelStore {
       if (options?.EX === undefined) {
         return Promise.reject(new Error('refusing to store a label without a TTL'));
       }
-      // jwt-redis floors the remaining lifetime, which for a 1-second token is 0 and stores nothing.
-      // One second more makes it the ceiling; the token's own `exp` still ends it on time.
-      const ttlSeconds = options.EX + 1;
-      return redis.run('SET', (client) => client.set(key, value, { EX: ttlSeconds }));
+      return redis.run('SET', (client) => client.set(key, value, { EX: options.EX }));
     },
     del: (key) => redis.run('DEL', (client) => client.del(key)),
   };
@@ -94,14 +91,17 @@ export class TokenService {
   async issue(request: IssueRequest): Promise<IssuedToken> {
     const jti = newJti();
     // jwt-redis stores the label before it returns: no token leaves here whose label was not written.
-    const token = await this.#jwtr.sign({ ...request.claims, jti }, this.#key, {
+    // Rounded up, not down: jwt-redis gives the label floor(exp - now) seconds and stores none at all
+    // when that is 0, which a floored iat would cause for every 1-second token.
+    const iat = Math.ceil(Date.now() / 1000);
+    const exp = iat + request.ttlSeconds;
+    // jwt-redis stores the label before it returns: no token leaves here whose label was not written.
+    const token = await this.#jwtr.sign({ ...request.claims, jti, iat, exp }, this.#key, {
       algorithm: ALGORITHM,
-      expiresIn: request.ttlSeconds,
       subject: request.sub,
       issuer: this.config.issuer,
       audience: this.config.audience,
     });
-    const { exp } = jsonwebtoken.decode(token) as JwtPayload & { exp: number };
     return { token, jti, sub: request.sub, expiresIn: request.ttlSeconds, expiresAt: exp };
   }
 

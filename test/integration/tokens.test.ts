@@ -1,0 +1,234 @@
+import { createSecretKey } from 'node:crypto';
+import jsonwebtoken from 'jsonwebtoken';
+import type { TokenConfig } from '../../shared/config';
+import {
+  StoreUnavailableError,
+  TokenExpiredError,
+  TokenInvalidError,
+  TokenMalformedError,
+  TokenNotYetValidError,
+  TokenRevokedError,
+} from '../../shared/errors';
+import { setLogLevel } from '../../shared/log';
+import { RedisConnection } from '../../shared/redis';
+import { LABEL_PREFIX, newJti, TokenService } from '../../shared/tokens';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+
+const config: TokenConfig = {
+  secret: 'integration-secret-0123456789-abcdefghij',
+  issuer: 'test-issuer',
+  audience: 'test-audience',
+  defaultTtlSeconds: 900,
+  maxTtlSeconds: 86_400,
+};
+
+/** Signs like the service would, but lets a test choose every claim and option. */
+function forge(payload: object, options: jsonwebtoken.SignOptions = {}, secret: string = config.secret): string {
+  const signOptions: jsonwebtoken.SignOptions = {
+    algorithm: 'HS256',
+    issuer: config.issuer,
+    audience: config.audience,
+    subject: 'user-1',
+    expiresIn: 60,
+    ...options,
+  };
+  // jsonwebtoken rejects an option present as undefined: a test passes undefined to leave it out.
+  for (const [name, value] of Object.entries(signOptions)) {
+    if (value === undefined) delete signOptions[name as keyof jsonwebtoken.SignOptions];
+  }
+  return jsonwebtoken.sign({ jti: newJti(), ...payload }, secret, signOptions);
+}
+
+async function storeLabel(server: RedisServer, token: string): Promise<void> {
+  const { jti } = jsonwebtoken.decode(token) as { jti: string };
+  await (await server.admin()).set(`${LABEL_PREFIX}${jti}`, 'true', { EX: 60 });
+}
+
+describe('Class: TokenService (real redis-server)', () => {
+  let server: RedisServer;
+  let redis: RedisConnection;
+  let tokens: TokenService;
+
+  beforeAll(async () => {
+    setLogLevel('silent');
+    server = await startRedisServer();
+  });
+
+  beforeEach(async () => {
+    await (await server.admin()).flushAll();
+    redis = new RedisConnection({ url: server.url, timeoutMs: 500 });
+    tokens = new TokenService(redis, config);
+  });
+
+  afterEach(async () => {
+    await redis.close();
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  describe('issue', () => {
+    it('signs an HS256 token with every required claim and stores its label with the token lifetime as TTL', async () => {
+      const issued = await tokens.issue({ sub: 'user-1', claims: { role: 'admin' }, ttlSeconds: 600 });
+
+      const { header, payload } = jsonwebtoken.decode(issued.token, { complete: true }) as jsonwebtoken.Jwt & { payload: jsonwebtoken.JwtPayload };
+      expect(header.alg).toBe('HS256');
+      expect(payload).toMatchObject({ sub: 'user-1', role: 'admin', iss: 'test-issuer', aud: 'test-audience', jti: issued.jti });
+      expect(payload.exp).toBe((payload.iat ?? 0) + 600);
+      expect(issued).toMatchObject({ sub: 'user-1', expiresIn: 600, expiresAt: payload.exp });
+      const ttl = await (await server.admin()).ttl(`${LABEL_PREFIX}${issued.jti}`);
+      expect(ttl).toBeGreaterThanOrEqual(599);
+      expect(ttl).toBeLessThanOrEqual(601);
+    });
+
+    it('gives a 1-second token a label too', async () => {
+      const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 1 });
+      expect(await (await server.admin()).exists(`${LABEL_PREFIX}${issued.jti}`)).toBe(1);
+    });
+
+    it('uses a fresh 128-bit jti for every token', async () => {
+      const jtis = new Set<string>();
+      for (let i = 0; i < 50; i += 1) jtis.add((await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 })).jti);
+      expect(jtis.size).toBe(50);
+      for (const jti of jtis) expect(Buffer.from(jti, 'base64url')).toHaveLength(16);
+    });
+  });
+
+  describe('verify', () => {
+    it('accepts a live token and returns its identity and custom claims', async () => {
+      const issued = await tokens.issue({ sub: 'user-1', claims: { role: 'admin', n: 1 }, ttlSeconds: 60 });
+      await expect(tokens.verify(issued.token)).resolves.toEqual({
+        sub: 'user-1',
+        jti: issued.jti,
+        iat: expect.any(Number),
+        exp: issued.expiresAt,
+        claims: { role: 'admin', n: 1 },
+      });
+    });
+
+    it('refuses a revoked token', async () => {
+      const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
+      await expect(tokens.revoke(issued.jti)).resolves.toBe(true);
+      await expect(tokens.verify(issued.token)).rejects.toThrow(TokenRevokedError);
+      await expect(tokens.revoke(issued.jti)).resolves.toBe(false);
+    });
+
+    it('refuses a token whose label was lost with the Redis data (fails closed)', async () => {
+      const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
+      await (await server.admin()).flushAll();
+      await expect(tokens.verify(issued.token)).rejects.toThrow(TokenRevokedError);
+    });
+
+    it('refuses a token signed with another secret', async () => {
+      const forged = forge({}, {}, 'another-secret-of-the-same-length-000000');
+      await storeLabel(server, forged);
+      await expect(tokens.verify(forged)).rejects.toThrow(TokenInvalidError);
+    });
+
+    it('refuses a tampered payload', async () => {
+      const issued = await tokens.issue({ sub: 'user-1', claims: { role: 'user' }, ttlSeconds: 60 });
+      const [header, payload, signature] = issued.token.split('.') as [string, string, string];
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+      const tampered = [header, Buffer.from(JSON.stringify({ ...claims, role: 'admin' })).toString('base64url'), signature].join('.');
+      await expect(tokens.verify(tampered)).rejects.toThrow(TokenInvalidError);
+    });
+
+    it('refuses an expired token even while its label exists', async () => {
+      const expired = forge({ exp: Math.floor(Date.now() / 1000) - 10 }, { expiresIn: undefined });
+      await storeLabel(server, expired);
+      await expect(tokens.verify(expired)).rejects.toThrow(TokenExpiredError);
+    });
+
+    it('refuses a token that is not valid yet', async () => {
+      const early = forge({}, { notBefore: 60 });
+      await storeLabel(server, early);
+      await expect(tokens.verify(early)).rejects.toThrow(TokenNotYetValidError);
+    });
+
+    it('refuses a token without exp', async () => {
+      const eternal = forge({}, { expiresIn: undefined });
+      await storeLabel(server, eternal);
+      await expect(tokens.verify(eternal)).rejects.toThrow(/no exp claim/);
+    });
+
+    it.each([
+      ['issuer', { issuer: 'someone-else' }],
+      ['audience', { audience: 'another-api' }],
+    ])('refuses a token for the wrong %s', async (_, options) => {
+      const token = forge({}, options);
+      await storeLabel(server, token);
+      await expect(tokens.verify(token)).rejects.toThrow(TokenInvalidError);
+    });
+
+    it.each(['HS384', 'HS512'] as const)('pins HS256: refuses %s even with the right secret', async (algorithm) => {
+      const token = forge({}, { algorithm });
+      await storeLabel(server, token);
+      await expect(tokens.verify(token)).rejects.toThrow(/invalid algorithm/);
+    });
+
+    it('refuses alg "none"', async () => {
+      const unsigned = forge({}, { algorithm: 'none' }, '');
+      await storeLabel(server, unsigned);
+      await expect(tokens.verify(unsigned)).rejects.toThrow(TokenInvalidError);
+    });
+
+    it('refuses a token without jti', async () => {
+      const key = createSecretKey(Buffer.from(config.secret));
+      const token = jsonwebtoken.sign({}, key, { algorithm: 'HS256', issuer: config.issuer, audience: config.audience, subject: 'u', expiresIn: 60 });
+      await expect(tokens.verify(token)).rejects.toThrow(TokenInvalidError);
+    });
+
+    it.each(['not-a-jwt', 'a.b.c', 'eyJhbGciOiJIUzI1NiJ9.e30'])('refuses the malformed token %p', async (token) => {
+      await expect(tokens.verify(token)).rejects.toThrow(TokenMalformedError);
+    });
+  });
+
+  describe('with Redis in trouble', () => {
+    it('fails closed and fast while Redis hangs (SIGSTOP), and recovers when it resumes', async () => {
+      const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
+      server.pause();
+      try {
+        const started = Date.now();
+        await expect(tokens.verify(issued.token)).rejects.toThrow(StoreUnavailableError);
+        await expect(tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 })).rejects.toThrow(StoreUnavailableError);
+        // Two calls, each bounded by the 500 ms timeout; generous slack for a loaded machine.
+        expect(Date.now() - started).toBeLessThan(2 * 500 + 1500);
+      } finally {
+        server.resume();
+      }
+      await expect(tokens.verify(issued.token)).resolves.toMatchObject({ jti: issued.jti });
+    });
+
+    it('fails closed while Redis is down and recovers by itself after a restart (labels lost: old tokens refused)', async () => {
+      const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
+      await server.kill();
+      await expect(tokens.verify(issued.token)).rejects.toThrow(StoreUnavailableError);
+      await expect(tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 })).rejects.toThrow(StoreUnavailableError);
+      await server.restart();
+      await expect(tokens.verify(issued.token)).rejects.toThrow(TokenRevokedError);
+      const fresh = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
+      await expect(tokens.verify(fresh.token)).resolves.toMatchObject({ jti: fresh.jti });
+    });
+
+    it('keeps working when the server closes the idle connection', async () => {
+      const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
+      const admin = await server.admin();
+      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes']);
+      await expect(tokens.verify(issued.token)).resolves.toMatchObject({ jti: issued.jti });
+      expect(redis.connectCount).toBe(2);
+    });
+
+    it('keeps working when the server drops idle clients on its own timeout', async () => {
+      const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
+      await (await server.admin()).configSet('timeout', '1');
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        await expect(tokens.verify(issued.token)).resolves.toMatchObject({ jti: issued.jti });
+      } finally {
+        // The admin connection was idle too, and dropped: admin() opens a new one.
+        await (await server.admin()).configSet('timeout', '0');
+      }
+    });
+  });
+});

@@ -1,0 +1,77 @@
+import { DEVELOPMENT_SECRET, loadConfig } from '../../shared/config';
+import { ConfigError } from '../../shared/errors';
+
+const STRONG_SECRET = 'x'.repeat(32);
+const base = { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: STRONG_SECRET };
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('Function: loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(base);
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', timeoutMs: 1000 });
+    expect(config.tokens).toEqual({
+      secret: STRONG_SECRET,
+      issuer: 'revocable-jwt',
+      audience: 'revocable-jwt-api',
+      defaultTtlSeconds: 900,
+      maxTtlSeconds: 86_400,
+    });
+    expect(config.logLevel).toBe('info');
+    expect(config.offline).toBe(false);
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      REDIS_URL: 'rediss://app:p%40ss@cache.example.com:6380',
+      JWT_SECRET: STRONG_SECRET,
+      REDIS_TIMEOUT_MS: '250',
+      TOKEN_TTL: '60',
+      MAX_TTL: '3600',
+      JWT_ISSUER: 'https://auth.example.com',
+      JWT_AUDIENCE: 'orders',
+      LOG_LEVEL: 'WARN',
+    });
+    expect(config.redis).toEqual({ url: 'rediss://app:p%40ss@cache.example.com:6380', timeoutMs: 250 });
+    expect(config.tokens).toMatchObject({ issuer: 'https://auth.example.com', audience: 'orders', defaultTtlSeconds: 60, maxTtlSeconds: 3600 });
+    expect(config.logLevel).toBe('warn');
+  });
+
+  it.each([
+    [{ REDIS_URL: undefined }, /REDIS_URL is required/],
+    [{ REDIS_URL: 'http://localhost:6379' }, /REDIS_URL must start with redis:\/\/ or rediss:\/\//],
+    [{ REDIS_URL: 'not a url' }, /REDIS_URL is not a valid URL/],
+    [{ JWT_SECRET: undefined }, /JWT_SECRET is required/],
+    [{ JWT_SECRET: 'short' }, /JWT_SECRET must be at least 32 bytes/],
+    [{ JWT_SECRET: DEVELOPMENT_SECRET }, /JWT_SECRET is the public development secret/],
+    [{ TOKEN_TTL: '0' }, /TOKEN_TTL must be an integer of at least 1/],
+    [{ TOKEN_TTL: '1.5' }, /TOKEN_TTL must be a whole number/],
+    [{ MAX_TTL: 'ten' }, /MAX_TTL must be a whole number/],
+    [{ TOKEN_TTL: '600', MAX_TTL: '60' }, /TOKEN_TTL \(600\) must not exceed MAX_TTL \(60\)/],
+    [{ REDIS_TIMEOUT_MS: '10' }, /REDIS_TIMEOUT_MS must be an integer of at least 50/],
+    [{ JWT_ISSUER: ' ' }, /JWT_ISSUER must not be empty/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+  ])('refuses %p with a message naming the variable', (override, message) => {
+    const env = { ...base, ...override } as Record<string, string>;
+    for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+    expect(configError(env).message).toMatch(message);
+  });
+
+  it('never echoes a malformed REDIS_URL, which may carry a password', () => {
+    const error = configError({ ...base, REDIS_URL: 'redis://user:hunter2@[bad' });
+    expect(error.message).not.toContain('hunter2');
+  });
+
+  it('uses the development secret only under serverless offline', () => {
+    expect(loadConfig({ REDIS_URL: base.REDIS_URL, IS_OFFLINE: 'true' }).tokens.secret).toBe(DEVELOPMENT_SECRET);
+    expect(() => loadConfig({ REDIS_URL: base.REDIS_URL })).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,50 @@
+import { allowPolicy, callerIdentity, stageWideResource } from '../../shared/policy';
+
+const methodArn = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/me';
+const token = { sub: 'user-1', jti: 'a'.repeat(22), iat: 1_700_000_000, exp: 1_700_000_900, claims: { role: 'admin' } };
+
+describe('Function: stageWideResource', () => {
+  it('widens a method ARN to the whole stage', () => {
+    expect(stageWideResource(methodArn)).toBe('arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*');
+    expect(stageWideResource('arn:aws:execute-api:us-east-1:1:api/prod/POST/auth/logout')).toBe(
+      'arn:aws:execute-api:us-east-1:1:api/prod/*',
+    );
+  });
+
+  it('refuses anything that is not an execute-api ARN', () => {
+    expect(() => stageWideResource('arn:aws:s3:::bucket/key')).toThrow(/not an execute-api ARN/);
+    expect(() => stageWideResource('')).toThrow(/not an execute-api ARN/);
+  });
+});
+
+describe('Function: allowPolicy', () => {
+  it('allows the stage for the subject and passes the identity on as flat context', () => {
+    expect(allowPolicy(token, methodArn)).toEqual({
+      principalId: 'user-1',
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*' }],
+      },
+      context: { sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, claims: '{"role":"admin"}' },
+    });
+  });
+});
+
+describe('Function: callerIdentity', () => {
+  const event = (authorizer: unknown) => ({ requestContext: { authorizer } }) as never;
+
+  it('reads the context back, whether values arrive as strings (AWS) or numbers (offline)', () => {
+    const expected = { sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, claims: { role: 'admin' } };
+    expect(callerIdentity(event(allowPolicy(token, methodArn).context))).toEqual(expected);
+    expect(
+      callerIdentity(event({ principalId: 'user-1', sub: 'user-1', jti: token.jti, iat: String(token.iat), exp: String(token.exp), claims: '{"role":"admin"}' })),
+    ).toEqual(expected);
+  });
+
+  it.each([undefined, null, {}, { sub: 'u', jti: 'j', iat: '1', exp: 'soon', claims: '{}' }, { sub: 'u', jti: 'j', iat: 1, exp: 2, claims: '[1]' }, { sub: 'u', jti: 'j', iat: 1, exp: 2, claims: '{' }])(
+    'returns undefined for %p',
+    (authorizer) => {
+      expect(callerIdentity(event(authorizer))).toBeUndefined();
+    },
+  );
+});
