@@ -16,7 +16,7 @@ export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayPr
     return errorBody(500, 'INTERNAL', 'internal error');
   }
   try {
-    const existed = await getServices().tokens.revoke(caller.jti);
+    const existed = await getServices().sessions.end(caller.jti);
     log.info('logout', { outcome: existed ? 'revoked' : 'already-gone', jti: caller.jti, sub: caller.sub, latencyMs: elapsedMs(started) });
     return noContent();
   } catch (error) {

@@ -15,8 +15,15 @@ export interface RedisConfig {
   timeoutMs: number;
 }
 
-export interface TokenConfig {
+export interface SigningKeyConfig {
+  /** Written to each token's header; picks the key at verification. */
+  kid: string;
   secret: string;
+}
+
+export interface TokenConfig {
+  /** Newest first: new tokens use the first; every listed key still verifies its own tokens. */
+  keys: SigningKeyConfig[];
   issuer: string;
   audience: string;
   defaultTtlSeconds: number;
@@ -46,7 +53,7 @@ export function loadConfig(env: Env): Config {
       timeoutMs: readInteger(env, 'REDIS_TIMEOUT_MS', 1000, 50),
     },
     tokens: {
-      secret: readSecret(env, offline),
+      keys: readSigningKeys(env, offline),
       issuer: readNonEmpty(env, 'JWT_ISSUER', 'revocable-jwt'),
       audience: readNonEmpty(env, 'JWT_AUDIENCE', 'revocable-jwt-api'),
       defaultTtlSeconds,
@@ -78,17 +85,47 @@ function readRedisUrl(env: Env): string {
   return raw.trim();
 }
 
-function readSecret(env: Env, offline: boolean): string {
-  const secret = env.JWT_SECRET;
-  if (secret === undefined || secret === '') {
-    if (offline) return DEVELOPMENT_SECRET;
-    throw new ConfigError('JWT_SECRET is required outside `serverless offline` (at least 32 bytes, e.g. `openssl rand -base64 48`)');
+/** The kid of the one-key ring that JWT_SECRET makes. */
+export const SINGLE_SECRET_KID = 'default';
+/** Safe in a header and a log line; never used to look anything up outside the in-memory ring. */
+export const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+function readSigningKeys(env: Env, offline: boolean): SigningKeyConfig[] {
+  const ring = env.JWT_KEYS?.trim() ?? '';
+  const single = env.JWT_SECRET ?? '';
+  if (ring !== '' && single !== '') {
+    throw new ConfigError('set JWT_KEYS or JWT_SECRET, not both (JWT_SECRET is a one-key ring with kid "default")');
   }
+  if (ring !== '') return parseKeyRing(ring, offline);
+  if (single === '') {
+    if (offline) return [{ kid: SINGLE_SECRET_KID, secret: DEVELOPMENT_SECRET }];
+    throw new ConfigError('JWT_SECRET or JWT_KEYS is required outside `serverless offline` (at least 32 bytes, e.g. `openssl rand -base64 48`)');
+  }
+  return [{ kid: SINGLE_SECRET_KID, secret: checkSecret('JWT_SECRET', single, offline) }];
+}
+
+/** `kid:secret` pairs separated by commas, newest first. */
+function parseKeyRing(ring: string, offline: boolean): SigningKeyConfig[] {
+  const keys: SigningKeyConfig[] = [];
+  ring.split(',').forEach((entry, index) => {
+    const separator = entry.indexOf(':');
+    const kid = entry.slice(0, Math.max(separator, 0)).trim();
+    const secret = entry.slice(separator + 1).trim();
+    if (separator <= 0 || !KID_PATTERN.test(kid)) {
+      throw new ConfigError(`JWT_KEYS entry ${index + 1} must be kid:secret, with a kid of 1-64 letters, digits, ".", "_" or "-"`);
+    }
+    if (keys.some((key) => key.kid === kid)) throw new ConfigError(`JWT_KEYS lists the kid "${kid}" twice`);
+    keys.push({ kid, secret: checkSecret(`JWT_KEYS secret of kid "${kid}"`, secret, offline) });
+  });
+  return keys;
+}
+
+function checkSecret(name: string, secret: string, offline: boolean): string {
   if (Buffer.byteLength(secret, 'utf8') < MIN_SECRET_BYTES) {
-    throw new ConfigError(`JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes long`);
+    throw new ConfigError(`${name} must be at least ${MIN_SECRET_BYTES} bytes long`);
   }
   if (secret === DEVELOPMENT_SECRET && !offline) {
-    throw new ConfigError('JWT_SECRET is the public development secret; set a strong one outside `serverless offline`');
+    throw new ConfigError(`${name} is the public development secret; set a strong one outside \`serverless offline\``);
   }
   return secret;
 }

@@ -9,6 +9,7 @@ import {
 } from '@redis/client';
 import type { RedisConfig } from './config';
 import { StoreUnavailableError } from './errors';
+import { scripts } from './scripts';
 import { describeError, log } from './log';
 
 export type RedisClient = ReturnType<typeof createRedisClient>;
@@ -49,7 +50,8 @@ export class RedisConnection {
   /**
    * Runs one command within the time bound. If the socket under it turns out to be dead (the server
    * dropped it while the container was frozen), it is retried once on a fresh connection, inside the
-   * same bound. Only idempotent commands may go through here: GET, SET of a fixed value, DEL.
+   * same bound. Only idempotent commands may go through here: reads, and writes that leave the same
+   * state when applied twice (our scripts, SET of a fixed value, DEL).
    */
   async run<T>(operation: string, command: (client: RedisClient) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.config.timeoutMs;
@@ -142,6 +144,7 @@ function createRedisClient(config: RedisConfig) {
     disableOfflineQueue: true,
     // CLIENT SETINFO is one more round trip per connect, and older servers refuse it.
     disableClientInfo: true,
+    scripts,
   });
   // ! Without an 'error' listener node-redis re-throws socket errors and the process dies.
   client.on('error', (error: unknown) => log.warn('redis client error', { reason: describeError(error) }));

@@ -1,13 +1,15 @@
-// The per-container singletons: config, the Redis connection and the token service, built on first use
+// The per-container singletons: config, the Redis connection, the session store and the token service, built on first use
 // and reused by every invocation of every handler in the container.
 import { DEVELOPMENT_SECRET, loadConfig, type Config } from './config';
 import { log, setLogLevel } from './log';
 import { RedisConnection } from './redis';
+import { SessionStore } from './sessions';
 import { TokenService } from './tokens';
 
 export interface Services {
   config: Config;
   redis: RedisConnection;
+  sessions: SessionStore;
   tokens: TokenService;
 }
 
@@ -18,11 +20,12 @@ export function getServices(): Services {
   if (services === undefined) {
     const config = loadConfig(process.env);
     setLogLevel(config.logLevel);
-    if (config.tokens.secret === DEVELOPMENT_SECRET) {
+    if (config.tokens.keys.some((key) => key.secret === DEVELOPMENT_SECRET)) {
       log.warn('JWT_SECRET is unset: using the public development secret (serverless offline only)');
     }
     const redis = new RedisConnection(config.redis);
-    services = { config, redis, tokens: new TokenService(redis, config.tokens) };
+    const sessions = new SessionStore(redis);
+    services = { config, redis, sessions, tokens: new TokenService(redis, sessions, config.tokens) };
   }
   return services;
 }

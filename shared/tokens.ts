@@ -1,10 +1,10 @@
-// Issues, verifies and revokes tokens through jwt-redis: a token is valid only while its label
-// `jwt_label:<jti>` exists in Redis, so deleting the label kills the token at once.
-import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import jsonwebtoken, { type JwtPayload } from 'jsonwebtoken';
+// Issues and verifies tokens. A token is valid only while its label `jwt_label:<jti>` exists in Redis
+// (jwt-redis's allowlist), so deleting the label kills the token at once.
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import jsonwebtoken, { type GetPublicKeyOrSecret, type JwtPayload } from 'jsonwebtoken';
 import JWTR, { TokenDestroyedError, TokenInvalidError as JwtRedisInvalidError } from 'jwt-redis';
 import type { RedisClientType } from 'redis';
-import type { TokenConfig } from './config';
+import { KID_PATTERN, type TokenConfig } from './config';
 import {
   AppError,
   TokenExpiredError,
@@ -14,12 +14,9 @@ import {
   TokenRevokedError,
 } from './errors';
 import type { RedisConnection } from './redis';
+import { isJti, LABEL_PREFIX, newJti, subjectTag, tagOfJti, type SessionStore } from './sessions';
 
-export const LABEL_PREFIX = 'jwt_label:';
 const ALGORITHM = 'HS256';
-/** 16 random bytes: 128 bits, as base64url (22 characters). */
-const JTI_BYTES = 16;
-const JTI_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 /** Claim names the service sets itself; a caller may not supply them. */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']);
@@ -36,6 +33,7 @@ export interface IssuedToken {
   token: string;
   jti: string;
   sub: string;
+  kid: string;
   expiresIn: number;
   /** Seconds since the epoch, the token's `exp`. */
   expiresAt: number;
@@ -49,68 +47,63 @@ export interface VerifiedToken {
   claims: CustomClaims;
 }
 
-/** The three commands jwt-redis issues, each bounded and retried by the shared connection. */
-interface LabelStore {
-  get(key: string): Promise<string | null>;
-  set(key: string, value: string, options?: { EX?: number }): Promise<unknown>;
-  del(key: string): Promise<number>;
-}
-
-function labelStore(redis: RedisConnection): LabelStore {
-  return {
-    get: (key) => redis.run('GET', (client) => client.get(key)),
-    set: (key, value, options) => {
-      // ! Every label must expire: jwt-redis writes one without TTL for a token without `exp`.
-      if (options?.EX === undefined) {
-        return Promise.reject(new Error('refusing to store a label without a TTL'));
-      }
-      return redis.run('SET', (client) => client.set(key, value, { EX: options.EX }));
-    },
-    del: (key) => redis.run('DEL', (client) => client.del(key)),
-  };
-}
-
-export function newJti(): string {
-  return randomBytes(JTI_BYTES).toString('base64url');
+interface SigningKey {
+  kid: string;
+  /** A KeyObject, not a string: jsonwebtoken re-imports a string secret on every call, ~50× slower. */
+  key: KeyObject;
 }
 
 export class TokenService {
   readonly #jwtr: JWTR;
-  /** A KeyObject, not a string: jsonwebtoken re-imports a string secret on every call, ~50× slower. */
-  readonly #key: KeyObject;
+  readonly #signingKey: SigningKey;
+  readonly #verificationKeys: ReadonlyMap<string, KeyObject>;
 
   constructor(
     redis: RedisConnection,
+    private readonly sessions: SessionStore,
     private readonly config: TokenConfig,
   ) {
-    this.#key = createSecretKey(Buffer.from(config.secret, 'utf8'));
-    // jwt-redis is typed against the full client but only calls get/set/del; our store bounds each one.
-    this.#jwtr = new JWTR(labelStore(redis) as unknown as RedisClientType, { prefix: LABEL_PREFIX });
+    const ring = config.keys.map(({ kid, secret }) => ({ kid, key: createSecretKey(Buffer.from(secret, 'utf8')) }));
+    const newest = ring[0];
+    if (newest === undefined) throw new Error('TokenService needs at least one signing key');
+    this.#signingKey = newest;
+    this.#verificationKeys = new Map(ring.map(({ kid, key }) => [kid, key]));
+    // jwt-redis reads the label (GET) after checking the signature. It is typed against the full client
+    // but calls nothing else here, so it gets a bounded, retried GET and nothing more.
+    const labelReader = { get: (key: string) => redis.run('GET', (client) => client.get(key)) };
+    this.#jwtr = new JWTR(labelReader as unknown as RedisClientType, { prefix: LABEL_PREFIX });
   }
 
+  /**
+   * Signs the token, then stores its label and indexes it under the subject in one atomic script: no token
+   * leaves here whose label was not written. jwt-redis's own sign writes the label with a bare SET, which
+   * could not update the index in the same step, so we sign with jsonwebtoken as it does.
+   */
   async issue(request: IssueRequest): Promise<IssuedToken> {
-    const jti = newJti();
-    // jwt-redis stores the label before it returns: no token leaves here whose label was not written.
-    // Rounded up, not down: jwt-redis gives the label floor(exp - now) seconds and stores none at all
-    // when that is 0, which a floored iat would cause for every 1-second token.
-    const iat = Math.ceil(Date.now() / 1000);
+    const nowMs = Date.now();
+    const iat = Math.floor(nowMs / 1000);
     const exp = iat + request.ttlSeconds;
-    // jwt-redis stores the label before it returns: no token leaves here whose label was not written.
-    const token = await this.#jwtr.sign({ ...request.claims, jti, iat, exp }, this.#key, {
+    const jti = newJti(request.sub);
+    const { kid, key } = this.#signingKey;
+    const token = jsonwebtoken.sign({ ...request.claims, jti, iat, exp }, key, {
       algorithm: ALGORITHM,
+      keyid: kid,
       subject: request.sub,
       issuer: this.config.issuer,
       audience: this.config.audience,
     });
-    return { token, jti, sub: request.sub, expiresIn: request.ttlSeconds, expiresAt: exp };
+    await this.sessions.register(request.sub, jti, iat, exp, nowMs);
+    return { token, jti, sub: request.sub, kid, expiresIn: request.ttlSeconds, expiresAt: exp };
   }
 
-  /** Checks signature (HS256 only), exp, nbf, iss, aud, then the label. Throws an AuthError subclass. */
+  /**
+   * Checks kid, signature (HS256 only), exp, nbf, iss and aud, then the label. Throws an AuthError
+   * subclass for every reason to refuse, or StoreUnavailableError when Redis cannot answer.
+   */
   async verify(token: string): Promise<VerifiedToken> {
     let payload: JwtPayload;
     try {
-      // jwt-redis's typing omits KeyObject, which jsonwebtoken 9 accepts for HMAC.
-      payload = await this.#jwtr.verify<JwtPayload>(token, this.#key as unknown as Buffer, {
+      payload = await this.#jwtr.verify<JwtPayload>(token, this.keyFor, {
         algorithms: [ALGORITHM],
         issuer: this.config.issuer,
         audience: this.config.audience,
@@ -121,19 +114,26 @@ export class TokenService {
     return toVerifiedToken(payload);
   }
 
-  /** Deletes the label. Resolves false when it was already gone (expired, or revoked before). */
-  revoke(jti: string): Promise<boolean> {
-    return this.#jwtr.destroy(jti);
-  }
+  /** Picks the key by kid from the in-memory ring only: a token never makes us look up anything it names. */
+  private readonly keyFor: GetPublicKeyOrSecret = (header, callback) => {
+    const { kid } = header;
+    if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) {
+      callback(new Error('token has no valid kid'));
+      return;
+    }
+    const key = this.#verificationKeys.get(kid);
+    if (key === undefined) callback(new Error('token was signed with a key that is not in the ring'));
+    else callback(null, key);
+  };
 }
 
 function toVerifiedToken(payload: JwtPayload): VerifiedToken {
   const { sub, jti, iat, exp } = payload;
   // The signature is ours, so these hold for every token we issued; check anyway rather than trust.
   if (typeof exp !== 'number') throw new TokenInvalidError('token has no exp claim');
-  if (typeof sub !== 'string' || sub === '') throw new TokenInvalidError('token has no sub claim');
-  if (typeof jti !== 'string' || !JTI_PATTERN.test(jti)) throw new TokenInvalidError('token has no valid jti claim');
   if (typeof iat !== 'number') throw new TokenInvalidError('token has no iat claim');
+  if (typeof sub !== 'string' || sub === '') throw new TokenInvalidError('token has no sub claim');
+  if (!isJti(jti) || tagOfJti(jti) !== subjectTag(sub)) throw new TokenInvalidError('token has no valid jti claim');
   const claims: CustomClaims = {};
   for (const [name, value] of Object.entries(payload)) {
     if (!RESERVED_CLAIMS.has(name)) claims[name] = value;

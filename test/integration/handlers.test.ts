@@ -1,5 +1,5 @@
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
-import { LABEL_PREFIX } from '../../shared/tokens';
+import { labelKey } from '../../shared/sessions';
 import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
@@ -87,7 +87,7 @@ describe('Handlers (real redis-server)', () => {
       expect(response.headers).toMatchObject({ 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
       const body = JSON.parse(response.body);
       expect(body).toEqual({ token: expect.any(String), tokenType: 'Bearer', expiresIn: 120, jti: expect.any(String) });
-      expect(await (await server.admin()).ttl(`${LABEL_PREFIX}${body.jti}`)).toBeGreaterThan(115);
+      expect(await (await server.admin()).ttl(labelKey(body.jti))).toBeGreaterThan(115);
     });
 
     it.each([

@@ -11,11 +11,13 @@ import {
 } from '../../shared/errors';
 import { setLogLevel } from '../../shared/log';
 import { RedisConnection } from '../../shared/redis';
-import { LABEL_PREFIX, newJti, TokenService } from '../../shared/tokens';
+import { labelKey, newJti, SessionStore } from '../../shared/sessions';
+import { TokenService } from '../../shared/tokens';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
+const SECRET = 'integration-secret-0123456789-abcdefghij';
 const config: TokenConfig = {
-  secret: 'integration-secret-0123456789-abcdefghij',
+  keys: [{ kid: 'default', secret: SECRET }],
   issuer: 'test-issuer',
   audience: 'test-audience',
   defaultTtlSeconds: 900,
@@ -23,9 +25,10 @@ const config: TokenConfig = {
 };
 
 /** Signs like the service would, but lets a test choose every claim and option. */
-function forge(payload: object, options: jsonwebtoken.SignOptions = {}, secret: string = config.secret): string {
+function forge(payload: object, options: jsonwebtoken.SignOptions = {}, secret: string = SECRET): string {
   const signOptions: jsonwebtoken.SignOptions = {
     algorithm: 'HS256',
+    keyid: 'default',
     issuer: config.issuer,
     audience: config.audience,
     subject: 'user-1',
@@ -36,17 +39,18 @@ function forge(payload: object, options: jsonwebtoken.SignOptions = {}, secret: 
   for (const [name, value] of Object.entries(signOptions)) {
     if (value === undefined) delete signOptions[name as keyof jsonwebtoken.SignOptions];
   }
-  return jsonwebtoken.sign({ jti: newJti(), ...payload }, secret, signOptions);
+  return jsonwebtoken.sign({ jti: newJti('user-1'), ...payload }, secret, signOptions);
 }
 
 async function storeLabel(server: RedisServer, token: string): Promise<void> {
   const { jti } = jsonwebtoken.decode(token) as { jti: string };
-  await (await server.admin()).set(`${LABEL_PREFIX}${jti}`, 'true', { EX: 60 });
+  await (await server.admin()).set(labelKey(jti), 'true', { EX: 60 });
 }
 
 describe('Class: TokenService (real redis-server)', () => {
   let server: RedisServer;
   let redis: RedisConnection;
+  let sessions: SessionStore;
   let tokens: TokenService;
 
   beforeAll(async () => {
@@ -57,7 +61,8 @@ describe('Class: TokenService (real redis-server)', () => {
   beforeEach(async () => {
     await (await server.admin()).flushAll();
     redis = new RedisConnection({ url: server.url, timeoutMs: 500 });
-    tokens = new TokenService(redis, config);
+    sessions = new SessionStore(redis);
+    tokens = new TokenService(redis, sessions, config);
   });
 
   afterEach(async () => {
@@ -73,25 +78,25 @@ describe('Class: TokenService (real redis-server)', () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: { role: 'admin' }, ttlSeconds: 600 });
 
       const { header, payload } = jsonwebtoken.decode(issued.token, { complete: true }) as jsonwebtoken.Jwt & { payload: jsonwebtoken.JwtPayload };
-      expect(header.alg).toBe('HS256');
+      expect(header).toMatchObject({ alg: 'HS256', kid: 'default' });
       expect(payload).toMatchObject({ sub: 'user-1', role: 'admin', iss: 'test-issuer', aud: 'test-audience', jti: issued.jti });
       expect(payload.exp).toBe((payload.iat ?? 0) + 600);
       expect(issued).toMatchObject({ sub: 'user-1', expiresIn: 600, expiresAt: payload.exp });
-      const ttl = await (await server.admin()).ttl(`${LABEL_PREFIX}${issued.jti}`);
+      const ttl = await (await server.admin()).ttl(labelKey(issued.jti));
       expect(ttl).toBeGreaterThanOrEqual(599);
       expect(ttl).toBeLessThanOrEqual(601);
     });
 
     it('gives a 1-second token a label too', async () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 1 });
-      expect(await (await server.admin()).exists(`${LABEL_PREFIX}${issued.jti}`)).toBe(1);
+      expect(await (await server.admin()).exists(labelKey(issued.jti))).toBe(1);
     });
 
-    it('uses a fresh 128-bit jti for every token', async () => {
+    it('uses a fresh jti with 128 random bits for every token', async () => {
       const jtis = new Set<string>();
       for (let i = 0; i < 50; i += 1) jtis.add((await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 })).jti);
       expect(jtis.size).toBe(50);
-      for (const jti of jtis) expect(Buffer.from(jti, 'base64url')).toHaveLength(16);
+      for (const jti of jtis) expect(Buffer.from(jti.split('}')[1] ?? '', 'base64url')).toHaveLength(16);
     });
   });
 
@@ -109,9 +114,9 @@ describe('Class: TokenService (real redis-server)', () => {
 
     it('refuses a revoked token', async () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
-      await expect(tokens.revoke(issued.jti)).resolves.toBe(true);
+      await expect(sessions.end(issued.jti)).resolves.toBe(true);
       await expect(tokens.verify(issued.token)).rejects.toThrow(TokenRevokedError);
-      await expect(tokens.revoke(issued.jti)).resolves.toBe(false);
+      await expect(sessions.end(issued.jti)).resolves.toBe(false);
     });
 
     it('refuses a token whose label was lost with the Redis data (fails closed)', async () => {
@@ -174,8 +179,8 @@ describe('Class: TokenService (real redis-server)', () => {
     });
 
     it('refuses a token without jti', async () => {
-      const key = createSecretKey(Buffer.from(config.secret));
-      const token = jsonwebtoken.sign({}, key, { algorithm: 'HS256', issuer: config.issuer, audience: config.audience, subject: 'u', expiresIn: 60 });
+      const key = createSecretKey(Buffer.from(SECRET));
+      const token = jsonwebtoken.sign({}, key, { algorithm: 'HS256', keyid: 'default', issuer: config.issuer, audience: config.audience, subject: 'u', expiresIn: 60 });
       await expect(tokens.verify(token)).rejects.toThrow(TokenInvalidError);
     });
 

@@ -19,7 +19,7 @@ describe('Function: loadConfig', () => {
     const config = loadConfig(base);
     expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', timeoutMs: 1000 });
     expect(config.tokens).toEqual({
-      secret: STRONG_SECRET,
+      keys: [{ kid: 'default', secret: STRONG_SECRET }],
       issuer: 'revocable-jwt',
       audience: 'revocable-jwt-api',
       defaultTtlSeconds: 900,
@@ -49,7 +49,8 @@ describe('Function: loadConfig', () => {
     [{ REDIS_URL: undefined }, /REDIS_URL is required/],
     [{ REDIS_URL: 'http://localhost:6379' }, /REDIS_URL must start with redis:\/\/ or rediss:\/\//],
     [{ REDIS_URL: 'not a url' }, /REDIS_URL is not a valid URL/],
-    [{ JWT_SECRET: undefined }, /JWT_SECRET is required/],
+    [{ JWT_SECRET: undefined }, /JWT_SECRET or JWT_KEYS is required/],
+    [{ JWT_KEYS: `k1:${'y'.repeat(32)}` }, /set JWT_KEYS or JWT_SECRET, not both/],
     [{ JWT_SECRET: 'short' }, /JWT_SECRET must be at least 32 bytes/],
     [{ JWT_SECRET: DEVELOPMENT_SECRET }, /JWT_SECRET is the public development secret/],
     [{ TOKEN_TTL: '0' }, /TOKEN_TTL must be an integer of at least 1/],
@@ -71,7 +72,39 @@ describe('Function: loadConfig', () => {
   });
 
   it('uses the development secret only under serverless offline', () => {
-    expect(loadConfig({ REDIS_URL: base.REDIS_URL, IS_OFFLINE: 'true' }).tokens.secret).toBe(DEVELOPMENT_SECRET);
+    expect(loadConfig({ REDIS_URL: base.REDIS_URL, IS_OFFLINE: 'true' }).tokens.keys).toEqual([{ kid: 'default', secret: DEVELOPMENT_SECRET }]);
     expect(() => loadConfig({ REDIS_URL: base.REDIS_URL })).toThrow(ConfigError);
+  });
+
+  describe('JWT_KEYS', () => {
+    const secretA = 'a'.repeat(32);
+    const secretB = 'b'.repeat(40);
+    const withKeys = (JWT_KEYS: string) => ({ REDIS_URL: base.REDIS_URL, JWT_KEYS });
+
+    it('reads kid:secret pairs, newest first', () => {
+      expect(loadConfig(withKeys(`2026-11:${secretB}, 2026-10:${secretA}`)).tokens.keys).toEqual([
+        { kid: '2026-11', secret: secretB },
+        { kid: '2026-10', secret: secretA },
+      ]);
+    });
+
+    it('keeps colons inside a secret', () => {
+      expect(loadConfig(withKeys(`k1:${secretA}:tail`)).tokens.keys).toEqual([{ kid: 'k1', secret: `${secretA}:tail` }]);
+    });
+
+    it.each([
+      [`${secretA}`, /JWT_KEYS entry 1 must be kid:secret/],
+      [`:${secretA}`, /JWT_KEYS entry 1 must be kid:secret/],
+      [`k1:${secretA},bad kid:${secretB}`, /JWT_KEYS entry 2 must be kid:secret/],
+      [`k1:${secretA},k1:${secretB}`, /lists the kid "k1" twice/],
+      [`k1:short`, /JWT_KEYS secret of kid "k1" must be at least 32 bytes/],
+      [`k1:${DEVELOPMENT_SECRET}`, /public development secret/],
+    ])('refuses %p', (keys, message) => {
+      expect(configError(withKeys(keys)).message).toMatch(message);
+    });
+
+    it('never echoes a secret in its messages', () => {
+      expect(configError(withKeys(`k1:tooshortsecret`)).message).not.toContain('tooshortsecret');
+    });
   });
 });

@@ -1,0 +1,120 @@
+// The Redis data model: a label per live token (`jwt_label:<jti>`, read by jwt-redis) and, per subject,
+// an index of its live jtis (`jwt_sessions:{tag}`, a sorted set scored by exp).
+//
+// A jti is `{tag}random`: the tag is derived from the subject and, in braces, is a Redis Cluster hash tag,
+// so a subject's labels and index share one slot and one script can change them together.
+import { createHash, randomBytes } from 'node:crypto';
+import type { RedisConnection } from './redis';
+
+export const LABEL_PREFIX = 'jwt_label:';
+export const INDEX_PREFIX = 'jwt_sessions:';
+/** 16 random bytes: 128 bits, as base64url (22 characters). */
+const RANDOM_BYTES = 16;
+/** 132 bits of SHA-256(sub): a collision would merge two subjects' indexes, so it must not happen. */
+const TAG_LENGTH = 22;
+const JTI_PATTERN = /^\{([A-Za-z0-9_-]{22})\}[A-Za-z0-9_-]{22}$/;
+/** Bounded retries of logout-all when signs for the same subject keep landing in between. */
+const END_ALL_ATTEMPTS = 5;
+const SCAN_BATCH = 1000;
+
+export interface Session {
+  jti: string;
+  /** Seconds since the epoch. */
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export function subjectTag(sub: string): string {
+  return createHash('sha256').update(sub, 'utf8').digest('base64url').slice(0, TAG_LENGTH);
+}
+
+export function newJti(sub: string): string {
+  return `{${subjectTag(sub)}}${randomBytes(RANDOM_BYTES).toString('base64url')}`;
+}
+
+/** The subject tag inside a well-formed jti, or undefined. */
+export function tagOfJti(jti: string): string | undefined {
+  return JTI_PATTERN.exec(jti)?.[1];
+}
+
+export function isJti(value: unknown): value is string {
+  return typeof value === 'string' && JTI_PATTERN.test(value);
+}
+
+export const labelKey = (jti: string): string => `${LABEL_PREFIX}${jti}`;
+const indexKey = (tag: string): string => `${INDEX_PREFIX}{${tag}}`;
+
+export class SessionStore {
+  constructor(private readonly redis: RedisConnection) {}
+
+  /** Stores the label and indexes the session, in one atomic step. */
+  async register(sub: string, jti: string, iat: number, exp: number, nowMs: number): Promise<void> {
+    const lifetimeMs = exp * 1000 - nowMs;
+    const index = indexKey(subjectTag(sub));
+    await this.redis.run('registerSession', (client) =>
+      client.registerSession(labelKey(jti), index, jti, iat, exp, lifetimeMs, Math.floor(nowMs / 1000)),
+    );
+  }
+
+  /** Ends one session, whoever owns it. Resolves false if it was not live. */
+  async end(jti: string): Promise<boolean> {
+    const tag = tagOfJti(jti);
+    if (tag === undefined) return false;
+    const ended = await this.redis.run('endSession', (client) => client.endSession(labelKey(jti), indexKey(tag), jti));
+    return ended === 1;
+  }
+
+  /** Ends one of `sub`'s sessions. Resolves false, touching nothing, if the jti is not one of theirs. */
+  async endOwn(sub: string, jti: string): Promise<boolean> {
+    if (tagOfJti(jti) !== subjectTag(sub)) return false;
+    return this.end(jti);
+  }
+
+  /** Ends every session of a subject, atomically against concurrent signs. Resolves how many were live. */
+  async endAll(sub: string): Promise<number> {
+    const index = indexKey(subjectTag(sub));
+    for (let attempt = 1; attempt <= END_ALL_ATTEMPTS; attempt += 1) {
+      const jtis = await this.redis.run('ZRANGE', (client) => client.zRange(index, 0, -1));
+      const ended = await this.redis.run('endAllSessions', (client) => client.endAllSessions(index, jtis.map(labelKey), jtis));
+      if (ended >= 0) return ended;
+    }
+    throw new Error(`logout-all kept racing new sessions ${END_ALL_ATTEMPTS} times`);
+  }
+
+  /** The subject's live sessions, newest first. */
+  async list(sub: string, nowSeconds: number): Promise<Session[]> {
+    const index = indexKey(subjectTag(sub));
+    const entries = await this.redis.run('ZRANGE', (client) =>
+      client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' }),
+    );
+    if (entries.length === 0) return [];
+    // Labels share the index's slot, so one MGET reads them all; a missing label is a dead session.
+    const issuedAt = await this.redis.run('MGET', (client) => client.mGet(entries.map((entry) => labelKey(entry.value))));
+    const sessions: Session[] = [];
+    entries.forEach((entry, i) => {
+      const iat = issuedAt[i];
+      if (iat !== null && iat !== undefined) sessions.push({ jti: entry.value, issuedAt: Number(iat), expiresAt: entry.score });
+    });
+    return sessions.sort((a, b) => b.issuedAt - a.issuedAt || b.expiresAt - a.expiresAt);
+  }
+
+  /**
+   * The kill switch: deletes every label and index, so every token is refused. SCAN walks the keyspace
+   * in batches (O(keys in Redis) in all, but never blocking the server the way KEYS would).
+   */
+  async endEverything(onBatch: (deleted: number) => void = () => undefined): Promise<number> {
+    let deleted = 0;
+    for (const pattern of [`${LABEL_PREFIX}*`, `${INDEX_PREFIX}*`]) {
+      let cursor = '0';
+      do {
+        const page = await this.redis.run('SCAN', (client) => client.scan(cursor, { MATCH: pattern, COUNT: SCAN_BATCH }));
+        cursor = page.cursor;
+        if (page.keys.length > 0) {
+          deleted += await this.redis.run('UNLINK', (client) => client.unlink(page.keys));
+          onBatch(deleted);
+        }
+      } while (cursor !== '0');
+    }
+    return deleted;
+  }
+}
