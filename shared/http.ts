@@ -44,6 +44,20 @@ export function parseJsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase
   }
 }
 
+/**
+ * A path parameter, percent-decoded. API Gateway and serverless-offline differ on whether they decode it;
+ * our jtis never contain "%", so decoding when one is present gives the same value either way.
+ */
+export function pathParameter(event: Pick<APIGatewayProxyEvent, 'pathParameters'>, name: string): string {
+  const raw = event.pathParameters?.[name] ?? '';
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch (cause) {
+    throw new ValidationError(`path parameter ${name} is not valid percent-encoding`, { cause });
+  }
+}
+
 /** The token from an `Authorization: Bearer <jwt>` header value (scheme case-insensitive). */
 export function parseBearer(header: string | undefined | null): string {
   if (header === undefined || header === null || header.trim() === '') {

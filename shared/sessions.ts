@@ -99,22 +99,27 @@ export class SessionStore {
   }
 
   /**
-   * The kill switch: deletes every label and index, so every token is refused. SCAN walks the keyspace
-   * in batches (O(keys in Redis) in all, but never blocking the server the way KEYS would).
+   * The kill switch: deletes every label, then every index, so every token is refused. SCAN walks the
+   * keyspace in batches: O(all keys in Redis) in all, but it never blocks the server the way KEYS would.
+   * Resolves how many tokens were revoked (labels deleted).
    */
-  async endEverything(onBatch: (deleted: number) => void = () => undefined): Promise<number> {
+  async endEverything(onProgress: (revoked: number) => void = () => undefined): Promise<number> {
+    const revoked = await this.deleteMatching(`${LABEL_PREFIX}*`, onProgress);
+    await this.deleteMatching(`${INDEX_PREFIX}*`, () => undefined);
+    return revoked;
+  }
+
+  private async deleteMatching(pattern: string, onProgress: (deleted: number) => void): Promise<number> {
     let deleted = 0;
-    for (const pattern of [`${LABEL_PREFIX}*`, `${INDEX_PREFIX}*`]) {
-      let cursor = '0';
-      do {
-        const page = await this.redis.run('SCAN', (client) => client.scan(cursor, { MATCH: pattern, COUNT: SCAN_BATCH }));
-        cursor = page.cursor;
-        if (page.keys.length > 0) {
-          deleted += await this.redis.run('UNLINK', (client) => client.unlink(page.keys));
-          onBatch(deleted);
-        }
-      } while (cursor !== '0');
-    }
+    let cursor = '0';
+    do {
+      const page = await this.redis.run('SCAN', (client) => client.scan(cursor, { MATCH: pattern, COUNT: SCAN_BATCH }));
+      cursor = page.cursor;
+      if (page.keys.length > 0) {
+        deleted += await this.redis.run('UNLINK', (client) => client.unlink(page.keys));
+        onProgress(deleted);
+      }
+    } while (cursor !== '0');
     return deleted;
   }
 }

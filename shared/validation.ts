@@ -1,5 +1,6 @@
 // Checks the sign request body. Everything refused here is a 400 that changes nothing.
 import { ValidationError } from './errors';
+import { isJti } from './sessions';
 import { RESERVED_CLAIMS, type CustomClaims, type IssueRequest } from './tokens';
 
 export const MAX_SUBJECT_LENGTH = 256;
@@ -59,4 +60,18 @@ function parseTtl(ttl: unknown, limits: SignLimits): number {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export type RevokeRequest = { sub: string } | { jti: string };
+
+/** `{ "sub": … }` or `{ "jti": … }`, exactly one of them. */
+export function parseRevokeRequest(body: unknown): RevokeRequest {
+  if (!isPlainObject(body)) throw new ValidationError('request body must be a JSON object');
+  const fields = Object.keys(body);
+  if (fields.length !== 1 || (fields[0] !== 'sub' && fields[0] !== 'jti')) {
+    throw new ValidationError('request body must be exactly one of { "sub": … } or { "jti": … }');
+  }
+  if ('sub' in body) return { sub: parseSubject(body.sub) };
+  if (!isJti(body.jti)) throw new ValidationError('jti must be a jti issued by this service');
+  return { jti: body.jti };
 }

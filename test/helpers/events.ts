@@ -14,6 +14,7 @@ export function proxyEvent(options: {
   body?: string | null;
   authorizer?: AuthorizerContext | Record<string, unknown>;
   isBase64Encoded?: boolean;
+  pathParameters?: Record<string, string>;
 }): APIGatewayProxyEvent {
   return {
     body: options.body ?? null,
@@ -22,7 +23,7 @@ export function proxyEvent(options: {
     httpMethod: options.method,
     isBase64Encoded: options.isBase64Encoded ?? false,
     path: options.path,
-    pathParameters: null,
+    pathParameters: options.pathParameters ?? null,
     queryStringParameters: null,
     multiValueQueryStringParameters: null,
     stageVariables: null,

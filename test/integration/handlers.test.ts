@@ -11,6 +11,11 @@ type Handlers = {
   authorizer: typeof import('../../functions/authorizer').handler;
   logout: typeof import('../../functions/logout').handler;
   me: typeof import('../../functions/me').handler;
+  logoutAll: typeof import('../../functions/logout-all').handler;
+  listSessions: typeof import('../../functions/list-sessions').handler;
+  endSession: typeof import('../../functions/end-session').handler;
+  revoke: typeof import('../../functions/revoke').handler;
+  revokeAll: typeof import('../../functions/revoke-all').handler;
   resetServices: typeof import('../../shared/services').resetServices;
 };
 
@@ -28,6 +33,11 @@ function coldStart(env: Record<string, string>): Handlers {
         authorizer: require('../../functions/authorizer').handler,
         logout: require('../../functions/logout').handler,
         me: require('../../functions/me').handler,
+        logoutAll: require('../../functions/logout-all').handler,
+        listSessions: require('../../functions/list-sessions').handler,
+        endSession: require('../../functions/end-session').handler,
+        revoke: require('../../functions/revoke').handler,
+        revokeAll: require('../../functions/revoke-all').handler,
         resetServices: require('../../shared/services').resetServices,
       };
     });
@@ -220,6 +230,111 @@ describe('Handlers (real redis-server)', () => {
     it.each(['logout', 'me'] as const)('%s refuses with 500 when reached without the authorizer (a deployment error)', async (name) => {
       const response = await handlers[name](proxyEvent({ method: 'POST', path: '/x' }));
       expect(response.statusCode).toBe(500);
+    });
+  });
+
+  describe('sessions', () => {
+    const asCaller = async (token: string, method: string, path: string, extra: Partial<Parameters<typeof proxyEvent>[0]> = {}) =>
+      proxyEvent({ method, path, authorizer: (await authorize(`Bearer ${token}`)).context as Record<string, unknown>, ...extra });
+    const isAlive = (token: string) => authorize(`Bearer ${token}`).then(() => true, () => false);
+
+    it('logout-all ends every session of the caller, the presented one included, and no one else\'s', async () => {
+      const first = await signToken({ sub: 'alice' });
+      const second = await signToken({ sub: 'alice' });
+      const bobs = await signToken({ sub: 'bob' });
+      const response = await handlers.logoutAll(await asCaller(first.token, 'POST', '/auth/logout-all'));
+      expect(response.statusCode).toBe(204);
+      expect([await isAlive(first.token), await isAlive(second.token), await isAlive(bobs.token)]).toEqual([false, false, true]);
+    });
+
+    it('lists the caller\'s live sessions newest first, marking the current one', async () => {
+      const older = await signToken({ sub: 'alice', ttl: 600 });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const newer = await signToken({ sub: 'alice', ttl: 60 });
+      await signToken({ sub: 'bob' });
+      const response = await handlers.listSessions(await asCaller(older.token, 'GET', '/auth/sessions'));
+      expect(response.statusCode).toBe(200);
+      const { sessions } = JSON.parse(response.body) as { sessions: Array<Record<string, unknown>> };
+      expect(sessions).toEqual([
+        { jti: newer.jti, issuedAt: expect.any(Number), expiresAt: expect.any(Number), current: false },
+        { jti: older.jti, issuedAt: expect.any(Number), expiresAt: expect.any(Number), current: true },
+      ]);
+      expect((sessions[0]!.expiresAt as number) - (sessions[0]!.issuedAt as number)).toBe(60);
+    });
+
+    it('ends one of the caller\'s sessions by jti, percent-encoded or not', async () => {
+      const caller = await signToken({ sub: 'alice' });
+      const other = await signToken({ sub: 'alice' });
+      const third = await signToken({ sub: 'alice' });
+      const end = async (jti: string) =>
+        handlers.endSession(await asCaller(caller.token, 'DELETE', `/auth/sessions/${jti}`, { pathParameters: { jti } }));
+      expect((await end(other.jti)).statusCode).toBe(204);
+      expect((await end(encodeURIComponent(third.jti))).statusCode).toBe(204);
+      expect([await isAlive(caller.token), await isAlive(other.token), await isAlive(third.token)]).toEqual([true, false, false]);
+      expect((await end(other.jti)).statusCode).toBe(404);
+    });
+
+    it('answers 404 for another user\'s session, and it stays alive', async () => {
+      const alice = await signToken({ sub: 'alice' });
+      const bob = await signToken({ sub: 'bob' });
+      const response = await handlers.endSession(
+        await asCaller(alice.token, 'DELETE', '/auth/sessions/x', { pathParameters: { jti: bob.jti } }),
+      );
+      expect(response.statusCode).toBe(404);
+      expect(JSON.parse(response.body)).toEqual({ error: 'SESSION_NOT_FOUND', message: 'no live session with that jti' });
+      expect(await isAlive(bob.token)).toBe(true);
+    });
+  });
+
+  describe('revoke (trusted backends)', () => {
+    const revokeEvent = (body: unknown) => proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify(body) });
+
+    it('ends every session of a subject', async () => {
+      const tokens = [await signToken({ sub: 'mallory' }), await signToken({ sub: 'mallory' })];
+      const bystander = await signToken({ sub: 'alice' });
+      const response = await handlers.revoke(revokeEvent({ sub: 'mallory' }));
+      expect(response.statusCode).toBe(200);
+      expect(JSON.parse(response.body)).toEqual({ revoked: 2 });
+      for (const { token } of tokens) await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
+      await expect(authorize(`Bearer ${bystander.token}`)).resolves.toMatchObject({ principalId: 'alice' });
+    });
+
+    it('ends one token by jti', async () => {
+      const { token, jti } = await signToken({ sub: 'mallory' });
+      expect(JSON.parse((await handlers.revoke(revokeEvent({ jti }))).body)).toEqual({ revoked: 1 });
+      await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
+      expect(JSON.parse((await handlers.revoke(revokeEvent({ jti }))).body)).toEqual({ revoked: 0 });
+    });
+
+    it.each([
+      [{}, /exactly one of/],
+      [{ sub: 'a', jti: 'b' }, /exactly one of/],
+      [{ user: 'a' }, /exactly one of/],
+      [{ sub: '' }, /sub must be a non-empty string/],
+      [{ jti: 'not-ours' }, /jti must be a jti issued by this service/],
+    ])('answers 400 for %p and changes nothing', async (body, message) => {
+      await signToken({ sub: 'a' });
+      const before = await labelCount();
+      const response = await handlers.revoke(revokeEvent(body));
+      expect(response.statusCode).toBe(400);
+      expect(JSON.parse(response.body).message).toMatch(message);
+      expect(await labelCount()).toBe(before);
+    });
+  });
+
+  describe('revoke-all (kill switch)', () => {
+    it('refuses to run without the explicit confirmation', async () => {
+      const { token } = await signToken();
+      await expect(handlers.revokeAll({})).rejects.toThrow(/confirm/);
+      await expect(handlers.revokeAll(null)).rejects.toThrow(/confirm/);
+      await expect(authorize(`Bearer ${token}`)).resolves.toMatchObject({ principalId: 'user-1' });
+    });
+
+    it('revokes every live token', async () => {
+      const issued = [await signToken({ sub: 'a' }), await signToken({ sub: 'b' }), await signToken({ sub: 'b' })];
+      await expect(handlers.revokeAll({ confirm: 'revoke-all' })).resolves.toMatchObject({ revoked: 3 });
+      for (const { token } of issued) await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
+      expect(await labelCount()).toBe(0);
     });
   });
 

@@ -1,0 +1,11 @@
+// POST /auth/logout-all (behind the authorizer): ends every session of the caller, this one included.
+import { noContent } from '../shared/http';
+import { authorizedRoute } from '../shared/routes';
+import { getServices, initServices } from '../shared/services';
+
+initServices();
+
+export const handler = authorizedRoute('logout-all', async (caller) => {
+  const ended = await getServices().sessions.endAll(caller.sub);
+  return { response: noContent(), log: { outcome: 'revoked', jti: caller.jti, sub: caller.sub, ended } };
+});
