@@ -8,8 +8,11 @@ export interface AuthorizerContext {
   jti: string;
   iat: number;
   exp: number;
-  /** Custom claims as a JSON object string. */
-  claims: string;
+  /**
+   * Custom claims as a JSON object string. Not named `claims`: serverless offline overwrites
+   * `requestContext.authorizer.claims` with the decoded JWT.
+   */
+  customClaims: string;
 }
 
 const EXECUTE_API_ARN = /^(arn:[^:]+:execute-api:[^:]+:[^:]+:[^/]+\/[^/]+)\//;
@@ -31,7 +34,7 @@ export function allowPolicy(token: VerifiedToken, methodArn: string): APIGateway
     jti: token.jti,
     iat: token.iat,
     exp: token.exp,
-    claims: JSON.stringify(token.claims),
+    customClaims: JSON.stringify(token.claims),
   };
   return {
     principalId: token.sub,
@@ -67,7 +70,7 @@ export function callerIdentity(event: Pick<APIGatewayProxyEvent, 'requestContext
   }
   let claims: unknown;
   try {
-    claims = JSON.parse(typeof context.claims === 'string' ? context.claims : '{}');
+    claims = JSON.parse(typeof context.customClaims === 'string' ? context.customClaims : '{}');
   } catch {
     return undefined;
   }

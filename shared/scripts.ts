@@ -4,9 +4,9 @@
 import { defineScript } from '@redis/client';
 
 /**
- * KEYS: label, index. ARGV: jti, iat, exp (s), lifetime (ms), now (s).
- * Stores the label (its value is the iat: jwt-redis only asks that it be truthy) for exactly the token's
- * lifetime, drops index entries that have expired, adds this one scored by exp, and makes the index live
+ * KEYS: label, index. ARGV: jti, issued at (ms), exp (s), lifetime (ms), now (s).
+ * Stores the label (its value is the issue time in ms, which orders sessions; jwt-redis only asks that it
+ * be truthy) for exactly the token's lifetime, drops index entries that have expired, adds this one scored by exp, and makes the index live
  * as long as its longest-lived token.
  */
 export const registerSession = defineScript({
@@ -19,9 +19,9 @@ export const registerSession = defineScript({
     end
     return 1`,
   NUMBER_OF_KEYS: 2,
-  parseCommand(parser, label: string, index: string, jti: string, iat: number, exp: number, lifetimeMs: number, nowSeconds: number) {
+  parseCommand(parser, label: string, index: string, jti: string, issuedAtMs: number, exp: number, lifetimeMs: number, nowSeconds: number) {
     parser.pushKeys([label, index]);
-    parser.push(jti, String(iat), String(exp), String(lifetimeMs), String(nowSeconds));
+    parser.push(jti, String(issuedAtMs), String(exp), String(lifetimeMs), String(nowSeconds));
   },
   transformReply: undefined as unknown as () => number,
 });

@@ -47,12 +47,12 @@ const indexKey = (tag: string): string => `${INDEX_PREFIX}{${tag}}`;
 export class SessionStore {
   constructor(private readonly redis: RedisConnection) {}
 
-  /** Stores the label and indexes the session, in one atomic step. */
-  async register(sub: string, jti: string, iat: number, exp: number, nowMs: number): Promise<void> {
-    const lifetimeMs = exp * 1000 - nowMs;
+  /** Stores the label and indexes the session, in one atomic step. `issuedAtMs` is when the token was signed. */
+  async register(sub: string, jti: string, exp: number, issuedAtMs: number): Promise<void> {
+    const lifetimeMs = exp * 1000 - issuedAtMs;
     const index = indexKey(subjectTag(sub));
     await this.redis.run('registerSession', (client) =>
-      client.registerSession(labelKey(jti), index, jti, iat, exp, lifetimeMs, Math.floor(nowMs / 1000)),
+      client.registerSession(labelKey(jti), index, jti, issuedAtMs, exp, lifetimeMs, Math.floor(issuedAtMs / 1000)),
     );
   }
 
@@ -89,13 +89,15 @@ export class SessionStore {
     );
     if (entries.length === 0) return [];
     // Labels share the index's slot, so one MGET reads them all; a missing label is a dead session.
-    const issuedAt = await this.redis.run('MGET', (client) => client.mGet(entries.map((entry) => labelKey(entry.value))));
-    const sessions: Session[] = [];
+    const issuedAtMs = await this.redis.run('MGET', (client) => client.mGet(entries.map((entry) => labelKey(entry.value))));
+    const live: Array<{ session: Session; issuedAtMs: number }> = [];
     entries.forEach((entry, i) => {
-      const iat = issuedAt[i];
-      if (iat !== null && iat !== undefined) sessions.push({ jti: entry.value, issuedAt: Number(iat), expiresAt: entry.score });
+      const value = issuedAtMs[i];
+      if (value === null || value === undefined) return;
+      const ms = Number(value);
+      live.push({ session: { jti: entry.value, issuedAt: Math.floor(ms / 1000), expiresAt: entry.score }, issuedAtMs: ms });
     });
-    return sessions.sort((a, b) => b.issuedAt - a.issuedAt || b.expiresAt - a.expiresAt);
+    return live.sort((a, b) => b.issuedAtMs - a.issuedAtMs).map(({ session }) => session);
   }
 
   /**

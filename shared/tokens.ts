@@ -92,7 +92,7 @@ export class TokenService {
       issuer: this.config.issuer,
       audience: this.config.audience,
     });
-    await this.sessions.register(request.sub, jti, iat, exp, nowMs);
+    await this.sessions.register(request.sub, jti, exp, nowMs);
     return { token, jti, sub: request.sub, kid, expiresIn: request.ttlSeconds, expiresAt: exp };
   }
 

@@ -137,7 +137,7 @@ describe('Handlers (real redis-server)', () => {
       expect(result.policyDocument.Statement).toEqual([
         { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*' },
       ]);
-      expect(result.context).toMatchObject({ sub: 'user-1', jti, claims: '{"role":"admin"}' });
+      expect(result.context).toMatchObject({ sub: 'user-1', jti, customClaims: '{"role":"admin"}' });
     });
 
     it('accepts the scheme in any case', async () => {

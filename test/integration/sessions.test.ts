@@ -85,6 +85,13 @@ describe('Class: SessionStore (real redis-server)', () => {
       expect(listed[1]).toEqual({ jti: first.jti, issuedAt: first.expiresAt - 300, expiresAt: first.expiresAt });
     });
 
+    it('orders sessions signed within the same second by when they were signed', async () => {
+      const issued = [];
+      for (let i = 0; i < 5; i += 1) issued.push(await issue('alice'));
+      const listed = await sessions.list('alice', Math.floor(Date.now() / 1000));
+      expect(listed.map((session) => session.jti)).toEqual(issued.map((token) => token.jti).reverse());
+    });
+
     it('leaves out sessions that ended, expired, or whose label was lost', async () => {
       const ended = await issue('alice');
       const lost = await issue('alice');

@@ -25,7 +25,7 @@ describe('Function: allowPolicy', () => {
         Version: '2012-10-17',
         Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*' }],
       },
-      context: { sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, claims: '{"role":"admin"}' },
+      context: { sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, customClaims: '{"role":"admin"}' },
     });
   });
 });
@@ -37,11 +37,11 @@ describe('Function: callerIdentity', () => {
     const expected = { sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, claims: { role: 'admin' } };
     expect(callerIdentity(event(allowPolicy(token, methodArn).context))).toEqual(expected);
     expect(
-      callerIdentity(event({ principalId: 'user-1', sub: 'user-1', jti: token.jti, iat: String(token.iat), exp: String(token.exp), claims: '{"role":"admin"}' })),
+      callerIdentity(event({ principalId: 'user-1', sub: 'user-1', jti: token.jti, iat: String(token.iat), exp: String(token.exp), customClaims: '{"role":"admin"}' })),
     ).toEqual(expected);
   });
 
-  it.each([undefined, null, {}, { sub: 'u', jti: 'j', iat: '1', exp: 'soon', claims: '{}' }, { sub: 'u', jti: 'j', iat: 1, exp: 2, claims: '[1]' }, { sub: 'u', jti: 'j', iat: 1, exp: 2, claims: '{' }])(
+  it.each([undefined, null, {}, { sub: 'u', jti: 'j', iat: '1', exp: 'soon', customClaims: '{}' }, { sub: 'u', jti: 'j', iat: 1, exp: 2, customClaims: '[1]' }, { sub: 'u', jti: 'j', iat: 1, exp: 2, customClaims: '{' }])(
     'returns undefined for %p',
     (authorizer) => {
       expect(callerIdentity(event(authorizer))).toBeUndefined();

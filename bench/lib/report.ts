@@ -1,0 +1,236 @@
+// Turns one run into the reach-target verdicts, a Markdown report, a small SVG chart and JSON.
+import type { ColdResult } from './cold';
+import type { MachineInfo } from './env';
+import type { FloorId, LatencyRow, WarmResult, WarmSettings } from './protocol';
+import { fixed, kib, ratio, thousands } from './stats';
+
+export interface TargetRow {
+  target: string;
+  measured: string;
+  limit: string;
+  pass: boolean;
+}
+
+export interface BenchResult {
+  machine: MachineInfo;
+  command: string;
+  settings: WarmSettings & { coldRuns: number };
+  /** Counts far below the defaults: the figures only show that the bench runs. */
+  smoke: boolean;
+  warm: WarmResult;
+  cold: ColdResult;
+  targets: TargetRow[];
+}
+
+/** The handlers this run compares with their floors, and the floor of each. */
+export const FLOORS: Record<FloorId, { floor: string; handler: string; title: string }> = {
+  authorizer: { floor: 'floor-authorizer', handler: 'authorizer-info', title: 'Authorizer — floor: HMAC check + GET' },
+  sign: { floor: 'floor-sign', handler: 'sign-info', title: 'Sign — floor: HMAC + SET … PX (sign does one EVALSHA round trip)' },
+  logout: { floor: 'floor-logout', handler: 'logout-info', title: 'Logout — floor: HMAC + DEL (logout does one EVALSHA round trip)' },
+};
+
+const LIMITS = { handlerVsFloor: 1.25, throughputVsGet: 0.8, bundleVsCore: 1.05, loadVsCore: 1.1 };
+
+function row(warm: WarmResult, id: string): LatencyRow {
+  const found = warm.latency.find((candidate) => candidate.id === id);
+  if (found === undefined) throw new Error(`no latency row ${id}`);
+  return found;
+}
+
+export function floorRatio(warm: WarmResult, id: string, field: 'p50' | 'p99' = 'p50'): number {
+  const candidate = row(warm, id);
+  if (candidate.floor === undefined) return Number.NaN;
+  return candidate.summary[field] / row(warm, FLOORS[candidate.floor].floor).summary[field];
+}
+
+function throughput(warm: WarmResult, id: string): number {
+  return warm.throughput.find((candidate) => candidate.id === id)?.opsPerSecond ?? Number.NaN;
+}
+
+export function evaluateTargets(warm: WarmResult, cold: ColdResult, inFlight: number): TargetRow[] {
+  const targets: TargetRow[] = [];
+  for (const [name, { handler, floor }] of Object.entries(FLOORS)) {
+    const value = floorRatio(warm, handler);
+    targets.push({
+      target: `${name} warm p50 vs its floor (${row(warm, floor).label.replace(/^floor: /, '')}), log info`,
+      measured: `${ratio(value)} (${fixed(row(warm, handler).summary.p50)} vs ${fixed(row(warm, floor).summary.p50)} µs)`,
+      limit: `≤ ${ratio(LIMITS.handlerVsFloor)}`,
+      pass: value <= LIMITS.handlerVsFloor,
+    });
+  }
+  const share = throughput(warm, 'authorizer-info') / throughput(warm, 'get');
+  targets.push({
+    target: `authorizer throughput vs bare GET, ${inFlight} in flight`,
+    measured: `${fixed(share * 100, 0)} % (${thousands(throughput(warm, 'authorizer-info'))} vs ${thousands(throughput(warm, 'get'))} calls/s)`,
+    limit: `≥ ${LIMITS.throughputVsGet * 100} %`,
+    pass: share >= LIMITS.throughputVsGet,
+  });
+  const biggest = [...cold.bundles].sort((a, b) => b.vsCore - a.vsCore)[0];
+  if (biggest !== undefined) {
+    targets.push({
+      target: 'largest function bundle vs dependency core (minified)',
+      measured: `${ratio(biggest.vsCore, 3)} (${biggest.name}: ${kib(biggest.bytes)} vs ${kib(cold.core.bytes)})`,
+      limit: `≤ ${ratio(LIMITS.bundleVsCore)}`,
+      pass: biggest.vsCore <= LIMITS.bundleVsCore,
+    });
+  }
+  const carrying = cold.bundles.filter((bundle) => bundle.unusedRedisModules.length > 0);
+  targets.push({
+    target: 'bundles carrying @redis/bloom, json, search or time-series',
+    measured: carrying.length === 0 ? 'none' : carrying.map((bundle) => bundle.name).join(', '),
+    limit: 'none',
+    pass: carrying.length === 0,
+  });
+  const slowest = [...cold.load].filter((load) => load.name !== cold.core.name).sort((a, b) => b.requireVsCore - a.requireVsCore)[0];
+  if (slowest !== undefined) {
+    targets.push({
+      target: 'slowest function load (require in a fresh node) vs dependency core',
+      measured: `${ratio(slowest.requireVsCore)} (${slowest.name}: ${fixed(slowest.requireMs, 2)} ms)`,
+      limit: `≤ ${ratio(LIMITS.loadVsCore)}`,
+      pass: slowest.requireVsCore <= LIMITS.loadVsCore,
+    });
+  }
+  const sanity = warm.sanity;
+  const immediate = sanity.signed && sanity.allowedBeforeLogout && sanity.loggedOut && sanity.deniedAfterLogout && sanity.naiveDeniedAfterLogout;
+  targets.push({
+    target: 'revocation immediate: the very next check after logout refuses',
+    measured: immediate ? 'yes' : JSON.stringify(sanity),
+    limit: 'yes',
+    pass: immediate,
+  });
+  targets.push({
+    target: 'every timed call answered as expected (no check weakened)',
+    measured: warm.failures === 0 ? 'yes' : `${warm.failures} failures, first: ${warm.firstFailure ?? ''}`,
+    limit: 'yes',
+    pass: warm.failures === 0,
+  });
+  return targets;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
+  return [line(header), line(align), ...rows.map(line)].join('\n');
+}
+
+export function markdown(result: BenchResult): string {
+  const { machine, warm, cold, settings } = result;
+  const out: string[] = [];
+  out.push('# Benchmark: authorizer, sign and logout against their floors');
+  out.push('');
+  if (result.smoke) out.push('> **Smoke run**: counts far below the defaults; these figures only show that the bench runs.\n');
+  out.push(`Measured ${machine.date} on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB), ${machine.os}, Node ${machine.node}, redis-server ${machine.redis} on loopback, commit ${machine.commit}.`);
+  out.push('');
+  out.push(`Reproduce: \`${result.command}\`. Settings: ${settings.iterations} timed calls per candidate one at a time (turns of ${settings.batch}, after ${settings.warmup} warm-up calls); ${settings.flightRounds} throughput rounds of ${settings.flightCalls} calls with ${settings.inFlight} in flight; ${settings.coldRuns} fresh processes per cold-start target.`);
+  out.push('');
+  out.push('## Reach targets');
+  out.push('');
+  out.push(table(['Target', 'Measured', 'Limit', 'Result'], result.targets.map((target) => [target.target, target.measured, target.limit, target.pass ? 'PASS' : '**FAIL**'])));
+  out.push('');
+  out.push('## Warm latency, one call at a time (µs)');
+  out.push('');
+  out.push('All candidates run in one process against one redis-server, taking turns in batches so that drift hits all alike. Handlers log one JSON line per request at the default level (info) with stdout sent to /dev/null; "silent" rows are the same handler with LOG_LEVEL=silent. "× floor" is the ratio to the floor row of the same table, p50 to p50 and p99 to p99.');
+  for (const floor of Object.keys(FLOORS) as FloorId[]) {
+    out.push('');
+    out.push(`### ${FLOORS[floor].title}`);
+    out.push('');
+    const rows = warm.latency.filter((candidate) => candidate.floor === floor);
+    out.push(
+      table(
+        ['Candidate', 'p50', 'p90', 'p99', 'mean', 'p50 × floor', 'p99 × floor'],
+        rows.map((candidate) => {
+          const s = candidate.summary;
+          const name = candidate.kind === 'floor' || candidate.kind === 'handler' ? `**${candidate.label}**` : candidate.label;
+          return [name, fixed(s.p50), fixed(s.p90), fixed(s.p99), fixed(s.mean), ratio(floorRatio(warm, candidate.id)), ratio(floorRatio(warm, candidate.id, 'p99'))];
+        }),
+      ),
+    );
+  }
+  out.push('');
+  out.push(`## Throughput, ${settings.inFlight} calls in flight`);
+  out.push('');
+  const get = throughput(warm, 'get');
+  out.push(
+    table(
+      ['Candidate', 'calls/s (median of rounds)', 'vs bare GET', 'slowest – fastest round'],
+      warm.throughput.map((candidate) => [
+        candidate.label,
+        thousands(candidate.opsPerSecond),
+        `${fixed((candidate.opsPerSecond / get) * 100, 0)} %`,
+        `${thousands(Math.min(...candidate.rounds))} – ${thousands(Math.max(...candidate.rounds))}`,
+      ]),
+    ),
+  );
+  out.push('');
+  out.push('## Cold start');
+  out.push('');
+  out.push('Each function bundled as serverless.yml does (esbuild: bundle, minify, platform node, target node20, CommonJS). The dependency core is an entry importing only `createClient` from @redis/client, jwt-redis and jsonwebtoken.');
+  out.push('');
+  const bundleRows = [cold.core, cold.redisMeta].map((bundle) => [bundle.name, kib(bundle.bytes), ratio(bundle.bytes / cold.core.bytes, 3), bundle.unusedRedisModules.length === 0 ? 'none' : `${bundle.unusedRedisModules.length} files`, '']);
+  for (const bundle of cold.bundles) {
+    const extra = bundle.extra
+      .slice(0, 3)
+      .map((entry) => `${entry.name} +${kib(entry.bytes)}`)
+      .join(', ');
+    bundleRows.push([bundle.name, kib(bundle.bytes), ratio(bundle.vsCore, 3), bundle.unusedRedisModules.length === 0 ? 'none' : `${bundle.unusedRedisModules.length} files`, extra]);
+  }
+  out.push(table(['Bundle', 'size', '× core', '@redis bloom/json/search/time-series', 'largest additions over the core'], bundleRows));
+  out.push('');
+  out.push(`Loading in a fresh \`node\` (median of ${settings.coldRuns} runs each, targets taking turns; the function's init runs too, so its Redis connect starts). Bare node, spawn to exit: ${fixed(cold.bare.wallMs, 1)} ms.`);
+  out.push('');
+  out.push(
+    table(
+      ['Target', 'require() ms', 'require × core', 'spawn to exit ms', 'above bare node × core'],
+      cold.load.map((load) => [load.name, fixed(load.requireMs, 2), ratio(load.requireVsCore), fixed(load.wallMs, 1), ratio(load.netWallVsCore)]),
+    ),
+  );
+  out.push('');
+  out.push('First invocation in a fresh process, straight after load: the connect begun by init is still under way, so it is included.');
+  out.push('');
+  out.push(
+    table(
+      ['Function', 'runs', 'load ms', 'first invocation ms', 'load + first ms', 'second invocation ms'],
+      cold.firstInvoke.map((first) => [first.name, String(first.runs), fixed(first.loadMs, 2), fixed(first.firstMs, 2), fixed(first.initPlusFirstMs, 2), fixed(first.secondMs, 2)]),
+    ),
+  );
+  out.push('');
+  out.push('![p50 over floor](latest.svg)');
+  out.push('');
+  return out.join('\n');
+}
+
+/** Horizontal bars of p50 over floor, with the 1.25× limit; bars beyond the axis are cut and labelled. */
+export function svg(result: BenchResult): string {
+  const { warm } = result;
+  const ids = ['authorizer-info', 'authorizer-silent', 'sign-info', 'sign-silent', 'logout-info', 'logout-silent', 'jwtr-key', 'jwtr-naive'];
+  const bars = ids
+    .filter((id) => warm.latency.some((candidate) => candidate.id === id))
+    .map((id) => ({ label: row(warm, id).label, value: floorRatio(warm, id) }));
+  const max = 3;
+  const left = 330;
+  const width = 330;
+  const rowHeight = 26;
+  const top = 44;
+  const height = top + bars.length * rowHeight + 40;
+  const x = (value: number) => left + (Math.min(value, max) / max) * width;
+  const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 90}" height="${height}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="100%" height="100%" fill="white"/>`);
+  parts.push(`<text x="10" y="20" font-size="14" font-weight="bold">Warm p50 over its floor (authorizer: HMAC + GET, sign: HMAC + SET, logout: HMAC + DEL)</text>`);
+  for (let tick = 0; tick <= max; tick += 0.5) {
+    parts.push(`<line x1="${x(tick)}" y1="${top - 6}" x2="${x(tick)}" y2="${height - 30}" stroke="#ddd"/>`);
+    parts.push(`<text x="${x(tick)}" y="${height - 16}" text-anchor="middle" fill="#555">${tick}×</text>`);
+  }
+  bars.forEach((bar, i) => {
+    const y = top + i * rowHeight;
+    const over = bar.value > 1.25;
+    parts.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${escape(bar.label)}</text>`);
+    parts.push(`<rect x="${left}" y="${y + 3}" width="${Math.max(0, x(bar.value) - left)}" height="${rowHeight - 8}" fill="${over ? '#d9534f' : '#4a90d9'}"/>`);
+    parts.push(`<text x="${x(bar.value) + 5}" y="${y + 15}">${bar.value > max ? '≫ ' : ''}${escape(ratio(bar.value))}</text>`);
+  });
+  parts.push(`<line x1="${x(1.25)}" y1="${top - 6}" x2="${x(1.25)}" y2="${height - 30}" stroke="#333" stroke-dasharray="4 3"/>`);
+  parts.push(`<text x="${x(1.25) + 3}" y="${top - 10}" fill="#333">limit 1.25×</text>`);
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}

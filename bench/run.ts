@@ -1,0 +1,27 @@
+// `npm run bench`: see bench/README.md. Knobs: BENCH_ITERATIONS, BENCH_BATCH, BENCH_WARMUP, BENCH_IN_FLIGHT,
+// BENCH_FLIGHT_CALLS, BENCH_FLIGHT_ROUNDS, BENCH_COLD_RUNS, BENCH_OUT, or the same as flags after `--`.
+import { runBench } from './lib/bench';
+import { repoRoot } from './lib/env';
+import { benchOptions } from './lib/options';
+
+function command(): string {
+  const variables = Object.entries(process.env)
+    .filter(([name, value]) => name.startsWith('BENCH_') && value !== undefined && value !== '')
+    .map(([name, value]) => `${name}=${value ?? ''} `)
+    .join('');
+  const args = process.argv.slice(2);
+  return `${variables}npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const run = await runBench(benchOptions(repoRoot()), command());
+  console.log(`\n${run.markdown}`);
+  console.log(`written: ${run.files.join(', ')} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  if (run.result.targets.some((target) => !target.pass)) console.log('some reach targets are not met: see the table above');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,261 @@
+// The README flow over HTTP, against serverless offline started by `npm start`'s script with its own Redis.
+import { createHash, randomBytes } from 'node:crypto';
+import jsonwebtoken from 'jsonwebtoken';
+import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { groupAlive, request, startApi, type RunningApi } from './start-api';
+
+jest.setTimeout(60_000);
+
+const TTL_SECONDS = 600;
+const JWT_SECRET = randomBytes(48).toString('base64');
+const SIGN_API_KEY = randomBytes(20).toString('hex');
+/** What serverless offline accepts when apiKeys has no value: md5 of the empty string. Must never work. */
+const OFFLINE_PUBLIC_DEFAULT_KEY = createHash('md5').update('').digest('hex');
+
+let redis: RedisServer;
+let api: RunningApi;
+let baseUrl: string;
+/** Every token the API handed out, to check afterwards that none of them reached a log. */
+const issuedTokens: string[] = [];
+
+interface SignResponse {
+  token: string;
+  tokenType: string;
+  expiresIn: number;
+  jti: string;
+}
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  api = await startApi({
+    PORT: String(await freePort()),
+    LAMBDA_PORT: String(await freePort()),
+    REDIS_URL: redis.url,
+    SIGN_API_KEY,
+    JWT_SECRET,
+  });
+  baseUrl = api.banner.baseUrl;
+});
+
+afterAll(async () => {
+  await api?.stop();
+  await redis?.stop();
+});
+
+async function sign(body: unknown, apiKey: string | null = SIGN_API_KEY) {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (apiKey !== null) headers['x-api-key'] = apiKey;
+  return request(`${baseUrl}/auth/token`, { method: 'POST', headers, body: JSON.stringify(body) });
+}
+
+async function signToken(sub: string, claims: Record<string, unknown> = {}): Promise<SignResponse> {
+  const response = await sign({ sub, claims, ttl: TTL_SECONDS });
+  expect(response.status).toBe(201);
+  const issued = response.body as SignResponse;
+  issuedTokens.push(issued.token);
+  return issued;
+}
+
+function me(token: string | undefined) {
+  return request(`${baseUrl}/me`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+}
+
+function logout(token: string) {
+  return request(`${baseUrl}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+}
+
+describe('serverless offline: sign, use, log out', () => {
+  test('the banner names the API under the dev stage and the key it was given', () => {
+    expect(baseUrl).toMatch(/^http:\/\/localhost:\d+\/dev$/);
+    expect(api.banner.apiKey).toBe(SIGN_API_KEY);
+    expect(api.banner.redisUrl).toBe(redis.url);
+  });
+
+  test.each([
+    ['no x-api-key', null],
+    ['a wrong x-api-key', randomBytes(20).toString('hex')],
+    ["offline's public default key", OFFLINE_PUBLIC_DEFAULT_KEY],
+  ])('POST /auth/token with %s is 403 Forbidden and issues nothing', async (_case, apiKey) => {
+    const labelsBefore = await (await redis.admin()).keys('jwt_label:*');
+    const response = await sign({ sub: 'alice' }, apiKey);
+    expect(response.status).toBe(403);
+    expect(response.body).toEqual({ message: 'Forbidden' });
+    expect(await (await redis.admin()).keys('jwt_label:*')).toEqual(labelsBefore);
+  });
+
+  test.each([
+    ['no sub', { claims: {} }],
+    ['an unknown field', { sub: 'alice', admin: true }],
+    ['a reserved claim', { sub: 'alice', claims: { exp: 1 } }],
+    ['a ttl above MAX_TTL', { sub: 'alice', ttl: 86_401 }],
+  ])('POST /auth/token with %s is 400 with a JSON error', async (_case, body) => {
+    const response = await sign(body);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(response.body).toEqual({ error: 'BAD_REQUEST', message: expect.any(String) });
+  });
+
+  test('POST /auth/token with a body that is not JSON is 400', async () => {
+    const response = await request(`${baseUrl}/auth/token`, {
+      method: 'POST',
+      headers: { 'x-api-key': SIGN_API_KEY, 'content-type': 'application/json' },
+      body: '{"sub":',
+    });
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ error: 'BAD_REQUEST', message: 'request body is not valid JSON' });
+  });
+
+  test('a token works until logout, then is refused at once', async () => {
+    const signed = await sign({ sub: 'alice', claims: { role: 'admin' }, ttl: TTL_SECONDS });
+    expect(signed.status).toBe(201);
+    expect(signed.headers.get('cache-control')).toBe('no-store');
+    const issued = signed.body as SignResponse;
+    issuedTokens.push(issued.token);
+    expect(issued).toEqual({ token: expect.any(String), tokenType: 'Bearer', expiresIn: TTL_SECONDS, jti: expect.any(String) });
+    expect(issued.jti).not.toBe('');
+
+    // Signed with the JWT_SECRET given to the script: proves provider.environment reaches the handlers.
+    const payload = jsonwebtoken.verify(issued.token, JWT_SECRET, { algorithms: ['HS256'] }) as jsonwebtoken.JwtPayload;
+    expect(payload).toMatchObject({ sub: 'alice', jti: issued.jti, iss: 'revocable-jwt', aud: 'revocable-jwt-api', role: 'admin' });
+
+    // The label lives exactly as long as the token (jwt-redis floors, our store adds a second back).
+    const admin = await redis.admin();
+    const labelTtl = await admin.ttl(`jwt_label:${issued.jti}`);
+    expect(labelTtl).toBeGreaterThanOrEqual(TTL_SECONDS - 5);
+    expect(labelTtl).toBeLessThanOrEqual(TTL_SECONDS + 1);
+
+    const identity = await me(issued.token);
+    expect(identity.status).toBe(200);
+    expect(identity.body).toMatchObject({ sub: 'alice', jti: issued.jti, issuedAt: payload.iat, expiresAt: payload.exp });
+    expect((identity.body as { expiresAt: number; issuedAt: number }).expiresAt - (identity.body as { issuedAt: number }).issuedAt).toBe(TTL_SECONDS);
+
+    const loggedOut = await logout(issued.token);
+    expect(loggedOut.status).toBe(204);
+    expect(loggedOut.text).toBe('');
+    expect(await admin.exists(`jwt_label:${issued.jti}`)).toBe(0);
+
+    const afterLogout = await me(issued.token);
+    expect(afterLogout.status).toBe(401);
+    expect(afterLogout.body).toMatchObject({ message: expect.any(String) });
+
+    // A second logout with the dead token does not get past the authorizer either.
+    expect((await logout(issued.token)).status).toBe(401);
+  });
+
+  // serverless offline overwrites requestContext.authorizer.claims with the decoded JWT: the context
+  // carries custom claims under another name, and this shows they survive the trip.
+  test('GET /me returns the custom claims given at sign time', async () => {
+    const issued = await signToken('carol', { role: 'admin', tenant: 't-1' });
+    const identity = await me(issued.token);
+    expect(identity.status).toBe(200);
+    expect(identity.body).toMatchObject({ claims: { role: 'admin', tenant: 't-1' } });
+  });
+
+  test('logging out one token leaves another token of the same subject working', async () => {
+    const first = await signToken('dave');
+    const second = await signToken('dave');
+    expect((await logout(first.token)).status).toBe(204);
+    expect((await me(first.token)).status).toBe(401);
+    expect((await me(second.token)).status).toBe(200);
+  });
+
+  test('a token whose payload was altered is 401', async () => {
+    const issued = await signToken('erin');
+    const [header, payload, signature] = issued.token.split('.');
+    const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    const forged = Buffer.from(JSON.stringify({ ...claims, sub: 'mallory' })).toString('base64url');
+    const response = await me(`${header}.${forged}.${signature}`);
+    expect(response.status).toBe(401);
+    expect(response.body).toMatchObject({ message: expect.any(String) });
+  });
+
+  test('a token signed with another secret is 401 even though its label exists', async () => {
+    const issued = await signToken('frank');
+    const payload = jsonwebtoken.decode(issued.token) as jsonwebtoken.JwtPayload;
+    const forged = jsonwebtoken.sign(payload, randomBytes(48), { algorithm: 'HS256' });
+    expect((await me(forged)).status).toBe(401);
+    expect((await me(issued.token)).status).toBe(200);
+  });
+
+  test.each([
+    ['no Authorization header', {}],
+    ['a Basic scheme', { authorization: 'Basic YWxpY2U6cGFzc3dvcmQ=' }],
+    ['a Bearer value that is not a JWT', { authorization: 'Bearer not-a-token' }],
+  ])('GET /me with %s is 401', async (_case, headers) => {
+    const response = await request(`${baseUrl}/me`, { headers });
+    expect(response.status).toBe(401);
+  });
+
+  test('logout-all kills every token of the caller, the presented one included, and no one else\'s', async () => {
+    const first = await signToken('grace');
+    const second = await signToken('grace');
+    const bystander = await signToken('heidi');
+    const sessions = await request(`${baseUrl}/auth/sessions`, { headers: { authorization: `Bearer ${second.token}` } });
+    expect(sessions.status).toBe(200);
+    expect(sessions.body).toEqual({
+      sessions: [
+        expect.objectContaining({ jti: second.jti, current: true }),
+        expect.objectContaining({ jti: first.jti, current: false }),
+      ],
+    });
+
+    const response = await request(`${baseUrl}/auth/logout-all`, { method: 'POST', headers: { authorization: `Bearer ${first.token}` } });
+    expect(response.status).toBe(204);
+    expect([(await me(first.token)).status, (await me(second.token)).status, (await me(bystander.token)).status]).toEqual([401, 401, 200]);
+  });
+
+  test('DELETE /auth/sessions/{jti} ends one of the caller\'s sessions, and answers 404 for another user\'s', async () => {
+    const caller = await signToken('ivan');
+    const other = await signToken('ivan');
+    const stranger = await signToken('judy');
+    const end = (jti: string) =>
+      request(`${baseUrl}/auth/sessions/${encodeURIComponent(jti)}`, { method: 'DELETE', headers: { authorization: `Bearer ${caller.token}` } });
+    expect((await end(stranger.jti)).status).toBe(404);
+    expect((await end(other.jti)).status).toBe(204);
+    expect([(await me(caller.token)).status, (await me(other.token)).status, (await me(stranger.token)).status]).toEqual([200, 401, 200]);
+  });
+
+  test('POST /auth/revoke needs the API key, and ends every session of a subject', async () => {
+    const issued = await signToken('mallory');
+    const revoke = (apiKey: string | null) =>
+      request(`${baseUrl}/auth/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(apiKey === null ? {} : { 'x-api-key': apiKey }) },
+        body: JSON.stringify({ sub: 'mallory' }),
+      });
+    expect((await revoke(null)).status).toBe(403);
+    expect((await me(issued.token)).status).toBe(200);
+    const response = await revoke(SIGN_API_KEY);
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ revoked: 1 });
+    expect((await me(issued.token)).status).toBe(401);
+  });
+
+  // Runs after the flows (jest keeps declaration order): by now every route has logged something.
+  test('nothing the server printed contains a token or the JWT secret', () => {
+    const output = api.output();
+    expect(output).toContain('"message":"sign"');
+    expect(output).toContain('"message":"authorize"');
+    expect(issuedTokens.length).toBeGreaterThanOrEqual(5);
+    for (const token of issuedTokens) {
+      const signature = token.split('.')[2] ?? token;
+      expect(output.includes(token)).toBe(false);
+      expect(output.includes(signature)).toBe(false);
+    }
+    expect(output.includes(JWT_SECRET)).toBe(false);
+    // JWT_SECRET was set, so the public development secret is not in use.
+    expect(output).not.toContain('public development secret');
+  });
+
+  test('SIGTERM to the script stops serverless offline with it and leaves the given Redis alone', async () => {
+    const pid = api.child.pid;
+    if (pid === undefined) throw new Error('start script has no pid');
+    process.kill(pid, 'SIGTERM');
+    expect(await api.exited).toEqual({ code: 143, signal: null });
+    const deadline = Date.now() + 5000;
+    while (groupAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(groupAlive(pid)).toBe(false);
+    await expect(fetch(`${baseUrl}/me`)).rejects.toThrow();
+    expect(await (await redis.admin()).ping()).toBe('PONG');
+  });
+});

@@ -1,0 +1,104 @@
+// `npm start` without REDIS_URL or SIGN_API_KEY: it brings its own redis-server and key, and leaves nothing
+// running once it is told to stop.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from '@redis/client';
+import { freePort } from '../helpers/redis-server';
+import { apiEnvironment, groupAlive, request, runStartScript, startApi, type RunningApi } from './start-api';
+
+jest.setTimeout(60_000);
+
+let api: RunningApi | undefined;
+
+afterAll(async () => {
+  await api?.stop();
+});
+
+/** Resolves true when something accepts a TCP connection on the port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** The script stops within its 250 ms orphan check; esbuild's service process a few ms after serverless. */
+async function groupGoneWithin(pgid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (groupAlive(pgid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+describe('npm start without REDIS_URL', () => {
+  test('starts its own redis-server and a key, serves the flow, and leaves nothing running after SIGTERM', async () => {
+    const httpPort = await freePort();
+    const lambdaPort = await freePort();
+    api = await startApi({ PORT: String(httpPort), LAMBDA_PORT: String(lambdaPort) }, 'npm');
+    const { baseUrl, apiKey, redisUrl } = api.banner;
+
+    expect(api.output()).toContain('(generated for this run)');
+    expect(apiKey).toMatch(/^[0-9a-f]{40}$/);
+    const redisPort = Number(new URL(redisUrl).port);
+    expect(redisPort).not.toBe(6379);
+
+    const redis = createClient({ url: redisUrl, socket: { reconnectStrategy: false } });
+    redis.on('error', () => undefined);
+    await redis.connect();
+    try {
+      const signed = await request(`${baseUrl}/auth/token`, {
+        method: 'POST',
+        headers: { 'x-api-key': apiKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ sub: 'alice' }),
+      });
+      expect(signed.status).toBe(201);
+      const { token, jti } = signed.body as { token: string; jti: string };
+      // The label is in the Redis the script started, with the default TOKEN_TTL of 900 s.
+      expect(await redis.ttl(`jwt_label:${jti}`)).toBeGreaterThan(890);
+
+      const identity = await request(`${baseUrl}/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(identity.status).toBe(200);
+      expect(identity.body).toMatchObject({ sub: 'alice', jti });
+    } finally {
+      redis.destroy();
+    }
+
+    const pid = api.child.pid;
+    if (pid === undefined) throw new Error('npm has no pid');
+    // Only npm is signalled, as `kill <pid>` would. npm's `sh -c` dies without passing the signal on,
+    // so this also shows the script stops offline and redis-server once it finds itself orphaned.
+    process.kill(pid, 'SIGTERM');
+    await api.exited; // how npm reports its own death is npm's business
+    expect(await groupGoneWithin(pid, 5000)).toBe(true);
+
+    expect(await accepts(redisPort)).toBe(false);
+    expect(await accepts(httpPort)).toBe(false);
+    expect(await accepts(lambdaPort)).toBe(false);
+  });
+
+  test('without redis-server on PATH it says what to install and exits non-zero', async () => {
+    const emptyBin = mkdtempSync(join(tmpdir(), 'no-redis-bin-'));
+    try {
+      const { child, output } = runStartScript(apiEnvironment({ PORT: String(await freePort()), PATH: emptyBin }));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+      expect(code).toBe(1);
+      expect(output()).toContain('redis-server is not on PATH');
+      expect(output()).toContain('apt-get install redis-server');
+      expect(output()).toContain('brew install redis');
+    } finally {
+      rmSync(emptyBin, { recursive: true, force: true });
+    }
+  });
+});
