@@ -48,10 +48,7 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError(`TOKEN_TTL (${defaultTtlSeconds}) must not exceed MAX_TTL (${maxTtlSeconds})`);
   }
   return {
-    redis: {
-      url: readRedisUrl(env),
-      timeoutMs: readInteger(env, 'REDIS_TIMEOUT_MS', 1000, 50),
-    },
+    redis: loadRedisConfig(env),
     tokens: {
       keys: readSigningKeys(env, offline),
       issuer: readNonEmpty(env, 'JWT_ISSUER', 'revocable-jwt'),
@@ -59,9 +56,14 @@ export function loadConfig(env: Env): Config {
       defaultTtlSeconds,
       maxTtlSeconds,
     },
-    logLevel: readLogLevel(env),
+    logLevel: loadLogLevel(env),
     offline,
   };
+}
+
+/** The Redis settings alone, for tools that need no signing key (the kill switch). */
+export function loadRedisConfig(env: Env): RedisConfig {
+  return { url: readRedisUrl(env), timeoutMs: readInteger(env, 'REDIS_TIMEOUT_MS', 1000, 50) };
 }
 
 function readRedisUrl(env: Env): string {
@@ -150,7 +152,7 @@ function readNonEmpty(env: Env, name: string, fallback: string): string {
   return raw.trim();
 }
 
-function readLogLevel(env: Env): LogLevel {
+export function loadLogLevel(env: Env): LogLevel {
   const raw = env.LOG_LEVEL;
   if (raw === undefined || raw === '') return 'info';
   const level = LOG_LEVELS.find((candidate) => candidate === raw.toLowerCase());
