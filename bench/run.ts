@@ -15,7 +15,9 @@ function command(): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const run = await runBench(benchOptions(repoRoot()), command());
+  const options = benchOptions(repoRoot());
+  options.progress = (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
+  const run = await runBench(options, command());
   console.log(`\n${run.markdown}`);
   console.log(`written: ${run.files.join(', ')} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   if (run.result.targets.some((target) => !target.pass)) console.log('some reach targets are not met: see the table above');

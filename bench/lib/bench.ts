@@ -70,7 +70,7 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
     for (const entry of ['warm', 'first-invoke']) {
       buildSync({ ...LAMBDA_BUILD, absWorkingDir: root, entryPoints: [join(root, 'bench', 'procs', `${entry}.ts`)], outfile: join(work, `${entry}.js`) });
     }
-    const { core, redisMeta, bundles } = buildBundles(root, work);
+    const { core, redisMeta, coreWithClient, bundles } = buildBundles(root, work);
 
     const settings: WarmSettings = {
       iterations: options.iterations,
@@ -101,12 +101,15 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
     const cold = {
       core,
       redisMeta,
+      coreWithClient,
       bundles,
       ...(await measureCold({
         root,
         dir: work,
         core,
+        coreWithClient,
         bundles,
+        loaded: ['authorizer', 'sign', 'logout'],
         env,
         runs: options.coldRuns,
         events: {
@@ -129,7 +132,7 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
       targets: evaluateTargets(warm, cold, options.inFlight),
     };
     // Paths on this machine mean nothing elsewhere.
-    for (const bundle of [cold.core, cold.redisMeta, ...cold.bundles]) bundle.file = relative(work, bundle.file);
+    for (const bundle of [cold.core, cold.redisMeta, cold.coreWithClient, ...cold.bundles]) bundle.file = relative(work, bundle.file);
 
     const text = markdown(result);
     mkdirSync(options.out, { recursive: true });

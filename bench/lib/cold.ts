@@ -28,6 +28,14 @@ export const CORE_ENTRY = [
 /** For scale only: the same core with the `redis` meta-package in place of @redis/client. */
 const META_ENTRY = CORE_ENTRY.replace("from '@redis/client'", "from 'redis'");
 
+/**
+ * The core plus the one thing every function's init does with it: construct a client (not connected).
+ * node-redis builds its client class, ~800 command methods, on the first createClient().
+ */
+const CLIENT_ENTRY = `${CORE_ENTRY}
+import { createClient } from '@redis/client';
+export const client = createClient({ url: 'redis://127.0.0.1:6379' });`;
+
 const UNUSED_REDIS_MODULE = /node_modules\/@redis\/(bloom|json|search|time-series)\//;
 
 export interface Bundle {
@@ -54,6 +62,8 @@ export interface LoadRow {
   /** The require() alone, timed inside the process, median. */
   requireMs: number;
   requireVsCore: number;
+  /** require() over the core's plus its createClient(): what init costs beyond constructing the client. */
+  requireVsCoreWithClient: number;
   /** Wall time above bare node's, over the core's. */
   netWallVsCore: number;
 }
@@ -71,6 +81,7 @@ export interface FirstInvokeRow {
 export interface ColdResult {
   core: Bundle;
   redisMeta: Bundle;
+  coreWithClient: Bundle;
   bundles: BundleRow[];
   bare: { wallMs: number };
   load: LoadRow[];
@@ -104,9 +115,10 @@ function build(root: string, name: string, outfile: string, entry: { path: strin
   return describe(name, outfile, result.metafile);
 }
 
-export function buildBundles(root: string, dir: string): { core: Bundle; redisMeta: Bundle; bundles: BundleRow[] } {
+export function buildBundles(root: string, dir: string): { core: Bundle; redisMeta: Bundle; coreWithClient: Bundle; bundles: BundleRow[] } {
   const core = build(root, 'dependency core', join(dir, 'core.js'), { contents: CORE_ENTRY });
   const redisMeta = build(root, 'core with the redis meta-package', join(dir, 'redis-meta.js'), { contents: META_ENTRY });
+  const coreWithClient = build(root, 'dependency core + createClient()', join(dir, 'core-client.js'), { contents: CLIENT_ENTRY });
   const names = readdirSync(join(root, 'functions'))
     .filter((file) => file.endsWith('.ts'))
     .map((file) => basename(file, '.ts'))
@@ -119,7 +131,7 @@ export function buildBundles(root: string, dir: string): { core: Bundle; redisMe
       .sort((a, b) => b.bytes - a.bytes);
     return { ...bundle, vsCore: bundle.bytes / core.bytes, extra };
   });
-  return { core, redisMeta, bundles };
+  return { core, redisMeta, coreWithClient, bundles };
 }
 
 const LOADER = `
@@ -141,7 +153,10 @@ export interface ColdInputs {
   dir: string;
   /** Built by buildBundles. */
   core: Bundle;
+  coreWithClient: Bundle;
   bundles: BundleRow[];
+  /** Functions whose load is timed (every bundle's size is reported regardless). */
+  loaded: string[];
   /** The handlers' environment: REDIS_URL, JWT_SECRET, LOG_LEVEL. */
   env: Record<string, string>;
   runs: number;
@@ -161,7 +176,8 @@ export async function measureCold(inputs: ColdInputs): Promise<{ bare: { wallMs:
   const targets: Array<{ name: string; file: string | undefined }> = [
     { name: 'node (bare)', file: undefined },
     { name: inputs.core.name, file: inputs.core.file },
-    ...inputs.bundles.map((bundle) => ({ name: bundle.name, file: bundle.file })),
+    { name: inputs.coreWithClient.name, file: inputs.coreWithClient.file },
+    ...inputs.bundles.filter((bundle) => inputs.loaded.includes(bundle.name)).map((bundle) => ({ name: bundle.name, file: bundle.file })),
   ];
   progress(`cold start: loading ${targets.length} targets in fresh node processes, ${runs} runs each`);
   const wall = new Map(targets.map((target) => [target.name, [] as number[]]));
@@ -183,12 +199,20 @@ export async function measureCold(inputs: ColdInputs): Promise<{ bare: { wallMs:
   const bareWall = medianOf(wall, 'node (bare)');
   const coreWall = medianOf(wall, inputs.core.name);
   const coreRequire = medianOf(required, inputs.core.name);
+  const clientRequire = medianOf(required, inputs.coreWithClient.name);
   const load = targets
     .filter((target) => target.file !== undefined)
     .map((target): LoadRow => {
       const wallMs = medianOf(wall, target.name);
       const requireMs = medianOf(required, target.name);
-      return { name: target.name, wallMs, requireMs, requireVsCore: requireMs / coreRequire, netWallVsCore: (wallMs - bareWall) / (coreWall - bareWall) };
+      return {
+        name: target.name,
+        wallMs,
+        requireMs,
+        requireVsCore: requireMs / coreRequire,
+        requireVsCoreWithClient: requireMs / clientRequire,
+        netWallVsCore: (wallMs - bareWall) / (coreWall - bareWall),
+      };
     });
 
   // First invocation, connect included, in a fresh process per run.

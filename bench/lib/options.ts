@@ -38,7 +38,7 @@ const BENCH_DEFAULTS = {
   inFlight: 64,
   flightCalls: 4000,
   flightRounds: 6,
-  coldRuns: 20,
+  coldRuns: 15,
 };
 
 type Source = { env: NodeJS.ProcessEnv; argv: readonly string[] };

@@ -14,7 +14,8 @@ import { handler as logout } from '../../functions/logout';
 import { handler as sign } from '../../functions/sign';
 import { setLogLevel } from '../../shared/log';
 import { getServices } from '../../shared/services';
-import { labelKey } from '../../shared/sessions';
+import { scripts } from '../../shared/scripts';
+import { INDEX_PREFIX, labelKey, newJti, subjectTag } from '../../shared/sessions';
 import { proxyEvent, tokenAuthorizerEvent } from '../../test/helpers/events';
 import type { FloorId, LatencyRow, SanityResult, ThroughputRow, WarmMessage, WarmResult, WarmSettings } from '../lib/protocol';
 import { median, summarize } from '../lib/stats';
@@ -38,6 +39,8 @@ interface Candidate {
   sync?: boolean;
   /** Also measured with `inFlight` calls outstanding. */
   throughput: boolean;
+  /** Fraction of the calls the others make: slow references would otherwise take most of the run. */
+  share?: number;
   /** Untimed set-up of the next `n` calls. */
   prepare?: (n: number) => Promise<void>;
   call: (i: number) => unknown;
@@ -90,7 +93,7 @@ async function main(options: WarmSettings): Promise<WarmResult> {
   const key = createSecretKey(Buffer.from(secret, 'utf8'));
 
   // A bare node-redis client, default options, its own connection: the floor's round trips.
-  const plain = createClient({ url: redisUrl, scripts: { setInLua } });
+  const plain = createClient({ url: redisUrl, scripts: { ...scripts, setInLua } });
   plain.on('error', () => undefined);
   await plain.connect();
   // The seed's naive usage: jwt-redis over a plain client, with the secret as a string.
@@ -212,14 +215,67 @@ async function main(options: WarmSettings): Promise<WarmResult> {
     check: expectNoContent,
   });
 
+  // Sessions written and ended through the bare client with our own scripts: the handlers' round trips alone.
+  interface ScriptSession {
+    label: string;
+    index: string;
+    jti: string;
+    iat: number;
+    exp: number;
+  }
+  const scriptTags = Array.from({ length: SIGNERS }, (_, k) => subjectTag(`bench-script-${k}`));
+  let scripted = 0;
+  const scriptSession = (now: number): ScriptSession => {
+    scripted += 1;
+    const sub = `bench-script-${scripted % SIGNERS}`;
+    const jti = newJti(sub);
+    return { label: labelKey(jti), index: `${INDEX_PREFIX}{${scriptTags[scripted % SIGNERS] as string}}`, jti, iat: now, exp: now + 900 };
+  };
+  let scriptSessions: ScriptSession[] = [];
+  let endSessions: ScriptSession[] = [];
+  const signJti = newJti('bench-user-1');
+
   const candidates: Candidate[] = [
     { id: 'get', label: 'node-redis GET (bare)', kind: 'baseline', floor: 'authorizer', logLevel: 'info', throughput: true, call: () => plain.get(readerLabels[nextReader()] as string), check: expectLabel },
     { id: 'set', label: 'node-redis SET … PX (bare)', kind: 'baseline', floor: 'sign', logLevel: 'info', throughput: true, call: () => plain.set(freshKey(), nowSeconds(), { PX: LABEL_TTL_MS }), check: expectOk },
     { id: 'evalsha', label: 'node-redis EVALSHA (SET … PX in Lua)', kind: 'baseline', floor: 'sign', logLevel: 'info', throughput: true, call: () => plain.setInLua(freshKey(), nowSeconds(), String(LABEL_TTL_MS)), check: expectOk },
+    {
+      id: 'evalsha-register', label: 'node-redis EVALSHA registerSession (sign\'s script, bare client)', kind: 'baseline', floor: 'sign', logLevel: 'info', throughput: true,
+      prepare: async (n) => {
+        const now = Math.floor(Date.now() / 1000);
+        scriptSessions = Array.from({ length: n }, () => scriptSession(now));
+      },
+      call: (i) => {
+        const session = scriptSessions[i] as ScriptSession;
+        return plain.registerSession(session.label, session.index, session.jti, session.iat, session.exp, LABEL_TTL_MS, session.iat);
+      },
+      check: (result) => void (result === 1 || fail(`registerSession replied ${String(result)}`)),
+    },
+    {
+      id: 'evalsha-end', label: 'node-redis EVALSHA endSession (logout\'s script, bare client)', kind: 'baseline', floor: 'logout', logLevel: 'info', throughput: true,
+      prepare: async (n) => {
+        const now = Math.floor(Date.now() / 1000);
+        endSessions = Array.from({ length: n }, () => scriptSession(now));
+        await Promise.all(endSessions.map((session) => plain.registerSession(session.label, session.index, session.jti, session.iat, session.exp, LABEL_TTL_MS, session.iat)));
+      },
+      call: (i) => {
+        const session = endSessions[i] as ScriptSession;
+        return plain.endSession(session.label, session.index, session.jti);
+      },
+      check: expectDeleted,
+    },
+    {
+      id: 'jwt-sign-key', label: 'jsonwebtoken.sign, KeyObject (as TokenService.issue)', kind: 'reference', floor: 'sign', logLevel: 'info', sync: true, throughput: false,
+      call: () => {
+        const iat = Math.floor(Date.now() / 1000);
+        return jsonwebtoken.sign({ role: 'user', plan: 'pro', jti: signJti, iat, exp: iat + 900 }, key, { algorithm: 'HS256', keyid: 'default', subject: 'bench-user-1', issuer, audience });
+      },
+      check: (result) => void (typeof result === 'string' && result.split('.').length === 3 ? 0 : fail('sign gave no token')),
+    },
     { id: 'hmac', label: 'HMAC-SHA256 check (raw, KeyObject)', kind: 'baseline', floor: 'authorizer', logLevel: 'info', sync: true, throughput: false, call: () => hmacCheck(readerTokens[nextReader()] as string), check: expectTrue },
     { id: 'jwt-verify-key', label: 'jsonwebtoken.verify, KeyObject (stateless)', kind: 'reference', floor: 'authorizer', logLevel: 'info', sync: true, throughput: false, call: () => jsonwebtoken.verify(readerTokens[nextReader()] as string, key, verifyOptions), check: expectReader },
-    { id: 'jwt-verify-string', label: 'jsonwebtoken.verify, string secret (stateless)', kind: 'reference', floor: 'authorizer', logLevel: 'info', sync: true, throughput: false, call: () => jsonwebtoken.verify(readerTokens[nextReader()] as string, secret, verifyOptions), check: expectReader },
-    { id: 'jwtr-naive', label: 'jwt-redis verify, string secret (naive seed usage)', kind: 'reference', floor: 'authorizer', logLevel: 'info', throughput: true, call: () => naive.verify<JwtPayload>(readerTokens[nextReader()] as string, secret, verifyOptions), check: expectReader },
+    { id: 'jwt-verify-string', label: 'jsonwebtoken.verify, string secret (stateless)', kind: 'reference', floor: 'authorizer', logLevel: 'info', sync: true, throughput: false, share: 0.25, call: () => jsonwebtoken.verify(readerTokens[nextReader()] as string, secret, verifyOptions), check: expectReader },
+    { id: 'jwtr-naive', label: 'jwt-redis verify, string secret (naive seed usage)', kind: 'reference', floor: 'authorizer', logLevel: 'info', throughput: true, share: 0.25, call: () => naive.verify<JwtPayload>(readerTokens[nextReader()] as string, secret, verifyOptions), check: expectReader },
     { id: 'jwtr-key', label: 'jwt-redis verify, KeyObject, bare client', kind: 'reference', floor: 'authorizer', logLevel: 'info', throughput: true, call: () => keyed.verify<JwtPayload>(readerTokens[nextReader()] as string, key as unknown as Buffer, verifyOptions), check: expectReader },
     {
       id: 'floor-authorizer', label: 'floor: HMAC check + GET', kind: 'floor', floor: 'authorizer', logLevel: 'info', throughput: true,
@@ -326,27 +382,34 @@ async function main(options: WarmSettings): Promise<WarmResult> {
 
   const rotated = <T>(items: readonly T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length] as T);
 
+  const quota = (candidate: Candidate, n: number) => Math.max(1, Math.round(n * (candidate.share ?? 1)));
+
   progress(`warm-up: ${options.warmup} calls per candidate`);
   for (let done = 0; done < options.warmup; done += options.batch) {
-    for (const candidate of candidates) await turn(candidate, Math.min(options.batch, options.warmup - done));
+    for (const candidate of candidates) await turn(candidate, quota(candidate, Math.min(options.batch, options.warmup - done)));
   }
   if (options.warmup > 0) {
-    for (const candidate of candidates) if (candidate.throughput) await flight(candidate, Math.min(options.flightCalls, 2 * options.inFlight));
+    for (const candidate of candidates) if (candidate.throughput) await flight(candidate, quota(candidate, Math.min(options.flightCalls, 2 * options.inFlight)));
   }
 
-  progress(`latency: ${options.iterations} calls per candidate, one at a time, ${candidates.length} candidates taking turns of ${options.batch}`);
-  const samples = new Map(candidates.map((candidate) => [candidate.id, new Float64Array(options.iterations)]));
-  let round = 0;
-  for (let done = 0; done < options.iterations; done += options.batch, round += 1) {
-    const n = Math.min(options.batch, options.iterations - done);
-    for (const candidate of rotated(candidates, round)) await turn(candidate, n, samples.get(candidate.id), done);
+  progress(`latency: ${options.iterations} calls per candidate (slow references fewer), one at a time, ${candidates.length} candidates taking turns of ${options.batch}`);
+  const samples = new Map(candidates.map((candidate) => [candidate.id, new Float64Array(quota(candidate, options.iterations))]));
+  const taken = new Map(candidates.map((candidate) => [candidate.id, 0]));
+  for (let round = 0; candidates.some((candidate) => (taken.get(candidate.id) ?? 0) < quota(candidate, options.iterations)); round += 1) {
+    for (const candidate of rotated(candidates, round)) {
+      const done = taken.get(candidate.id) ?? 0;
+      const n = Math.min(quota(candidate, options.batch), quota(candidate, options.iterations) - done);
+      if (n <= 0) continue;
+      await turn(candidate, n, samples.get(candidate.id), done);
+      taken.set(candidate.id, done + n);
+    }
   }
 
   const flyers = candidates.filter((candidate) => candidate.throughput);
   progress(`throughput: ${options.flightRounds} rounds of ${options.flightCalls} calls per candidate, ${options.inFlight} in flight`);
   const rates = new Map(flyers.map((candidate) => [candidate.id, [] as number[]]));
   for (let r = 0; r < options.flightRounds; r += 1) {
-    for (const candidate of rotated(flyers, r)) rates.get(candidate.id)?.push(await flight(candidate, options.flightCalls));
+    for (const candidate of rotated(flyers, r)) rates.get(candidate.id)?.push(await flight(candidate, quota(candidate, options.flightCalls)));
   }
 
   const sanity = await revocationSanity(naive, secret, verifyOptions);
