@@ -1,6 +1,6 @@
 // REST API TOKEN authorizer: signature, claims and the Redis label must all hold.
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
-import { AuthError } from '../shared/errors';
+import { AuthError, TokenRevokedError } from '../shared/errors';
 import { parseBearer } from '../shared/http';
 import { describeError, elapsedMs, log } from '../shared/log';
 import { allowPolicy } from '../shared/policy';
@@ -17,7 +17,8 @@ export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<AP
     return allowPolicy(verified, event.methodArn);
   } catch (error) {
     if (error instanceof AuthError) {
-      log.info('authorize', { outcome: 'deny', reason: error.code, detail: error.message, latencyMs: elapsedMs(started) });
+      const identity = error instanceof TokenRevokedError ? error.identity : {};
+      log.info('authorize', { outcome: 'deny', reason: error.code, detail: error.message, ...identity, latencyMs: elapsedMs(started) });
       // ! API Gateway answers 401 only for this exact message; any other error becomes a 500.
       throw new Error('Unauthorized');
     }

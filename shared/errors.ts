@@ -48,6 +48,15 @@ export class TokenNotYetValidError extends AuthError {
 /** Signature and claims hold, but the label is gone: logged out, revoked, or lost with Redis data. */
 export class TokenRevokedError extends AuthError {
   readonly code = 'TOKEN_REVOKED';
+
+  /** The signature was good, so whose token it was is known, and worth logging. */
+  constructor(
+    message: string,
+    readonly identity: { jti: string; sub: string },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** Redis could not answer within the bound. Never treated as an allow: callers fail closed. */

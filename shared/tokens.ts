@@ -109,7 +109,7 @@ export class TokenService {
         audience: this.config.audience,
       });
     } catch (error) {
-      throw toAuthError(error);
+      throw toAuthError(error, token);
     }
     return toVerifiedToken(payload);
   }
@@ -141,7 +141,7 @@ function toVerifiedToken(payload: JwtPayload): VerifiedToken {
   return { sub, jti, iat, exp, claims };
 }
 
-function toAuthError(error: unknown): Error {
+function toAuthError(error: unknown, token: string): Error {
   // StoreUnavailableError passes through: Redis trouble is not an authentication failure.
   if (error instanceof AppError) return error;
   if (error instanceof jsonwebtoken.TokenExpiredError) {
@@ -155,7 +155,11 @@ function toAuthError(error: unknown): Error {
       ? new TokenMalformedError(error.message, { cause: error })
       : new TokenInvalidError(error.message, { cause: error });
   }
-  if (error instanceof TokenDestroyedError) return new TokenRevokedError('token has been revoked', { cause: error });
+  if (error instanceof TokenDestroyedError) {
+    // jwt-redis looks the label up only after the signature and claims held: these values are ours.
+    const { jti, sub } = jsonwebtoken.decode(token) as JwtPayload;
+    return new TokenRevokedError('token has been revoked', { jti: String(jti), sub: String(sub) }, { cause: error });
+  }
   if (error instanceof JwtRedisInvalidError) return new TokenInvalidError('token has no jti claim', { cause: error });
   return error instanceof Error ? error : new Error(String(error));
 }

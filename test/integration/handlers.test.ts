@@ -347,6 +347,10 @@ describe('Handlers (real redis-server)', () => {
       expect(lines).toContainEqual(expect.objectContaining({ message: 'sign', outcome: 'issued', jti, sub: 'user-1', latencyMs: expect.any(Number) }));
       expect(lines).toContainEqual(expect.objectContaining({ message: 'authorize', outcome: 'allow', jti, sub: 'user-1' }));
       expect(lines).toContainEqual(expect.objectContaining({ message: 'authorize', outcome: 'deny', reason: 'TOKEN_INVALID' }));
+      await handlers.logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: (await authorize(`Bearer ${token}`)).context as Record<string, unknown> }));
+      await authorize(`Bearer ${token}`).catch(() => undefined);
+      const revoked = output.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.reason === 'TOKEN_REVOKED');
+      expect(revoked).toEqual([expect.objectContaining({ message: 'authorize', outcome: 'deny', jti, sub: 'user-1' })]);
       const all = output.join('\n');
       expect(all).not.toContain(token.split('.')[2]);
       expect(all).not.toContain(SECRET);
