@@ -34,10 +34,11 @@ async function main(args: string[]): Promise<number> {
   }
   // The kill switch needs Redis only: no signing key is asked for here.
   setLogLevel(loadLogLevel(process.env));
-  const redis = new RedisConnection(loadRedisConfig(process.env));
+  const redisConfig = loadRedisConfig(process.env);
+  const redis = new RedisConnection(redisConfig);
   try {
     const started = Date.now();
-    const revoked = await new SessionStore(redis).endEverything((sofar) => log.info('revoke-all', { outcome: 'progress', revoked: sofar }));
+    const revoked = await new SessionStore(redis, redisConfig.waitReplicas).endEverything((sofar) => log.info('revoke-all', { outcome: 'progress', revoked: sofar }));
     console.log(`revoked ${revoked} tokens in ${Date.now() - started} ms`);
     return 0;
   } finally {

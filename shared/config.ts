@@ -13,6 +13,8 @@ export interface RedisConfig {
   url: string;
   /** Bound on connecting and on each command, retry included. */
   timeoutMs: number;
+  /** Replicas that must hold a revocation before it is acknowledged (Redis WAIT); 0 waits for none. */
+  waitReplicas: number;
 }
 
 export interface SigningKeyConfig {
@@ -63,7 +65,11 @@ export function loadConfig(env: Env): Config {
 
 /** The Redis settings alone, for tools that need no signing key (the kill switch). */
 export function loadRedisConfig(env: Env): RedisConfig {
-  return { url: readRedisUrl(env), timeoutMs: readInteger(env, 'REDIS_TIMEOUT_MS', 1000, 50) };
+  return {
+    url: readRedisUrl(env),
+    timeoutMs: readInteger(env, 'REDIS_TIMEOUT_MS', 1000, 50),
+    waitReplicas: readInteger(env, 'REDIS_WAIT_REPLICAS', 0, 0),
+  };
 }
 
 function readRedisUrl(env: Env): string {

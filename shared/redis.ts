@@ -24,6 +24,9 @@ class DeadlineExceededError extends Error {
   }
 }
 
+/** Commands to run on one connection; `remainingMs` is what is left of the time bound, for WAIT. */
+export type Command<T> = (client: RedisClient, remainingMs: number) => Promise<T>;
+
 interface Connection {
   client: RedisClient;
   /** Settles when the handshake does; shared by every caller that arrives meanwhile. */
@@ -34,7 +37,7 @@ export class RedisConnection {
   #current: Connection | undefined;
   #connects = 0;
 
-  constructor(private readonly config: RedisConfig) {}
+  constructor(private readonly config: Pick<RedisConfig, 'url' | 'timeoutMs'>) {}
 
   /** How many connections this container has opened: one per cold start, plus one per replacement. */
   get connectCount(): number {
@@ -53,7 +56,7 @@ export class RedisConnection {
    * same bound. Only idempotent commands may go through here: reads, and writes that leave the same
    * state when applied twice (our scripts, SET of a fixed value, DEL).
    */
-  async run<T>(operation: string, command: (client: RedisClient) => Promise<T>): Promise<T> {
+  async run<T>(operation: string, command: Command<T>): Promise<T> {
     const deadline = Date.now() + this.config.timeoutMs;
     try {
       return await this.attempt(command, deadline);
@@ -85,13 +88,13 @@ export class RedisConnection {
     client.destroy();
   }
 
-  private async attempt<T>(command: (client: RedisClient) => Promise<T>, deadline: number): Promise<T> {
+  private async attempt<T>(command: Command<T>, deadline: number): Promise<T> {
     const connection = this.connection();
     const client = await withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.client));
     try {
       // A command written to a hung server is never answered and node-redis has no timeout for it:
       // give up on the whole connection, so the next invocation starts afresh.
-      return await withDeadline(command(client), deadline, 'command', () => this.discard(client));
+      return await withDeadline(command(client, deadline - Date.now()), deadline, 'command', () => this.discard(client));
     } catch (error) {
       // node-redis may not have noticed yet that this socket is gone: make sure no one reuses it.
       if (isBrokenConnection(error)) this.discard(client);
@@ -131,7 +134,7 @@ export class RedisConnection {
   }
 }
 
-function createRedisClient(config: RedisConfig) {
+function createRedisClient(config: Pick<RedisConfig, 'url' | 'timeoutMs'>) {
   const client = createClient({
     url: config.url,
     socket: {

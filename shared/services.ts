@@ -24,7 +24,7 @@ export function getServices(): Services {
       log.warn('JWT_SECRET is unset: using the public development secret (serverless offline only)');
     }
     const redis = new RedisConnection(config.redis);
-    const sessions = new SessionStore(redis);
+    const sessions = new SessionStore(redis, config.redis.waitReplicas);
     services = { config, redis, sessions, tokens: new TokenService(redis, sessions, config.tokens) };
   }
   return services;

@@ -4,7 +4,8 @@
 // A jti is `{tag}random`: the tag is derived from the subject and, in braces, is a Redis Cluster hash tag,
 // so a subject's labels and index share one slot and one script can change them together.
 import { createHash, randomBytes } from 'node:crypto';
-import type { RedisConnection } from './redis';
+import { StoreUnavailableError } from './errors';
+import type { Command, RedisConnection } from './redis';
 
 export const LABEL_PREFIX = 'jwt_label:';
 export const INDEX_PREFIX = 'jwt_sessions:';
@@ -45,7 +46,14 @@ export const labelKey = (jti: string): string => `${LABEL_PREFIX}${jti}`;
 const indexKey = (tag: string): string => `${INDEX_PREFIX}{${tag}}`;
 
 export class SessionStore {
-  constructor(private readonly redis: RedisConnection) {}
+  /**
+   * @param waitReplicas revocations are acknowledged only once this many replicas hold them (Redis WAIT),
+   *   so a failover right after a 204 cannot bring a revoked token back. 0 waits for none.
+   */
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly waitReplicas = 0,
+  ) {}
 
   /** Stores the label and indexes the session, in one atomic step. `issuedAtMs` is when the token was signed. */
   async register(sub: string, jti: string, exp: number, issuedAtMs: number): Promise<void> {
@@ -60,7 +68,7 @@ export class SessionStore {
   async end(jti: string): Promise<boolean> {
     const tag = tagOfJti(jti);
     if (tag === undefined) return false;
-    const ended = await this.redis.run('endSession', (client) => client.endSession(labelKey(jti), indexKey(tag), jti));
+    const ended = await this.redis.run('endSession', this.replicated((client) => client.endSession(labelKey(jti), indexKey(tag), jti)));
     return ended === 1;
   }
 
@@ -75,7 +83,10 @@ export class SessionStore {
     const index = indexKey(subjectTag(sub));
     for (let attempt = 1; attempt <= END_ALL_ATTEMPTS; attempt += 1) {
       const jtis = await this.redis.run('ZRANGE', (client) => client.zRange(index, 0, -1));
-      const ended = await this.redis.run('endAllSessions', (client) => client.endAllSessions(index, jtis.map(labelKey), jtis));
+      const ended = await this.redis.run(
+        'endAllSessions',
+        this.replicated((client) => client.endAllSessions(index, jtis.map(labelKey), jtis)),
+      );
       if (ended >= 0) return ended;
     }
     throw new Error(`logout-all kept racing new sessions ${END_ALL_ATTEMPTS} times`);
@@ -111,6 +122,28 @@ export class SessionStore {
     return revoked;
   }
 
+  /**
+   * The write, then WAIT on the same connection (WAIT covers only that connection's writes) for as long
+   * as the time bound leaves. Fewer replicas than asked is a failure: the revocation may not survive a
+   * failover, so it is not acknowledged; retrying it is safe.
+   */
+  private replicated<T>(write: Command<T>): Command<T> {
+    if (this.waitReplicas === 0) return write;
+    return async (client, remainingMs) => {
+      const started = Date.now();
+      const result = await write(client, remainingMs);
+      // Leave part of the bound for WAIT's reply to come back before the deadline fires: a deadline
+      // would also throw the connection away.
+      const left = remainingMs - (Date.now() - started);
+      const waitMs = Math.max(1, left - Math.max(50, left / 10));
+      const replicas = await client.wait(this.waitReplicas, waitMs);
+      if (replicas < this.waitReplicas) {
+        throw new StoreUnavailableError(`revocation reached ${replicas} of ${this.waitReplicas} replica(s) within ${waitMs} ms`);
+      }
+      return result;
+    };
+  }
+
   private async deleteMatching(pattern: string, onProgress: (deleted: number) => void): Promise<number> {
     let deleted = 0;
     let cursor = '0';
@@ -118,7 +151,7 @@ export class SessionStore {
       const page = await this.redis.run('SCAN', (client) => client.scan(cursor, { MATCH: pattern, COUNT: SCAN_BATCH }));
       cursor = page.cursor;
       if (page.keys.length > 0) {
-        deleted += await this.redis.run('UNLINK', (client) => client.unlink(page.keys));
+        deleted += await this.redis.run('UNLINK', this.replicated((client) => client.unlink(page.keys)));
         onProgress(deleted);
       }
     } while (cursor !== '0');

@@ -217,6 +217,7 @@ describe('serverless package: the CloudFormation template', () => {
           JWT_ISSUER: 'revocable-jwt',
           JWT_AUDIENCE: 'revocable-jwt-api',
           REDIS_TIMEOUT_MS: '1000',
+          REDIS_WAIT_REPLICAS: '0',
           LOG_LEVEL: 'info',
         },
       });

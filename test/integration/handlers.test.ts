@@ -3,7 +3,7 @@ import { labelKey } from '../../shared/sessions';
 import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
-const CONFIG_VARIABLES = ['REDIS_URL', 'REDIS_TIMEOUT_MS', 'JWT_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE', 'TOKEN_TTL', 'MAX_TTL', 'LOG_LEVEL', 'IS_OFFLINE'];
+const CONFIG_VARIABLES = ['REDIS_URL', 'REDIS_TIMEOUT_MS', 'REDIS_WAIT_REPLICAS', 'JWT_KEYS', 'JWT_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE', 'TOKEN_TTL', 'MAX_TTL', 'LOG_LEVEL', 'IS_OFFLINE'];
 const SECRET = 'handlers-test-secret-0123456789abcdefghij';
 
 type Handlers = {

@@ -1,0 +1,91 @@
+// REDIS_WAIT_REPLICAS: an acknowledged logout survives a failover to the replica.
+import { setLogLevel } from '../../shared/log';
+import { RedisConnection } from '../../shared/redis';
+import { labelKey, SessionStore } from '../../shared/sessions';
+import { TokenService } from '../../shared/tokens';
+import { StoreUnavailableError } from '../../shared/errors';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+
+const config = { keys: [{ kid: 'k', secret: 'replication-test-secret-0123456789abcd' }], issuer: 'i', audience: 'a', defaultTtlSeconds: 600, maxTtlSeconds: 600 };
+
+async function waitForSync(replica: RedisServer): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const info = await (await replica.admin()).info('replication');
+    if (/master_link_status:up/.test(info)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('replica did not sync within 10 s');
+}
+
+describe('REDIS_WAIT_REPLICAS (primary with a replica)', () => {
+  let primary: RedisServer;
+  let replica: RedisServer;
+  let redis: RedisConnection;
+
+  beforeEach(async () => {
+    setLogLevel('silent');
+    primary = await startRedisServer();
+    replica = await startRedisServer(['--replicaof', '127.0.0.1', String(primary.port)]);
+    await waitForSync(replica);
+    redis = new RedisConnection({ url: primary.url, timeoutMs: 500 });
+  });
+
+  afterEach(async () => {
+    await redis.close();
+    await replica.stop();
+    await primary.stop();
+  });
+
+  it('acknowledges a logout only once the replica holds it, so promoting the replica keeps it revoked', async () => {
+    const sessions = new SessionStore(redis, 1);
+    const tokens = new TokenService(redis, sessions, config);
+    const issued = await tokens.issue({ sub: 'alice', claims: {}, ttlSeconds: 600 });
+    replica.pause();
+    let acknowledged = false;
+    const logout = sessions.end(issued.jti).then((ended) => {
+      acknowledged = true;
+      return ended;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The primary has deleted the label, but no replica holds that yet: no acknowledgement.
+    expect(acknowledged).toBe(false);
+    replica.resume();
+    await expect(logout).resolves.toBe(true);
+
+    // Fail over at once: the primary dies, the replica is promoted.
+    await primary.kill();
+    await (await replica.admin()).sendCommand(['REPLICAOF', 'NO', 'ONE']);
+    expect(await (await replica.admin()).exists(labelKey(issued.jti))).toBe(0);
+  });
+
+  it('refuses to acknowledge (503) when the replica cannot confirm in time, and the retry succeeds once it can', async () => {
+    const sessions = new SessionStore(redis, 1);
+    const tokens = new TokenService(redis, sessions, config);
+    const issued = await tokens.issue({ sub: 'alice', claims: {}, ttlSeconds: 600 });
+    replica.pause();
+    try {
+      const started = Date.now();
+      await expect(sessions.end(issued.jti)).rejects.toThrow(StoreUnavailableError);
+      await expect(sessions.endAll('alice')).rejects.toThrow(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(2 * 500 + 1500);
+    } finally {
+      replica.resume();
+    }
+    await waitForSync(replica);
+    await expect(sessions.endAll('alice')).resolves.toBe(0);
+    expect(await (await replica.admin()).exists(labelKey(issued.jti))).toBe(0);
+  });
+
+  it('does not wait at all with REDIS_WAIT_REPLICAS=0', async () => {
+    const sessions = new SessionStore(redis, 0);
+    const tokens = new TokenService(redis, sessions, config);
+    const issued = await tokens.issue({ sub: 'alice', claims: {}, ttlSeconds: 600 });
+    replica.pause();
+    try {
+      await expect(sessions.end(issued.jti)).resolves.toBe(true);
+    } finally {
+      replica.resume();
+    }
+  });
+});
