@@ -15,6 +15,8 @@ export interface RedisConfig {
   timeoutMs: number;
   /** Replicas that must hold a revocation before it is acknowledged (Redis WAIT); 0 waits for none. */
   waitReplicas: number;
+  /** REDIS_URL is a cluster's configuration endpoint (cluster mode enabled). */
+  cluster: boolean;
 }
 
 export interface SigningKeyConfig {
@@ -69,6 +71,7 @@ export function loadRedisConfig(env: Env): RedisConfig {
     url: readRedisUrl(env),
     timeoutMs: readInteger(env, 'REDIS_TIMEOUT_MS', 1000, 50),
     waitReplicas: readInteger(env, 'REDIS_WAIT_REPLICAS', 0, 0),
+    cluster: readBoolean(env, 'REDIS_CLUSTER'),
   };
 }
 
@@ -149,6 +152,13 @@ function readInteger(env: Env, name: string, fallback: number, min: number): num
     throw new ConfigError(`${name} must be an integer of at least ${min}, got "${raw}"`);
   }
   return value;
+}
+
+function readBoolean(env: Env, name: string): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
 }
 
 function readNonEmpty(env: Env, name: string, fallback: string): string {

@@ -1,21 +1,36 @@
 // The container's one Redis connection: opened lazily, shared by every invocation, replaced when it dies,
 // and bounded in time so that a slow or absent Redis fails closed within REDIS_TIMEOUT_MS.
+// With REDIS_CLUSTER=true it is a cluster client, and each command runs on the node that owns its key.
 import {
   ClientClosedError,
   ClientOfflineError,
   createClient,
+  createCluster,
   DisconnectsClientError,
+  ErrorReply,
   SocketClosedUnexpectedlyError,
 } from '@redis/client';
 import type { RedisConfig } from './config';
 import { StoreUnavailableError } from './errors';
-import { scripts } from './scripts';
 import { describeError, log } from './log';
+import { scripts } from './scripts';
 
-export type RedisClient = ReturnType<typeof createRedisClient>;
+export type ConnectionConfig = Pick<RedisConfig, 'url' | 'timeoutMs'> & { cluster?: boolean };
+
+/** A connection to one Redis server: the whole of it, or the cluster node that owns a key. */
+export type RedisClient = ReturnType<typeof createSingleClient>;
+type RedisClusterClient = ReturnType<typeof createClusterClient>;
+
+/** Commands to run on one node connection; `remainingMs` is what is left of the time bound, for WAIT. */
+export type Command<T> = (client: RedisClient, remainingMs: number) => Promise<T>;
+
+/** Where a command runs: the node that owns this key, or the n-th primary (for SCAN). */
+export type Route = { key: string } | { primary: number };
 
 /** Node error codes that mean the socket under a command is gone, not that Redis refused it. */
 const BROKEN_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+/** Cluster replies that mean our map of slots to nodes is out of date. */
+const STALE_TOPOLOGY_REPLY = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 
 class DeadlineExceededError extends Error {
   constructor(what: string, timeoutMs: number) {
@@ -24,20 +39,27 @@ class DeadlineExceededError extends Error {
   }
 }
 
-/** Commands to run on one connection; `remainingMs` is what is left of the time bound, for WAIT. */
-export type Command<T> = (client: RedisClient, remainingMs: number) => Promise<T>;
+/** One server, or one cluster: connect, pick the node for a command, close. */
+interface Target {
+  connect(): Promise<unknown>;
+  node(route: Route): Promise<RedisClient>;
+  primaryCount(): number;
+  close(): Promise<void>;
+  destroy(): void;
+  onEnd(listener: () => void): void;
+}
 
 interface Connection {
-  client: RedisClient;
+  target: Target;
   /** Settles when the handshake does; shared by every caller that arrives meanwhile. */
-  ready: Promise<RedisClient>;
+  ready: Promise<Target>;
 }
 
 export class RedisConnection {
   #current: Connection | undefined;
   #connects = 0;
 
-  constructor(private readonly config: Pick<RedisConfig, 'url' | 'timeoutMs'>) {}
+  constructor(private readonly config: ConnectionConfig) {}
 
   /** How many connections this container has opened: one per cold start, plus one per replacement. */
   get connectCount(): number {
@@ -46,28 +68,40 @@ export class RedisConnection {
 
   /** Starts connecting during init so the handshake overlaps the rest of the cold start. */
   warmUp(): void {
-    // A failure here is logged by connect() and retried by the first command: nothing to do with it.
+    // A failure here is logged by connection() and retried by the first command: nothing to do with it.
     this.connection().ready.catch(() => undefined);
   }
 
   /**
-   * Runs one command within the time bound. If the socket under it turns out to be dead (the server
-   * dropped it while the container was frozen), it is retried once on a fresh connection, inside the
-   * same bound. Only idempotent commands may go through here: reads, and writes that leave the same
-   * state when applied twice (our scripts, SET of a fixed value, DEL).
+   * Runs one command within the time bound, on the node `route` names. If the socket under it turns out
+   * to be dead (the server dropped it while the container was frozen) or the cluster moved the slot, it is
+   * retried once on a fresh connection, inside the same bound. Only idempotent commands may go through
+   * here: reads, and writes that leave the same state when applied twice (our scripts, DEL, UNLINK).
    */
-  async run<T>(operation: string, command: Command<T>): Promise<T> {
+  async run<T>(operation: string, route: Route, command: Command<T>): Promise<T> {
     const deadline = Date.now() + this.config.timeoutMs;
     try {
-      return await this.attempt(command, deadline);
+      return await this.attempt(route, command, deadline);
     } catch (error) {
-      if (!isBrokenConnection(error) || Date.now() >= deadline) throw unavailable(operation, error);
+      if (!isStaleConnection(error) || Date.now() >= deadline) throw unavailable(operation, error);
       log.warn('redis connection lost, retrying once on a new connection', { operation, reason: describeError(error) });
       try {
-        return await this.attempt(command, deadline);
+        return await this.attempt(route, command, deadline);
       } catch (retryError) {
         throw unavailable(operation, retryError);
       }
+    }
+  }
+
+  /** How many primaries hold data: 1, or the cluster's masters. Connects if need be. */
+  async primaryCount(): Promise<number> {
+    const connection = this.connection();
+    const deadline = Date.now() + this.config.timeoutMs;
+    try {
+      const target = await withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.target));
+      return target.primaryCount();
+    } catch (error) {
+      throw unavailable('connect', error);
     }
   }
 
@@ -76,85 +110,136 @@ export class RedisConnection {
     const current = this.#current;
     this.#current = undefined;
     if (current === undefined) return;
-    const { client } = current;
-    if (client.isReady) {
-      try {
-        await client.close();
-        return;
-      } catch {
-        // Fall through: a close that fails leaves a socket only destroy() can end.
-      }
+    try {
+      await (await current.ready).close();
+    } catch {
+      // Not connected, or a close that failed: only destroy() can end what is left.
+      current.target.destroy();
     }
-    client.destroy();
   }
 
-  private async attempt<T>(command: Command<T>, deadline: number): Promise<T> {
+  private async attempt<T>(route: Route, command: Command<T>, deadline: number): Promise<T> {
     const connection = this.connection();
-    const client = await withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.client));
+    const target = await withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.target));
+    let client: RedisClient | undefined;
     try {
+      client = await withDeadline(target.node(route), deadline, 'connect', () => this.discard(target));
       // A command written to a hung server is never answered and node-redis has no timeout for it:
       // give up on the whole connection, so the next invocation starts afresh.
-      return await withDeadline(command(client, deadline - Date.now()), deadline, 'command', () => this.discard(client));
+      return await withDeadline(command(client, deadline - Date.now()), deadline, 'command', () => this.discard(target));
     } catch (error) {
       // node-redis may not have noticed yet that this socket is gone: make sure no one reuses it.
-      if (isBrokenConnection(error)) this.discard(client);
+      if (isStaleConnection(error)) this.discard(target);
       throw error;
     }
   }
 
   private connection(): Connection {
     if (this.#current !== undefined) return this.#current;
-    const client = createRedisClient(this.config);
-    client.on('end', () => this.forget(client));
+    const target = this.config.cluster === true ? clusterTarget(this.config) : singleTarget(this.config);
+    target.onEnd(() => this.forget(target));
     const started = Date.now();
-    const ready = client.connect().then(
+    const ready = target.connect().then(
       () => {
         this.#connects += 1;
-        log.info('redis connected', { latencyMs: Date.now() - started, connectCount: this.#connects });
-        return client;
+        log.info('redis connected', { latencyMs: Date.now() - started, connectCount: this.#connects, cluster: this.config.cluster === true });
+        return target;
       },
       (error: unknown) => {
         // Never cache a failure: the next caller connects again.
-        this.discard(client);
+        this.discard(target);
         log.warn('redis connect failed', { latencyMs: Date.now() - started, reason: describeError(error) });
         throw error;
       },
     );
-    this.#current = { client, ready };
+    this.#current = { target, ready };
     return this.#current;
   }
 
-  private forget(client: RedisClient): void {
-    if (this.#current?.client === client) this.#current = undefined;
+  private forget(target: Target): void {
+    if (this.#current?.target === target) this.#current = undefined;
   }
 
-  private discard(client: RedisClient): void {
-    this.forget(client);
-    client.destroy();
+  private discard(target: Target): void {
+    this.forget(target);
+    target.destroy();
   }
 }
 
-function createRedisClient(config: Pick<RedisConfig, 'url' | 'timeoutMs'>) {
-  const client = createClient({
-    url: config.url,
-    socket: {
-      connectTimeout: config.timeoutMs,
-      // Reconnecting in the background would queue invocations behind a dead server; instead a
-      // closed client is dropped and the next command opens a new one within its own bound.
-      reconnectStrategy: false,
+const clientOptions = (config: ConnectionConfig) => ({
+  // Fail at once while not connected, rather than parking commands in an offline queue.
+  disableOfflineQueue: true,
+  // CLIENT SETINFO is one more round trip per connect, and older servers refuse it.
+  disableClientInfo: true,
+  socket: {
+    connectTimeout: config.timeoutMs,
+    // Reconnecting in the background would queue invocations behind a dead server; instead a
+    // closed client is dropped and the next command opens a new one within its own bound.
+    reconnectStrategy: false as const,
+  },
+});
+
+function createSingleClient(config: ConnectionConfig) {
+  return createClient({ url: config.url, ...clientOptions(config), scripts });
+}
+
+function createClusterClient(config: ConnectionConfig) {
+  // Discovered nodes inherit nothing from the root node's URL: credentials and TLS go in `defaults`.
+  const url = new URL(config.url);
+  const tls = url.protocol === 'rediss:';
+  const options = clientOptions(config);
+  return createCluster({
+    rootNodes: [{ url: config.url, socket: options.socket }],
+    defaults: {
+      ...options,
+      ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
+      ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
+      socket: tls ? { ...options.socket, tls: true as const } : options.socket,
     },
-    // Fail at once while not connected, rather than parking commands in an offline queue.
-    disableOfflineQueue: true,
-    // CLIENT SETINFO is one more round trip per connect, and older servers refuse it.
-    disableClientInfo: true,
+    // Connect only to the nodes this container's keys live on, when it first needs them.
+    minimizeConnections: true,
     scripts,
   });
-  // ! Without an 'error' listener node-redis re-throws socket errors and the process dies.
-  client.on('error', (error: unknown) => log.warn('redis client error', { reason: describeError(error) }));
-  return client;
 }
 
-function isBrokenConnection(error: unknown): boolean {
+function singleTarget(config: ConnectionConfig): Target {
+  const client = createSingleClient(config);
+  listenForErrors(client);
+  return {
+    connect: () => client.connect(),
+    node: async () => client,
+    primaryCount: () => 1,
+    close: () => client.close(),
+    destroy: () => client.destroy(),
+    onEnd: (listener) => void client.on('end', listener),
+  };
+}
+
+function clusterTarget(config: ConnectionConfig): Target {
+  const cluster: RedisClusterClient = createClusterClient(config);
+  listenForErrors(cluster);
+  return {
+    connect: () => cluster.connect(),
+    node: async (route) => {
+      if ('key' in route) return cluster.getNodeClientForKey(route.key);
+      const primary = cluster.masters[route.primary];
+      if (primary === undefined) throw new Error(`the cluster has no primary #${route.primary}`);
+      return cluster.nodeClient(primary);
+    },
+    primaryCount: () => cluster.masters.length,
+    close: () => cluster.close(),
+    destroy: () => cluster.destroy(),
+    // A cluster client outlives its node connections; stale ones are discarded on error instead.
+    onEnd: () => undefined,
+  };
+}
+
+function listenForErrors(emitter: { on(event: 'error', listener: (error: unknown) => void): unknown }): void {
+  // ! Without an 'error' listener node-redis re-throws socket errors and the process dies.
+  emitter.on('error', (error: unknown) => log.warn('redis client error', { reason: describeError(error) }));
+}
+
+function isStaleConnection(error: unknown): boolean {
   if (
     error instanceof SocketClosedUnexpectedlyError ||
     error instanceof ClientClosedError ||
@@ -163,6 +248,7 @@ function isBrokenConnection(error: unknown): boolean {
   ) {
     return true;
   }
+  if (error instanceof ErrorReply) return STALE_TOPOLOGY_REPLY.test(error.message);
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && BROKEN_SOCKET_CODES.has(code);
 }

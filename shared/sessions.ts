@@ -59,7 +59,7 @@ export class SessionStore {
   async register(sub: string, jti: string, exp: number, issuedAtMs: number): Promise<void> {
     const lifetimeMs = exp * 1000 - issuedAtMs;
     const index = indexKey(subjectTag(sub));
-    await this.redis.run('registerSession', (client) =>
+    await this.redis.run('registerSession', { key: index }, (client) =>
       client.registerSession(labelKey(jti), index, jti, issuedAtMs, exp, lifetimeMs, Math.floor(issuedAtMs / 1000)),
     );
   }
@@ -68,7 +68,8 @@ export class SessionStore {
   async end(jti: string): Promise<boolean> {
     const tag = tagOfJti(jti);
     if (tag === undefined) return false;
-    const ended = await this.redis.run('endSession', this.replicated((client) => client.endSession(labelKey(jti), indexKey(tag), jti)));
+    const index = indexKey(tag);
+    const ended = await this.redis.run('endSession', { key: index }, this.replicated((client) => client.endSession(labelKey(jti), index, jti)));
     return ended === 1;
   }
 
@@ -82,9 +83,10 @@ export class SessionStore {
   async endAll(sub: string): Promise<number> {
     const index = indexKey(subjectTag(sub));
     for (let attempt = 1; attempt <= END_ALL_ATTEMPTS; attempt += 1) {
-      const jtis = await this.redis.run('ZRANGE', (client) => client.zRange(index, 0, -1));
+      const jtis = await this.redis.run('ZRANGE', { key: index }, (client) => client.zRange(index, 0, -1));
       const ended = await this.redis.run(
         'endAllSessions',
+        { key: index },
         this.replicated((client) => client.endAllSessions(index, jtis.map(labelKey), jtis)),
       );
       if (ended >= 0) return ended;
@@ -95,12 +97,12 @@ export class SessionStore {
   /** The subject's live sessions, newest first. */
   async list(sub: string, nowSeconds: number): Promise<Session[]> {
     const index = indexKey(subjectTag(sub));
-    const entries = await this.redis.run('ZRANGE', (client) =>
+    const entries = await this.redis.run('ZRANGE', { key: index }, (client) =>
       client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' }),
     );
     if (entries.length === 0) return [];
     // Labels share the index's slot, so one MGET reads them all; a missing label is a dead session.
-    const issuedAtMs = await this.redis.run('MGET', (client) => client.mGet(entries.map((entry) => labelKey(entry.value))));
+    const issuedAtMs = await this.redis.run('MGET', { key: index }, (client) => client.mGet(entries.map((entry) => labelKey(entry.value))));
     const live: Array<{ session: Session; issuedAtMs: number }> = [];
     entries.forEach((entry, i) => {
       const value = issuedAtMs[i];
@@ -144,17 +146,28 @@ export class SessionStore {
     };
   }
 
+  /** SCAN and UNLINK on every primary: in a cluster each holds only its own slots' keys. */
   private async deleteMatching(pattern: string, onProgress: (deleted: number) => void): Promise<number> {
     let deleted = 0;
-    let cursor = '0';
-    do {
-      const page = await this.redis.run('SCAN', (client) => client.scan(cursor, { MATCH: pattern, COUNT: SCAN_BATCH }));
-      cursor = page.cursor;
-      if (page.keys.length > 0) {
-        deleted += await this.redis.run('UNLINK', this.replicated((client) => client.unlink(page.keys)));
-        onProgress(deleted);
-      }
-    } while (cursor !== '0');
+    const primaries = await this.redis.primaryCount();
+    for (let primary = 0; primary < primaries; primary += 1) {
+      const route = { primary };
+      let cursor = '0';
+      do {
+        const page = await this.redis.run('SCAN', route, (client) => client.scan(cursor, { MATCH: pattern, COUNT: SCAN_BATCH }));
+        cursor = page.cursor;
+        if (page.keys.length > 0) {
+          // One UNLINK a key: keys of a page may lie in different slots, which one command may not span.
+          const unlinked = await this.redis.run(
+            'UNLINK',
+            route,
+            this.replicated(async (client) => (await Promise.all(page.keys.map((key) => client.unlink(key)))).reduce((a, b) => a + b, 0)),
+          );
+          deleted += unlinked;
+          onProgress(deleted);
+        }
+      } while (cursor !== '0');
+    }
     return deleted;
   }
 }

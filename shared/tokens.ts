@@ -70,7 +70,7 @@ export class TokenService {
     this.#verificationKeys = new Map(ring.map(({ kid, key }) => [kid, key]));
     // jwt-redis reads the label (GET) after checking the signature. It is typed against the full client
     // but calls nothing else here, so it gets a bounded, retried GET and nothing more.
-    const labelReader = { get: (key: string) => redis.run('GET', (client) => client.get(key)) };
+    const labelReader = { get: (key: string) => redis.run('GET', { key }, (client) => client.get(key)) };
     this.#jwtr = new JWTR(labelReader as unknown as RedisClientType, { prefix: LABEL_PREFIX });
   }
 

@@ -17,7 +17,7 @@ function configError(env: Record<string, string>): ConfigError {
 describe('Function: loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig(base);
-    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', timeoutMs: 1000, waitReplicas: 0 });
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', timeoutMs: 1000, waitReplicas: 0, cluster: false });
     expect(config.tokens).toEqual({
       keys: [{ kid: 'default', secret: STRONG_SECRET }],
       issuer: 'revocable-jwt',
@@ -35,13 +35,14 @@ describe('Function: loadConfig', () => {
       JWT_SECRET: STRONG_SECRET,
       REDIS_TIMEOUT_MS: '250',
       REDIS_WAIT_REPLICAS: '1',
+      REDIS_CLUSTER: 'true',
       TOKEN_TTL: '60',
       MAX_TTL: '3600',
       JWT_ISSUER: 'https://auth.example.com',
       JWT_AUDIENCE: 'orders',
       LOG_LEVEL: 'WARN',
     });
-    expect(config.redis).toEqual({ url: 'rediss://app:p%40ss@cache.example.com:6380', timeoutMs: 250, waitReplicas: 1 });
+    expect(config.redis).toEqual({ url: 'rediss://app:p%40ss@cache.example.com:6380', timeoutMs: 250, waitReplicas: 1, cluster: true });
     expect(config.tokens).toMatchObject({ issuer: 'https://auth.example.com', audience: 'orders', defaultTtlSeconds: 60, maxTtlSeconds: 3600 });
     expect(config.logLevel).toBe('warn');
   });
@@ -60,6 +61,7 @@ describe('Function: loadConfig', () => {
     [{ TOKEN_TTL: '600', MAX_TTL: '60' }, /TOKEN_TTL \(600\) must not exceed MAX_TTL \(60\)/],
     [{ REDIS_TIMEOUT_MS: '10' }, /REDIS_TIMEOUT_MS must be an integer of at least 50/],
     [{ REDIS_WAIT_REPLICAS: '-1' }, /REDIS_WAIT_REPLICAS must be a whole number/],
+    [{ REDIS_CLUSTER: 'yes' }, /REDIS_CLUSTER must be true or false/],
     [{ JWT_ISSUER: ' ' }, /JWT_ISSUER must not be empty/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
   ])('refuses %p with a message naming the variable', (override, message) => {
