@@ -121,9 +121,16 @@ export class RedisConnection {
   private async attempt<T>(route: Route, command: Command<T>, deadline: number): Promise<T> {
     const connection = this.connection();
     const target = await withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.target));
-    let client: RedisClient | undefined;
+    let client: RedisClient;
     try {
       client = await withDeadline(target.node(route), deadline, 'connect', () => this.discard(target));
+    } catch (error) {
+      // A cluster node that cannot be reached means our map of the cluster may be stale (a failover):
+      // start over from the configuration endpoint next time.
+      this.discard(target);
+      throw error;
+    }
+    try {
       // A command written to a hung server is never answered and node-redis has no timeout for it:
       // give up on the whole connection, so the next invocation starts afresh.
       return await withDeadline(command(client, deadline - Date.now()), deadline, 'command', () => this.discard(target));

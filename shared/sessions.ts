@@ -137,7 +137,7 @@ export class SessionStore {
       // Leave part of the bound for WAIT's reply to come back before the deadline fires: a deadline
       // would also throw the connection away.
       const left = remainingMs - (Date.now() - started);
-      const waitMs = Math.max(1, left - Math.max(50, left / 10));
+      const waitMs = Math.max(1, Math.floor(left - Math.max(50, left / 10)));
       const replicas = await client.wait(this.waitReplicas, waitMs);
       if (replicas < this.waitReplicas) {
         throw new StoreUnavailableError(`revocation reached ${replicas} of ${this.waitReplicas} replica(s) within ${waitMs} ms`);

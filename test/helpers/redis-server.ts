@@ -1,12 +1,29 @@
 // Starts a throwaway redis-server on a free port, so each suite owns a server it may pause, kill or restart.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createClient } from '@redis/client';
 
 export type AdminClient = ReturnType<typeof connectAdmin>;
 
-function connectAdmin(url: string) {
-  const client = createClient({ url, socket: { reconnectStrategy: false } });
+/** Optional: serve TLS only, and/or reach admin() through an ACL user when `default` is off. */
+export interface RedisServerOptions {
+  /** PEM files. The server listens on TLS only (`--port 0`); admin() trusts `caFile`. Clients need no certificate. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+  /** An ACL user allowed everything, used by admin() and the start-up PING. */
+  admin?: { username: string; password: string };
+}
+
+interface AdminTarget {
+  url: string;
+  options: RedisServerOptions;
+}
+
+function connectAdmin({ url, options }: AdminTarget, connectTimeout?: number) {
+  const socket = options.tls === undefined
+    ? { reconnectStrategy: false as const, connectTimeout }
+    : { reconnectStrategy: false as const, connectTimeout, tls: true as const, ca: readFileSync(options.tls.caFile) };
+  const client = createClient({ url, socket, ...options.admin });
   client.on('error', () => undefined);
   return client;
 }
@@ -14,6 +31,8 @@ function connectAdmin(url: string) {
 export interface RedisServer {
   readonly port: number;
   readonly url: string;
+  /** False once killed or stopped, until restarted. */
+  readonly alive: boolean;
   /** A plain client for arranging and inspecting state (not the one under test). */
   admin(): Promise<AdminClient>;
   /** SIGSTOP: the server keeps its sockets open but answers nothing. */
@@ -39,10 +58,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedisServer(extraArgs: string[] = []): Promise<RedisServer> {
+/** `url` has no credentials; with `options.tls` it is `rediss://` and `port` is the TLS port. */
+export async function startRedisServer(extraArgs: string[] = [], options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort();
-  const url = `redis://127.0.0.1:${port}`;
-  let process: ChildProcess = await launch(port, extraArgs);
+  const url = `${options.tls === undefined ? 'redis' : 'rediss'}://127.0.0.1:${port}`;
+  const target: AdminTarget = { url, options };
+  const args = options.tls === undefined ? extraArgs : [...tlsArgs(port, options.tls), ...extraArgs];
+  let process: ChildProcess = await launch(port, args, target);
   let adminClient: AdminClient | undefined;
 
   const closeAdmin = async () => {
@@ -64,10 +86,13 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
   return {
     port,
     url,
+    get alive() {
+      return process.exitCode === null && process.signalCode === null;
+    },
     async admin() {
       // The server may have dropped it (CLIENT KILL, timeout, restart): reconnect rather than fail.
       if (adminClient === undefined || !adminClient.isReady) {
-        const client = connectAdmin(url);
+        const client = connectAdmin(target);
         await client.connect();
         adminClient = client;
       }
@@ -78,13 +103,24 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
     kill,
     async restart() {
       await kill();
-      process = await launch(port, extraArgs);
+      process = await launch(port, args, target);
     },
     stop: kill,
   };
 }
 
-async function launch(port: number, extraArgs: string[]): Promise<ChildProcess> {
+function tlsArgs(port: number, tls: NonNullable<RedisServerOptions['tls']>): string[] {
+  return [
+    '--port', '0',
+    '--tls-port', String(port),
+    '--tls-cert-file', tls.certFile,
+    '--tls-key-file', tls.keyFile,
+    '--tls-ca-cert-file', tls.caFile,
+    '--tls-auth-clients', 'no',
+  ];
+}
+
+async function launch(port: number, extraArgs: string[], target: AdminTarget): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extraArgs],
@@ -96,16 +132,15 @@ async function launch(port: number, extraArgs: string[]): Promise<ChildProcess> 
     );
     child.once('spawn', () => resolve());
   });
-  await waitForPing(port, child);
+  await waitForPing(port, child, target);
   return child;
 }
 
-async function waitForPing(port: number, child: ChildProcess): Promise<void> {
+async function waitForPing(port: number, child: ChildProcess, target: AdminTarget): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
-    const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false, connectTimeout: 500 } });
-    client.on('error', () => undefined);
+    const client = connectAdmin(target, 500);
     try {
       await client.connect();
       await client.ping();

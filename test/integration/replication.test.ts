@@ -28,7 +28,7 @@ describe('REDIS_WAIT_REPLICAS (primary with a replica)', () => {
     primary = await startRedisServer();
     replica = await startRedisServer(['--replicaof', '127.0.0.1', String(primary.port)]);
     await waitForSync(replica);
-    redis = new RedisConnection({ url: primary.url, timeoutMs: 500 });
+    redis = new RedisConnection({ url: primary.url, timeoutMs: 1000 });
   });
 
   afterEach(async () => {
@@ -68,7 +68,7 @@ describe('REDIS_WAIT_REPLICAS (primary with a replica)', () => {
       const started = Date.now();
       await expect(sessions.end(issued.jti)).rejects.toThrow(StoreUnavailableError);
       await expect(sessions.endAll('alice')).rejects.toThrow(StoreUnavailableError);
-      expect(Date.now() - started).toBeLessThan(2 * 500 + 1500);
+      expect(Date.now() - started).toBeLessThan(2 * 1000 + 1500);
     } finally {
       replica.resume();
     }
