@@ -1,8 +1,10 @@
 // JSON-lines logging. Callers pass fields such as jti, sub, outcome, reason and latencyMs: never a token,
-// a secret or a Redis URL (it may hold a password).
+// a secret or a Redis URL (it may hold a password). Every line written during an invocation carries
+// its request id.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LogLevel } from './config';
 
-type Fields = Record<string, string | number | boolean | undefined>;
+export type Fields = Record<string, string | number | boolean | undefined>;
 
 const SEVERITY: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
@@ -12,9 +14,37 @@ export function setLogLevel(level: LogLevel): void {
   threshold = SEVERITY[level];
 }
 
-function write(level: Exclude<LogLevel, 'silent'>, message: string, fields: Fields): void {
+/** What one invocation accumulates: who it is, and the Redis time it spent (for its metrics). */
+export interface RequestScope {
+  requestId: string | undefined;
+  functionName: string;
+  redisMs: number;
+  redisCalls: number;
+}
+
+// Per invocation, not per module: serverless offline may run invocations of one container concurrently.
+const requestScope = new AsyncLocalStorage<RequestScope>();
+
+export function inRequestScope<T>(functionName: string, requestId: string | undefined, run: () => Promise<T>): Promise<T> {
+  return requestScope.run({ functionName, requestId, redisMs: 0, redisCalls: 0 }, run);
+}
+
+export function currentScope(): RequestScope | undefined {
+  return requestScope.getStore();
+}
+
+/** Adds a Redis call's duration to the current invocation's total. */
+export function recordRedisCall(durationMs: number): void {
+  const scope = requestScope.getStore();
+  if (scope === undefined) return;
+  scope.redisMs += durationMs;
+  scope.redisCalls += 1;
+}
+
+function write(level: Exclude<LogLevel, 'silent'>, message: string, fields: object): void {
   if (SEVERITY[level] < threshold) return;
-  const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...fields });
+  const requestId = requestScope.getStore()?.requestId;
+  const line = JSON.stringify({ level, time: new Date().toISOString(), message, ...(requestId === undefined ? {} : { requestId }), ...fields });
   if (level === 'error' || level === 'warn') console.error(line);
   else console.log(line);
 }
@@ -24,6 +54,8 @@ export const log = {
   info: (message: string, fields: Fields = {}) => write('info', message, fields),
   warn: (message: string, fields: Fields = {}) => write('warn', message, fields),
   error: (message: string, fields: Fields = {}) => write('error', message, fields),
+  /** A line that also carries CloudWatch metrics in Embedded Metric Format (see metrics.ts). */
+  metrics: (level: 'info' | 'error', message: string, fields: Fields, emf: object) => write(level, message, { ...fields, ...emf }),
 };
 
 /** A short, secret-free description of a failure for the `reason` field. */

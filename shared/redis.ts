@@ -12,7 +12,8 @@ import {
 } from '@redis/client';
 import type { RedisConfig } from './config';
 import { StoreUnavailableError } from './errors';
-import { describeError, log } from './log';
+import { describeError, log, recordRedisCall } from './log';
+import { connectMetrics } from './metrics';
 import { scripts } from './scripts';
 
 export type ConnectionConfig = Pick<RedisConfig, 'url' | 'timeoutMs'> & { cluster?: boolean };
@@ -79,6 +80,7 @@ export class RedisConnection {
    * here: reads, and writes that leave the same state when applied twice (our scripts, DEL, UNLINK).
    */
   async run<T>(operation: string, route: Route, command: Command<T>): Promise<T> {
+    const started = performance.now();
     const deadline = Date.now() + this.config.timeoutMs;
     try {
       return await this.attempt(route, command, deadline);
@@ -90,6 +92,8 @@ export class RedisConnection {
       } catch (retryError) {
         throw unavailable(operation, retryError);
       }
+    } finally {
+      recordRedisCall(performance.now() - started);
     }
   }
 
@@ -149,7 +153,8 @@ export class RedisConnection {
     const ready = target.connect().then(
       () => {
         this.#connects += 1;
-        log.info('redis connected', { latencyMs: Date.now() - started, connectCount: this.#connects, cluster: this.config.cluster === true });
+        const latencyMs = Date.now() - started;
+        log.metrics('info', 'redis connected', { latencyMs, cluster: this.config.cluster === true }, connectMetrics(this.#connects, latencyMs));
         return target;
       },
       (error: unknown) => {
