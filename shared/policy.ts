@@ -1,8 +1,12 @@
-// IAM policies returned by the authorizer, and the context it hands to the routes behind it.
-import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent } from 'aws-lambda';
+// What the authorizers hand to the routes behind them: the REST API's IAM policy, the context both
+// authorizers pass on, and reading that context back under either payload version.
+import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import type { CustomClaims, VerifiedToken } from './tokens';
 
-/** What the authorizer passes on. API Gateway allows only flat string/number/boolean values. */
+/**
+ * What both authorizers pass on: the REST API `TOKEN` authorizer in its policy's `context`, the HTTP API
+ * authorizer in its simple response's `context`. API Gateway allows only flat string/number/boolean values.
+ */
 export interface AuthorizerContext {
   sub: string;
   jti: string;
@@ -28,21 +32,25 @@ export function stageWideResource(methodArn: string): string {
   return `${stage}/*`;
 }
 
-export function allowPolicy(token: VerifiedToken, methodArn: string): APIGatewayAuthorizerResult {
-  const context: AuthorizerContext = {
+/** The identity of a verified token, as both authorizers pass it on. */
+export function authorizerContext(token: VerifiedToken): AuthorizerContext {
+  return {
     sub: token.sub,
     jti: token.jti,
     iat: token.iat,
     exp: token.exp,
     customClaims: JSON.stringify(token.claims),
   };
+}
+
+export function allowPolicy(token: VerifiedToken, methodArn: string): APIGatewayAuthorizerResult {
   return {
     principalId: token.sub,
     policyDocument: {
       Version: '2012-10-17',
       Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: stageWideResource(methodArn) }],
     },
-    context: { ...context },
+    context: { ...authorizerContext(token) },
   };
 }
 
@@ -55,13 +63,23 @@ export interface CallerIdentity {
 }
 
 /**
+ * Where a proxy event carries the authorizer's context: at `requestContext.authorizer` under payload 1.0
+ * (REST API), at `requestContext.authorizer.lambda` under payload 2.0 (HTTP API, `version: "2.0"`).
+ */
+export interface AuthorizedEvent {
+  version?: string;
+  requestContext?: { authorizer?: unknown } | null;
+}
+
+/**
  * The identity the authorizer established, read back on a protected route. API Gateway delivers context
  * values as strings on AWS and as given under serverless-offline, so both are accepted. Returns undefined
  * when the route was reached without the authorizer: a deployment error, which callers must refuse.
  */
-export function callerIdentity(event: Pick<APIGatewayProxyEvent, 'requestContext'>): CallerIdentity | undefined {
-  const context = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
-  if (context === null || context === undefined) return undefined;
+export function callerIdentity(event: AuthorizedEvent): CallerIdentity | undefined {
+  const authorizer = event.requestContext?.authorizer;
+  const context = event.version === '2.0' ? (isRecord(authorizer) ? authorizer.lambda : undefined) : authorizer;
+  if (!isRecord(context)) return undefined;
   const { sub, jti } = context;
   const iat = Number(context.iat);
   const exp = Number(context.exp);
@@ -74,6 +92,10 @@ export function callerIdentity(event: Pick<APIGatewayProxyEvent, 'requestContext
   } catch {
     return undefined;
   }
-  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) return undefined;
-  return { sub, jti, iat, exp, claims: claims as CustomClaims };
+  if (!isRecord(claims) || Array.isArray(claims)) return undefined;
+  return { sub, jti, iat, exp, claims };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }

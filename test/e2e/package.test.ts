@@ -1,4 +1,6 @@
-// `serverless package` (no AWS credentials needed): the CloudFormation template and the function zips.
+// `serverless package` (no AWS credentials needed): the CloudFormation template and the function zips, for
+// both deployment targets: `local` (the default: settings from the shell, no VPC) and `aws` (stage prod: a VPC,
+// settings from SSM Parameter Store, here stubbed with --param so that no AWS call is made).
 import { execFile } from 'node:child_process';
 import { builtinModules } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { apiEnvironment, REPO_ROOT } from './start-api';
 jest.setTimeout(60_000);
 
 const SERVERLESS_BIN = join(REPO_ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
-const FUNCTIONS = ['sign', 'logout', 'me', 'logoutAll', 'listSessions', 'endSession', 'revoke', 'authorizer', 'revokeAll'] as const;
+const FUNCTIONS = ['sign', 'logout', 'me', 'logoutAll', 'listSessions', 'endSession', 'revoke', 'authorizer', 'httpAuthorizer', 'revokeAll'] as const;
 const HANDLER_FILES: Record<(typeof FUNCTIONS)[number], string> = {
   sign: 'sign',
   logout: 'logout',
@@ -21,10 +23,27 @@ const HANDLER_FILES: Record<(typeof FUNCTIONS)[number], string> = {
   endSession: 'end-session',
   revoke: 'revoke',
   authorizer: 'authorizer',
+  httpAuthorizer: 'http-authorizer',
   revokeAll: 'revoke-all',
 };
+/** The routes behind an authorizer: on the REST API (under the stage) and on the HTTP API alike. */
+const PROTECTED_ROUTES = [
+  ['GET', '/me'],
+  ['POST', '/auth/logout'],
+  ['POST', '/auth/logout-all'],
+  ['GET', '/auth/sessions'],
+  ['DELETE', '/auth/sessions/{jti}'],
+] as const;
 const API_KEY_MARKER = 'package-test-api-key-0123456789';
 const SECRET_MARKER = 'package-test-secret-marker-0123456789abcdef';
+const KEYRING_MARKER = `package-test:${'keyring-marker-'.repeat(3)}`;
+/** What the aws target's SSM lookups are stubbed with. */
+const AWS_STUBS = {
+  redisUrl: 'rediss://package-test-redis.example.internal:6379',
+  securityGroupIds: 'sg-0123456789abcdef0,sg-0fedcba9876543210',
+  subnetIds: 'subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb',
+};
+const VPC_ACCESS_POLICY = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']] };
 /** Optional peers a library require()s inside try/catch only when asked to; esbuild leaves them unresolved. */
 const OPTIONAL_PEERS = new Set([
   '@opentelemetry/api', // @redis/client, only from OpenTelemetry.init(), which we never call
@@ -41,15 +60,26 @@ interface Packaged {
 const workDirs: string[] = [];
 let plain: Packaged;
 let withSecrets: Packaged;
+let aws: Packaged;
 
-async function packageService(variables: Record<string, string>): Promise<Packaged> {
+async function packageService(variables: Record<string, string>, args: string[] = []): Promise<Packaged> {
   const dir = mkdtempSync(join(tmpdir(), 'sls-package-'));
   workDirs.push(dir);
   const out = join(dir, 'out');
-  await promisify(execFile)(process.execPath, [SERVERLESS_BIN, 'package', '--package', out], {
+  const env = apiEnvironment({
+    ...variables,
+    // No AWS credentials from anywhere: packaging must not need them (an SSM lookup left unstubbed fails).
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-credentials'),
+    AWS_CONFIG_FILE: join(dir, 'no-config'),
+  });
+  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_WEB_IDENTITY_TOKEN_FILE']) {
+    delete env[name];
+  }
+  await promisify(execFile)(process.execPath, [SERVERLESS_BIN, 'package', '--package', out, ...args], {
     cwd: REPO_ROOT,
-    env: apiEnvironment({
-      ...variables,
+    env: {
+      ...env,
       // A bundle folder of its own: package deletes it afterwards, and other runs may be using the default.
       ESBUILD_WORK_FOLDER: relative(REPO_ROOT, join(dir, 'esbuild')),
       // serverless-esbuild 1.57.2 leaves a copy of every bundle in os.tmpdir() (it removes the temp folder
@@ -57,7 +87,7 @@ async function packageService(variables: Record<string, string>): Promise<Packag
       TMPDIR: dir,
       SLS_TELEMETRY_DISABLED: '1',
       SLS_NOTIFICATIONS_MODE: 'off',
-    }),
+    },
     timeout: 50_000,
   });
   const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
@@ -69,7 +99,12 @@ beforeAll(async () => {
   // artifacts in <repo>/.serverless and delete it, so two packagings of one service dir clobber each other.
   plain = await packageService({});
   withSecrets = await packageService({ SIGN_API_KEY: API_KEY_MARKER, JWT_SECRET: SECRET_MARKER });
-});
+  // The secrets in the shell must not reach the aws target's template either.
+  aws = await packageService(
+    { SIGN_API_KEY: API_KEY_MARKER, JWT_SECRET: SECRET_MARKER, JWT_KEYS: KEYRING_MARKER },
+    ['--stage', 'prod', ...Object.entries(AWS_STUBS).map(([name, value]) => `--param=${name}=${value}`)],
+  );
+}, 180_000);
 
 afterAll(() => {
   for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
@@ -153,13 +188,7 @@ describe('serverless package: the CloudFormation template', () => {
     expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain('"AuthorizerLambdaFunction","Arn"');
   });
 
-  test.each([
-    ['GET', '/me'],
-    ['POST', '/auth/logout'],
-    ['POST', '/auth/logout-all'],
-    ['GET', '/auth/sessions'],
-    ['DELETE', '/auth/sessions/{jti}'],
-  ])('%s %s is behind the authorizer and needs no API key', (httpMethod, path) => {
+  test.each(PROTECTED_ROUTES)('%s %s is behind the authorizer and needs no API key', (httpMethod, path) => {
     const [authorizerId] = onlyResourceOfType(plain.template, 'AWS::ApiGateway::Authorizer');
     expect(method(plain.template, httpMethod, path)).toMatchObject({
       AuthorizationType: 'CUSTOM',
@@ -212,6 +241,7 @@ describe('serverless package: the CloudFormation template', () => {
           // Empty: a deployed function refuses to start until a real secret is provided.
           JWT_SECRET: '',
           JWT_KEYS: '',
+          JWT_KEYS_SSM_PARAMETER: '',
           TOKEN_TTL: '900',
           MAX_TTL: '86400',
           JWT_ISSUER: 'revocable-jwt',
@@ -224,8 +254,9 @@ describe('serverless package: the CloudFormation template', () => {
     }
   });
 
-  // Documents a known exposure until secrets move to SSM: whoever can read the stack can read the secret.
-  test('JWT_SECRET from the packaging environment lands in plain text in every function, not in the bundles', () => {
+  // Documents the local target's known exposure (the aws target has none, see below): whoever can read the
+  // stack can read the secret.
+  test('local target: JWT_SECRET from the packaging environment lands in plain text in every function, not in the bundles', () => {
     for (const name of FUNCTIONS) {
       const environment = lambdaFunction(withSecrets.template, name).Environment as { Variables: Record<string, string> };
       expect(environment.Variables.JWT_SECRET).toBe(SECRET_MARKER);
@@ -269,6 +300,174 @@ describe('serverless package: the CloudFormation template', () => {
   });
 });
 
+/** The HTTP API's routes as `METHOD /path`, each with its properties. */
+function httpApiRoutes(template: Template): Map<string, Record<string, unknown>> {
+  return new Map(
+    resourcesOfType(template, 'AWS::ApiGatewayV2::Route').map(([, resource]) => [String(resource.Properties.RouteKey), resource.Properties]),
+  );
+}
+
+/** The execution role's inline statements and managed policies: all the AWS API access the functions have. */
+function executionRole(template: Template): { statements: unknown[]; managedPolicies: unknown[] } {
+  const [roleId, role] = onlyResourceOfType(template, 'AWS::IAM::Role');
+  expect(roleId).toBe('IamRoleLambdaExecution');
+  const policies = role.Properties.Policies as { PolicyDocument: { Statement: unknown[] } }[];
+  expect(policies).toHaveLength(1);
+  return { statements: (policies[0] as { PolicyDocument: { Statement: unknown[] } }).PolicyDocument.Statement, managedPolicies: (role.Properties.ManagedPolicyArns as unknown[] | undefined) ?? [] };
+}
+
+/** What serverless grants every function: writing to its own log groups, nothing more. */
+function logStatements(stage: string): unknown[] {
+  return [
+    {
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:CreateLogGroup', 'logs:TagResource'],
+      Resource: [{ 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/revocable-jwt-${stage}*:*` }],
+    },
+    {
+      Effect: 'Allow',
+      Action: ['logs:PutLogEvents'],
+      Resource: [{ 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/revocable-jwt-${stage}*:*:*` }],
+    },
+  ];
+}
+
+describe('serverless package: the HTTP API', () => {
+  test.each([
+    ['local', () => plain],
+    ['aws', () => aws],
+  ])('%s target: its authorizer is a request authorizer on the Authorization header, payload 2.0, simple responses', (_target, packaged) => {
+    const [authorizerId, authorizer] = onlyResourceOfType(packaged().template, 'AWS::ApiGatewayV2::Authorizer');
+    expect(authorizerId).toBe('HttpApiAuthorizerHttpAuthorizer');
+    expect(authorizer.Properties).toMatchObject({
+      ApiId: { Ref: 'HttpApi' },
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['$request.header.Authorization'],
+      EnableSimpleResponses: true,
+      AuthorizerPayloadFormatVersion: '2.0',
+    });
+    expect(JSON.stringify(authorizer.Properties.AuthorizerUri)).toContain('"HttpAuthorizerLambdaFunction","Arn"');
+  });
+
+  test.each([
+    ['local', () => plain],
+    ['aws', () => aws],
+  ])('%s target: authorizer result caching is off on both APIs, as configured (a logout holds on the next request)', (_target, packaged) => {
+    const [, rest] = onlyResourceOfType(packaged().template, 'AWS::ApiGateway::Authorizer');
+    const [, http] = onlyResourceOfType(packaged().template, 'AWS::ApiGatewayV2::Authorizer');
+    expect(rest.Properties.AuthorizerResultTtlInSeconds).toBe(0);
+    expect(http.Properties.AuthorizerResultTtlInSeconds).toBe(0);
+  });
+
+  test('serves exactly the protected routes, each behind its authorizer, on the $default stage', () => {
+    const routes = httpApiRoutes(plain.template);
+    expect([...routes.keys()].sort()).toEqual(PROTECTED_ROUTES.map(([method, path]) => `${method} ${path}`).sort());
+    for (const properties of routes.values()) {
+      expect(properties).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: 'HttpApiAuthorizerHttpAuthorizer' } });
+    }
+    for (const [, integration] of resourcesOfType(plain.template, 'AWS::ApiGatewayV2::Integration')) {
+      expect(integration.Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+    }
+    const [, stage] = onlyResourceOfType(plain.template, 'AWS::ApiGatewayV2::Stage');
+    expect(stage.Properties).toMatchObject({ StageName: '$default', AutoDeploy: true });
+  });
+
+  test('the trusted routes are on the REST API only, where the API key guards them', () => {
+    const routes = [...httpApiRoutes(aws.template).keys()];
+    expect(routes.some((route) => route.includes('/auth/token') || route.includes('/auth/revoke'))).toBe(false);
+    expect(method(aws.template, 'POST', '/auth/token')).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'NONE' });
+    expect(method(aws.template, 'POST', '/auth/revoke')).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'NONE' });
+    const [, usagePlan] = onlyResourceOfType(aws.template, 'AWS::ApiGateway::UsagePlan');
+    expect(usagePlan.Properties.ApiStages).toEqual([{ ApiId: { Ref: 'ApiGatewayRestApi' }, Stage: 'prod' }]);
+    onlyResourceOfType(aws.template, 'AWS::ApiGateway::UsagePlanKey');
+  });
+});
+
+describe('serverless package: deployment targets, VPC and IAM', () => {
+  test('local target: no function is in a VPC, and the role may write logs and nothing else', () => {
+    for (const name of FUNCTIONS) expect(lambdaFunction(plain.template, name)).not.toHaveProperty('VpcConfig');
+    expect(executionRole(plain.template)).toEqual({ statements: logStatements('dev'), managedPolicies: [] });
+  });
+
+  test('aws target: every function runs in the VPC given for the stage', () => {
+    for (const name of FUNCTIONS) {
+      expect(lambdaFunction(aws.template, name).VpcConfig).toEqual({
+        SecurityGroupIds: { 'Fn::Split': [',', AWS_STUBS.securityGroupIds] },
+        SubnetIds: { 'Fn::Split': [',', AWS_STUBS.subnetIds] },
+      });
+    }
+  });
+
+  test('aws target: the role may write logs, manage its VPC network interfaces, and read the keyring parameter; nothing else', () => {
+    expect(executionRole(aws.template)).toEqual({
+      statements: [
+        ...logStatements('prod'),
+        {
+          Effect: 'Allow',
+          Action: ['ssm:GetParameter'],
+          Resource: {
+            'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/revocable-jwt/prod/jwt-keys']],
+          },
+        },
+      ],
+      managedPolicies: [VPC_ACCESS_POLICY],
+    });
+  });
+
+  test.each([
+    ['local', () => plain],
+    ['aws', () => aws],
+  ])('%s target: every function uses that one role, and the stack defines no other IAM', (_target, packaged) => {
+    const { template } = packaged();
+    for (const name of FUNCTIONS) {
+      expect(lambdaFunction(template, name).Role).toEqual({ 'Fn::GetAtt': ['IamRoleLambdaExecution', 'Arn'] });
+    }
+    const iamTypes = Object.values(template.Resources).map((resource) => resource.Type).filter((type) => type.startsWith('AWS::IAM::'));
+    expect(iamTypes).toEqual(['AWS::IAM::Role']);
+  });
+
+  test('aws target: without the stubs, packaging looks the settings up in SSM, and so fails without AWS credentials', async () => {
+    const failure = await packageService({}, ['--stage', 'prod']).then(
+      () => undefined,
+      (error: unknown) => error as { stdout: string; stderr: string },
+    );
+    expect(failure).toBeDefined();
+    const printed = `${failure?.stdout}${failure?.stderr}`;
+    expect(printed).toContain('AWS provider credentials not found');
+    for (const setting of ['custom.target.redisUrl', 'custom.target.vpc.securityGroupIds', 'custom.target.vpc.subnetIds']) {
+      expect(printed).toContain(`Cannot resolve variable at "${setting}`);
+    }
+  });
+
+  test('aws target: the environment has the Redis endpoint and the keyring parameter\'s name, and no secret', () => {
+    for (const name of FUNCTIONS) {
+      const { Variables: variables } = lambdaFunction(aws.template, name).Environment as { Variables: Record<string, string> };
+      expect(variables).toMatchObject({
+        REDIS_URL: AWS_STUBS.redisUrl,
+        JWT_SECRET: '',
+        JWT_KEYS: '',
+        JWT_KEYS_SSM_PARAMETER: '/revocable-jwt/prod/jwt-keys',
+      });
+    }
+  });
+
+  test('aws target: no secret from the packaging shell is anywhere in the template or the bundles', () => {
+    const template = JSON.stringify(aws.template);
+    for (const marker of [SECRET_MARKER, KEYRING_MARKER, API_KEY_MARKER]) {
+      expect(template.includes(marker)).toBe(false);
+      for (const name of FUNCTIONS) {
+        for (const entry of readZip(join(aws.dir, `${name}.zip`))) expect(entry.content.includes(marker)).toBe(false);
+      }
+    }
+    // Nor the public development secret, the one secret the repository itself holds.
+    expect(template.includes('local-development-secret')).toBe(false);
+    // The API key has no value: AWS generates it, and it is read from API Gateway, never from the stack.
+    const [, apiKey] = onlyResourceOfType(aws.template, 'AWS::ApiGateway::ApiKey');
+    expect(apiKey.Properties).not.toHaveProperty('Value');
+    expect(apiKey.Properties).toMatchObject({ Enabled: true, StageKeys: [{ RestApiId: { Ref: 'ApiGatewayRestApi' }, StageName: 'prod' }] });
+  });
+});
+
 describe('serverless package: the function zips', () => {
   const sizes: Record<string, { zip: number; js: number }> = {};
 
@@ -295,7 +494,7 @@ describe('serverless package: the function zips', () => {
 
   // With the require check above this shows the libraries were inlined, not merely left out.
   test('the bundles that touch Redis carry the Redis client and jsonwebtoken inside them', () => {
-    for (const name of ['sign', 'logout', 'logoutAll', 'revoke', 'authorizer']) {
+    for (const name of ['sign', 'logout', 'logoutAll', 'revoke', 'authorizer', 'httpAuthorizer']) {
       const code = (readZip(join(plain.dir, `${name}.zip`))[0] as ZipEntry).content.toString('utf8');
       expect(code).toContain('Socket closed unexpectedly'); // @redis/client
       expect(code).toContain('jwt audience invalid'); // jsonwebtoken

@@ -1,4 +1,4 @@
-import { allowPolicy, callerIdentity, stageWideResource } from '../../shared/policy';
+import { allowPolicy, authorizerContext, callerIdentity, stageWideResource } from '../../shared/policy';
 
 const methodArn = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/me';
 const token = { sub: 'user-1', jti: 'a'.repeat(22), iat: 1_700_000_000, exp: 1_700_000_900, claims: { role: 'admin' } };
@@ -30,6 +30,15 @@ describe('Function: allowPolicy', () => {
   });
 });
 
+describe('Function: authorizerContext', () => {
+  it('is the flat context both authorizers pass on, the one in the REST policy too', () => {
+    const context = authorizerContext(token);
+    expect(context).toEqual({ sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, customClaims: '{"role":"admin"}' });
+    expect(allowPolicy(token, methodArn).context).toEqual(context);
+    for (const value of Object.values(context)) expect(['string', 'number']).toContain(typeof value);
+  });
+});
+
 describe('Function: callerIdentity', () => {
   const event = (authorizer: unknown) => ({ requestContext: { authorizer } }) as never;
 
@@ -47,4 +56,34 @@ describe('Function: callerIdentity', () => {
       expect(callerIdentity(event(authorizer))).toBeUndefined();
     },
   );
+
+  describe('payload 2.0 (HTTP API): the context is at requestContext.authorizer.lambda', () => {
+    const v2 = (authorizer: unknown) => ({ version: '2.0', requestContext: { authorizer } }) as never;
+    const expected = { sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, claims: { role: 'admin' } };
+
+    it('reads the context back, numbers or strings', () => {
+      expect(callerIdentity(v2({ lambda: authorizerContext(token) }))).toEqual(expected);
+      expect(
+        callerIdentity(v2({ lambda: { sub: 'user-1', jti: token.jti, iat: String(token.iat), exp: String(token.exp), customClaims: '{"role":"admin"}' } })),
+      ).toEqual(expected);
+    });
+
+    // serverless offline puts the decoded bearer JWT beside it, under jwt: it must not be mistaken for the context.
+    it('ignores what sits beside lambda', () => {
+      const decoded = { sub: 'mallory', jti: 'x', iat: 1, exp: 2 };
+      expect(callerIdentity(v2({ lambda: authorizerContext(token), jwt: { claims: decoded, scopes: undefined } }))).toEqual(expected);
+    });
+
+    it.each([undefined, null, {}, { lambda: null }, { lambda: {} }, { lambda: 'x' }, { jwt: { claims: { sub: 'u', jti: 'j', iat: 1, exp: 2 } } }])(
+      'returns undefined for authorizer %p',
+      (authorizer) => {
+        expect(callerIdentity(v2(authorizer))).toBeUndefined();
+      },
+    );
+
+    it('does not read a 1.0 context out of a 2.0 event, nor a 2.0 one out of a 1.0 event', () => {
+      expect(callerIdentity(v2(authorizerContext(token)))).toBeUndefined();
+      expect(callerIdentity(event({ lambda: authorizerContext(token) }))).toBeUndefined();
+    });
+  });
 });

@@ -1,0 +1,174 @@
+// The HTTP API (payload 2.0, request authorizer with simple responses) over serverless offline, beside the
+// REST API in the same server: the REST API under /dev, the HTTP API at the root (its $default stage).
+//
+// Where serverless offline 13 answers otherwise than AWS, the tests say so:
+//   - authorizer says { isAuthorized: false }: both 403; offline's body is its own, AWS's {"message":"Forbidden"}
+//   - no Authorization header: both 401 without calling the authorizer; AWS's body is {"message":"Unauthorized"}
+//   - authorizer throws (Redis down): AWS answers 500; offline answers 401. Either way the route never runs.
+import { randomBytes } from 'node:crypto';
+import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { request, startApi, type RunningApi } from './start-api';
+
+jest.setTimeout(60_000);
+
+const JWT_SECRET = randomBytes(48).toString('base64');
+const SIGN_API_KEY = randomBytes(20).toString('hex');
+
+let redis: RedisServer;
+let api: RunningApi;
+/** The REST API, e.g. http://localhost:3000/dev */
+let restUrl: string;
+/** The HTTP API, e.g. http://localhost:3000 */
+let httpUrl: string;
+const issuedTokens: string[] = [];
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  api = await startApi({
+    PORT: String(await freePort()),
+    LAMBDA_PORT: String(await freePort()),
+    REDIS_URL: redis.url,
+    SIGN_API_KEY,
+    JWT_SECRET,
+    // Short, so that the Redis-down test below does not wait long.
+    REDIS_TIMEOUT_MS: '300',
+  });
+  restUrl = api.banner.baseUrl;
+  httpUrl = new URL(restUrl).origin;
+});
+
+afterAll(async () => {
+  await api?.stop();
+  await redis?.stop();
+});
+
+/** Tokens are issued by the REST API only: it alone has the API key. */
+async function signToken(sub: string, claims: Record<string, unknown> = {}): Promise<{ token: string; jti: string }> {
+  const response = await request(`${restUrl}/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': SIGN_API_KEY },
+    body: JSON.stringify({ sub, claims, ttl: 600 }),
+  });
+  expect(response.status).toBe(201);
+  const issued = response.body as { token: string; jti: string };
+  issuedTokens.push(issued.token);
+  return issued;
+}
+
+/** What the server printed after `since`, once it matches the pattern (or after 5 s, to fail with it). */
+async function outputMatching(pattern: RegExp, since: number): Promise<string> {
+  const deadline = Date.now() + 5000;
+  while (!pattern.test(api.output().slice(since)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  return api.output().slice(since);
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const me = (base: string, token: string) => request(`${base}/me`, { headers: bearer(token) });
+
+describe('serverless offline: the HTTP API beside the REST API', () => {
+  test('serves the protected routes at the root, behind the HTTP API authorizer', async () => {
+    const { token, jti } = await signToken('alice', { role: 'admin', tenant: 't-1' });
+    const viaHttp = await me(httpUrl, token);
+    expect(viaHttp.status).toBe(200);
+    expect(viaHttp.headers.get('cache-control')).toBe('no-store');
+    // The custom claims come through the authorizer's context (offline also puts the decoded JWT beside it).
+    expect(viaHttp.body).toEqual({ sub: 'alice', jti, issuedAt: expect.any(Number), expiresAt: expect.any(Number), claims: { role: 'admin', tenant: 't-1' } });
+    // The same handler answers the same through the REST API.
+    const viaRest = await me(restUrl, token);
+    expect(viaRest.status).toBe(200);
+    expect(viaRest.body).toEqual(viaHttp.body);
+    const ranHttpAuthorizer = /Running Authorization function for get \/me \(λ: httpAuthorizer\)/;
+    expect(await outputMatching(ranHttpAuthorizer, 0)).toMatch(ranHttpAuthorizer);
+  });
+
+  test.each([
+    ['POST', '/auth/token'],
+    ['POST', '/auth/revoke'],
+  ])('has no %s %s: the trusted routes need an API key, which only the REST API has', async (method, path) => {
+    const response = await request(`${httpUrl}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', 'x-api-key': SIGN_API_KEY },
+      body: JSON.stringify({ sub: 'alice' }),
+    });
+    expect(response.status).toBe(404);
+  });
+
+  test('a request without an Authorization header is 401, as on AWS', async () => {
+    const response = await request(`${httpUrl}/me`);
+    expect(response.status).toBe(401);
+  });
+
+  test.each([
+    ['a Basic scheme', 'Basic YWxpY2U6cGFzc3dvcmQ='],
+    ['a Bearer value that is not a JWT', 'Bearer not-a-token'],
+    ['a token with a forged signature', 'Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImRlZmF1bHQifQ.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl'],
+  ])('%s is 403: the authorizer said { isAuthorized: false }', async (_case, authorization) => {
+    const response = await request(`${httpUrl}/me`, { headers: { authorization } });
+    expect(response.status).toBe(403);
+    expect(response.body).toMatchObject({ error: 'Forbidden' });
+  });
+
+  test('a logout through the HTTP API kills the token on both APIs at once', async () => {
+    const { token } = await signToken('bob');
+    const loggedOut = await request(`${httpUrl}/auth/logout`, { method: 'POST', headers: bearer(token) });
+    expect(loggedOut.status).toBe(204);
+    expect(loggedOut.text).toBe('');
+    expect((await me(httpUrl, token)).status).toBe(403);
+    expect((await me(restUrl, token)).status).toBe(401);
+  });
+
+  test('a logout through the REST API kills the token on the HTTP API too', async () => {
+    const { token } = await signToken('carol');
+    expect((await request(`${restUrl}/auth/logout`, { method: 'POST', headers: bearer(token) })).status).toBe(204);
+    expect((await me(httpUrl, token)).status).toBe(403);
+  });
+
+  test('sessions: list, end one by jti (another user\'s is 404), log out everywhere', async () => {
+    const first = await signToken('dave');
+    const second = await signToken('dave');
+    const stranger = await signToken('erin');
+
+    const listed = await request(`${httpUrl}/auth/sessions`, { headers: bearer(first.token) });
+    expect(listed.status).toBe(200);
+    const { sessions } = listed.body as { sessions: { jti: string; current: boolean }[] };
+    expect(sessions.map((session) => [session.jti, session.current]).sort()).toEqual([[first.jti, true], [second.jti, false]].sort());
+
+    const end = (jti: string) => request(`${httpUrl}/auth/sessions/${encodeURIComponent(jti)}`, { method: 'DELETE', headers: bearer(first.token) });
+    expect((await end(stranger.jti)).status).toBe(404);
+    expect((await end(second.jti)).status).toBe(204);
+    expect([(await me(httpUrl, first.token)).status, (await me(httpUrl, second.token)).status]).toEqual([200, 403]);
+
+    expect((await request(`${httpUrl}/auth/logout-all`, { method: 'POST', headers: bearer(first.token) })).status).toBe(204);
+    expect([(await me(httpUrl, first.token)).status, (await me(httpUrl, stranger.token)).status]).toEqual([403, 200]);
+  });
+
+  // AWS answers 500 when the authorizer throws; serverless offline 13 turns any authorizer error into 401.
+  test('with Redis not answering, a live token is refused and the route never runs', async () => {
+    const { token } = await signToken('frank');
+    const before = api.output().length;
+    redis.pause();
+    let response;
+    try {
+      response = await me(httpUrl, token);
+    } finally {
+      redis.resume();
+    }
+    expect(response.status).toBe(401);
+    // The log line may reach us a moment after the response.
+    const logged = await outputMatching(/"message":"authorize","api":"http","outcome":"error"/, before);
+    expect(logged).toMatch(/"message":"authorize","api":"http","outcome":"error"/);
+    expect(logged).not.toContain('"message":"me"');
+    // And once Redis answers again, so does the route.
+    expect((await me(httpUrl, token)).status).toBe(200);
+  });
+
+  test('nothing the server printed contains a token or the JWT secret', () => {
+    const output = api.output();
+    expect(output).toContain('"api":"http"');
+    expect(issuedTokens.length).toBeGreaterThanOrEqual(5);
+    for (const token of issuedTokens) {
+      expect(output.includes(token.split('.')[2] ?? token)).toBe(false);
+    }
+    expect(output.includes(JWT_SECRET)).toBe(false);
+  });
+});

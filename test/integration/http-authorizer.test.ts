@@ -1,0 +1,219 @@
+// The HTTP API authorizer (payload 2.0, simple responses) and the routes behind it, called directly against
+// a real redis-server: the same decisions as the REST authorizer, and the same handlers serving both gateways.
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
+import { httpAuthorizerEvent, proxyEventV2 } from '../helpers/events-v2';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+
+const CONFIG_VARIABLES = ['REDIS_URL', 'REDIS_TIMEOUT_MS', 'REDIS_WAIT_REPLICAS', 'REDIS_CLUSTER', 'JWT_KEYS', 'JWT_SECRET', 'JWT_KEYS_SSM_PARAMETER', 'JWT_ISSUER', 'JWT_AUDIENCE', 'TOKEN_TTL', 'MAX_TTL', 'LOG_LEVEL', 'IS_OFFLINE'];
+const SECRET = 'http-authorizer-test-secret-0123456789abcdef';
+
+type Handlers = {
+  sign: typeof import('../../functions/sign').handler;
+  authorizer: typeof import('../../functions/authorizer').handler;
+  httpAuthorizer: typeof import('../../functions/http-authorizer').handler;
+  me: typeof import('../../functions/me').handler;
+  logout: typeof import('../../functions/logout').handler;
+  logoutAll: typeof import('../../functions/logout-all').handler;
+  listSessions: typeof import('../../functions/list-sessions').handler;
+  endSession: typeof import('../../functions/end-session').handler;
+  resetServices: typeof import('../../shared/services').resetServices;
+};
+
+/** Loads the handler modules afresh, as a new Lambda container would with this environment. */
+function coldStart(env: Record<string, string>): Handlers {
+  let loaded: Handlers | undefined;
+  const saved = { ...process.env };
+  for (const name of CONFIG_VARIABLES) delete process.env[name];
+  Object.assign(process.env, env);
+  try {
+    jest.isolateModules(() => {
+      loaded = {
+        sign: require('../../functions/sign').handler,
+        authorizer: require('../../functions/authorizer').handler,
+        httpAuthorizer: require('../../functions/http-authorizer').handler,
+        me: require('../../functions/me').handler,
+        logout: require('../../functions/logout').handler,
+        logoutAll: require('../../functions/logout-all').handler,
+        listSessions: require('../../functions/list-sessions').handler,
+        endSession: require('../../functions/end-session').handler,
+        resetServices: require('../../shared/services').resetServices,
+      };
+    });
+  } finally {
+    process.env = saved;
+  }
+  if (loaded === undefined) throw new Error('handlers did not load');
+  return loaded;
+}
+
+describe('HTTP API authorizer and routes (real redis-server)', () => {
+  let server: RedisServer;
+  let handlers: Handlers;
+  let output: string[];
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    handlers = coldStart({ REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300', LOG_LEVEL: 'info' });
+  });
+
+  beforeEach(async () => {
+    await (await server.admin()).flushAll();
+    output = [];
+    jest.spyOn(console, 'log').mockImplementation((line: string) => void output.push(line));
+    jest.spyOn(console, 'error').mockImplementation((line: string) => void output.push(line));
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  afterAll(async () => {
+    await handlers.resetServices();
+    await server.stop();
+  });
+
+  async function signToken(sub = 'user-1', claims: Record<string, unknown> = { role: 'admin' }) {
+    const response = await handlers.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims }) }));
+    expect(response.statusCode).toBe(201);
+    return JSON.parse(response.body) as { token: string; jti: string };
+  }
+
+  const authorize = (headers: Record<string, string>) => handlers.httpAuthorizer(httpAuthorizerEvent(headers));
+
+  /** Authorizes like the HTTP API, then calls the route with the context where payload 2.0 puts it. */
+  async function callV2(
+    handler: (event: ReturnType<typeof proxyEventV2>) => Promise<APIGatewayProxyResult>,
+    token: string,
+    request: { method: string; path: string; pathParameters?: Record<string, string> },
+  ): Promise<APIGatewayProxyResult | 'forbidden'> {
+    const decision = await authorize({ authorization: `Bearer ${token}` });
+    if (!decision.isAuthorized) return 'forbidden';
+    return handler(proxyEventV2({ ...request, lambda: decision.context }));
+  }
+
+  describe('decisions', () => {
+    it('allows a live token, with the very context the REST authorizer passes on', async () => {
+      const { token, jti } = await signToken();
+      const decision = await authorize({ authorization: `Bearer ${token}` });
+      const rest = await handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`));
+      expect(decision).toEqual({ isAuthorized: true, context: rest.context });
+      expect(decision).toEqual({
+        isAuthorized: true,
+        context: { sub: 'user-1', jti, iat: expect.any(Number), exp: expect.any(Number), customClaims: '{"role":"admin"}' },
+      });
+    });
+
+    it.each([
+      ['lowercase, as the HTTP API sends it', 'authorization', 'Bearer'],
+      ['as the client spelt it, as serverless offline sends it', 'Authorization', 'Bearer'],
+      ['with the scheme in another case', 'authorization', 'bEARER'],
+    ])('reads the header %s', async (_case, name, scheme) => {
+      const { token } = await signToken();
+      await expect(authorize({ [name]: `${scheme} ${token}` })).resolves.toMatchObject({ isAuthorized: true });
+    });
+
+    it.each([
+      ['no Authorization header', () => ({})],
+      ['an empty header', () => ({ authorization: '' })],
+      ['another scheme', (token: string) => ({ authorization: `Basic ${token}` })],
+      ['garbage', () => ({ authorization: 'Bearer not.a.jwt' })],
+      ['a tampered token', (token: string) => ({ authorization: `Bearer ${token.slice(0, -2)}xx` })],
+      ['the header twice', (token: string) => ({ authorization: `Bearer ${token}`, Authorization: `Bearer ${token}` })],
+    ])('refuses %s with exactly { isAuthorized: false }', async (_case, headers) => {
+      const { token } = await signToken();
+      await expect(authorize(headers(token))).resolves.toEqual({ isAuthorized: false });
+    });
+
+    it('refuses a token signed with another secret, though its label exists', async () => {
+      const other = coldStart({ REDIS_URL: server.url, JWT_SECRET: 'z'.repeat(40), LOG_LEVEL: 'silent' });
+      const signed = await other.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: '{"sub":"user-1"}' }));
+      await other.resetServices();
+      const { token } = JSON.parse(signed.body) as { token: string };
+      await expect(authorize({ authorization: `Bearer ${token}` })).resolves.toEqual({ isAuthorized: false });
+    });
+
+    it('refuses a revoked token, and logs whose it was', async () => {
+      const { token, jti } = await signToken();
+      await (await server.admin()).del(`jwt_label:${jti}`);
+      await expect(authorize({ authorization: `Bearer ${token}` })).resolves.toEqual({ isAuthorized: false });
+      const line = JSON.parse(output.find((entry) => entry.includes('"outcome":"deny"')) ?? '{}') as Record<string, unknown>;
+      expect(line).toMatchObject({ message: 'authorize', api: 'http', outcome: 'deny', reason: 'TOKEN_REVOKED', jti, sub: 'user-1' });
+    });
+
+    it('fails closed by throwing (a 500 on AWS), never allowing, while Redis is down', async () => {
+      const { token } = await signToken();
+      server.pause();
+      try {
+        await expect(authorize({ authorization: `Bearer ${token}` })).rejects.toThrow(/Redis GET failed/);
+      } finally {
+        server.resume();
+      }
+      expect(output.some((line) => line.includes('"api":"http"') && line.includes('"outcome":"error"'))).toBe(true);
+      await expect(authorize({ authorization: `Bearer ${token}` })).resolves.toMatchObject({ isAuthorized: true });
+    });
+
+    it('never logs the token or the secret', async () => {
+      const { token } = await signToken();
+      await authorize({ authorization: `Bearer ${token}` });
+      await authorize({ authorization: `Bearer ${token.slice(0, -2)}xx` });
+      const logged = output.join('\n');
+      expect(logged).toContain('"message":"authorize"');
+      expect(logged.includes(token.split('.')[2] ?? token)).toBe(false);
+      expect(logged.includes(SECRET)).toBe(false);
+    });
+  });
+
+  describe('the same handlers behind the HTTP API (payload 2.0)', () => {
+    it('GET /me answers as it does behind the REST API', async () => {
+      const { token, jti } = await signToken();
+      const v2 = await callV2(handlers.me, token, { method: 'GET', path: '/me' });
+      const rest = await handlers.me(
+        proxyEvent({ method: 'GET', path: '/me', authorizer: (await handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`))).context ?? {} }),
+      );
+      expect(v2).toEqual(rest);
+      expect(v2).toMatchObject({ statusCode: 200 });
+      expect(JSON.parse((v2 as APIGatewayProxyResult).body)).toMatchObject({ sub: 'user-1', jti, claims: { role: 'admin' } });
+    });
+
+    it('POST /auth/logout kills the token at once', async () => {
+      const { token } = await signToken();
+      expect(await callV2(handlers.logout, token, { method: 'POST', path: '/auth/logout' })).toMatchObject({ statusCode: 204 });
+      expect(await callV2(handlers.me, token, { method: 'GET', path: '/me' })).toBe('forbidden');
+    });
+
+    it('GET /auth/sessions, DELETE /auth/sessions/{jti} and POST /auth/logout-all act on the caller only', async () => {
+      const first = await signToken('user-2');
+      const second = await signToken('user-2');
+      const bystander = await signToken('user-3');
+      const listed = await callV2(handlers.listSessions, first.token, { method: 'GET', path: '/auth/sessions' });
+      // Signed within the same millisecond, the two may list in either order: the order is not the point here.
+      const { sessions } = JSON.parse((listed as APIGatewayProxyResult).body) as { sessions: { jti: string; current: boolean }[] };
+      expect(sessions).toHaveLength(2);
+      expect(sessions).toEqual(
+        expect.arrayContaining([expect.objectContaining({ jti: second.jti, current: false }), expect.objectContaining({ jti: first.jti, current: true })]),
+      );
+
+      const endStranger = await callV2(handlers.endSession, first.token, { method: 'DELETE', path: '/auth/sessions/x', pathParameters: { jti: bystander.jti } });
+      expect(endStranger).toMatchObject({ statusCode: 404 });
+      const endSecond = await callV2(handlers.endSession, first.token, {
+        method: 'DELETE',
+        path: '/auth/sessions/x',
+        pathParameters: { jti: encodeURIComponent(second.jti) },
+      });
+      expect(endSecond).toMatchObject({ statusCode: 204 });
+      expect(await callV2(handlers.me, second.token, { method: 'GET', path: '/me' })).toBe('forbidden');
+
+      expect(await callV2(handlers.logoutAll, first.token, { method: 'POST', path: '/auth/logout-all' })).toMatchObject({ statusCode: 204 });
+      expect(await callV2(handlers.me, first.token, { method: 'GET', path: '/me' })).toBe('forbidden');
+      expect(await callV2(handlers.me, bystander.token, { method: 'GET', path: '/me' })).toMatchObject({ statusCode: 200 });
+    });
+
+    it('a route reached without the authorizer answers 500 and does nothing', async () => {
+      const { jti } = await signToken();
+      const response = await handlers.logout(proxyEventV2({ method: 'POST', path: '/auth/logout' }));
+      expect(response.statusCode).toBe(500);
+      expect(await (await server.admin()).exists(`jwt_label:${jti}`)).toBe(1);
+    });
+  });
+});
