@@ -36,6 +36,11 @@ export interface TokenConfig {
 
 export interface Config {
   redis: RedisConfig;
+  /**
+   * Where the signing keys come from. From SSM, `tokens.keys` is empty until they are fetched at cold
+   * start, so that no secret passes through the deployment template.
+   */
+  keySource: { from: 'environment' } | { from: 'ssm'; parameterName: string };
   tokens: TokenConfig;
   logLevel: LogLevel;
   /** True under `serverless offline`, which sets IS_OFFLINE=true. */
@@ -51,10 +56,15 @@ export function loadConfig(env: Env): Config {
   if (defaultTtlSeconds > maxTtlSeconds) {
     throw new ConfigError(`TOKEN_TTL (${defaultTtlSeconds}) must not exceed MAX_TTL (${maxTtlSeconds})`);
   }
+  const keyringParameter = env.JWT_KEYS_SSM_PARAMETER?.trim() ?? '';
+  if (keyringParameter !== '' && ((env.JWT_KEYS?.trim() ?? '') !== '' || (env.JWT_SECRET ?? '') !== '')) {
+    throw new ConfigError('set one of JWT_KEYS_SSM_PARAMETER, JWT_KEYS or JWT_SECRET, not several');
+  }
   return {
     redis: loadRedisConfig(env),
+    keySource: keyringParameter === '' ? { from: 'environment' } : { from: 'ssm', parameterName: keyringParameter },
     tokens: {
-      keys: readSigningKeys(env, offline),
+      keys: keyringParameter === '' ? readSigningKeys(env, offline) : [],
       issuer: readNonEmpty(env, 'JWT_ISSUER', 'revocable-jwt'),
       audience: readNonEmpty(env, 'JWT_AUDIENCE', 'revocable-jwt-api'),
       defaultTtlSeconds,
@@ -107,7 +117,7 @@ function readSigningKeys(env: Env, offline: boolean): SigningKeyConfig[] {
   if (ring !== '' && single !== '') {
     throw new ConfigError('set JWT_KEYS or JWT_SECRET, not both (JWT_SECRET is a one-key ring with kid "default")');
   }
-  if (ring !== '') return parseKeyRing(ring, offline);
+  if (ring !== '') return parseKeyring(ring, 'JWT_KEYS', offline);
   if (single === '') {
     if (offline) return [{ kid: SINGLE_SECRET_KID, secret: DEVELOPMENT_SECRET }];
     throw new ConfigError('JWT_SECRET or JWT_KEYS is required outside `serverless offline` (at least 32 bytes, e.g. `openssl rand -base64 48`)');
@@ -115,18 +125,18 @@ function readSigningKeys(env: Env, offline: boolean): SigningKeyConfig[] {
   return [{ kid: SINGLE_SECRET_KID, secret: checkSecret('JWT_SECRET', single, offline) }];
 }
 
-/** `kid:secret` pairs separated by commas, newest first. */
-function parseKeyRing(ring: string, offline: boolean): SigningKeyConfig[] {
+/** `kid:secret` pairs separated by commas, newest first. `source` names where they came from, in errors. */
+export function parseKeyring(ring: string, source: string, offline: boolean): SigningKeyConfig[] {
   const keys: SigningKeyConfig[] = [];
   ring.split(',').forEach((entry, index) => {
     const separator = entry.indexOf(':');
     const kid = entry.slice(0, Math.max(separator, 0)).trim();
     const secret = entry.slice(separator + 1).trim();
     if (separator <= 0 || !KID_PATTERN.test(kid)) {
-      throw new ConfigError(`JWT_KEYS entry ${index + 1} must be kid:secret, with a kid of 1-64 letters, digits, ".", "_" or "-"`);
+      throw new ConfigError(`${source} entry ${index + 1} must be kid:secret, with a kid of 1-64 letters, digits, ".", "_" or "-"`);
     }
-    if (keys.some((key) => key.kid === kid)) throw new ConfigError(`JWT_KEYS lists the kid "${kid}" twice`);
-    keys.push({ kid, secret: checkSecret(`JWT_KEYS secret of kid "${kid}"`, secret, offline) });
+    if (keys.some((key) => key.kid === kid)) throw new ConfigError(`${source} lists the kid "${kid}" twice`);
+    keys.push({ kid, secret: checkSecret(`${source} secret of kid "${kid}"`, secret, offline) });
   });
   return keys;
 }

@@ -63,3 +63,8 @@ export class TokenRevokedError extends AuthError {
 export class StoreUnavailableError extends AppError {
   readonly code = 'STORE_UNAVAILABLE';
 }
+
+/** The signing keys could not be fetched (SSM Parameter Store). Nothing can be signed or verified: fail closed. */
+export class KeyringUnavailableError extends AppError {
+  readonly code = 'KEYRING_UNAVAILABLE';
+}

@@ -1,8 +1,9 @@
 // The frame every HTTP handler shares: timing, one log line per request, and errors mapped to responses.
-import type { APIGatewayProxyEvent, APIGatewayProxyEventPathParameters, APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyResult } from 'aws-lambda';
-import { StoreUnavailableError, ValidationError } from './errors';
+import type { APIGatewayProxyEvent, APIGatewayProxyEventPathParameters, APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { KeyringUnavailableError, StoreUnavailableError, ValidationError } from './errors';
 import { errorBody } from './http';
-import { describeError, elapsedMs, log } from './log';
+import { currentScope, describeError, elapsedMs, inRequestScope, log, type Fields } from './log';
+import { decisionMetrics } from './metrics';
 import { callerIdentity, type CallerIdentity } from './policy';
 
 type LogFields = Record<string, string | number | boolean | undefined>;
@@ -14,7 +15,7 @@ export interface RouteResult {
 }
 
 /** A REST API (payload 1.0) route: the trusted routes, which only the REST API serves (they need an API key). */
-export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+export type ProxyHandler = (event: APIGatewayProxyEvent, context?: Pick<Context, 'awsRequestId'>) => Promise<APIGatewayProxyResult>;
 
 /**
  * What a route behind an authorizer receives: a REST API event (payload 1.0), or an HTTP API event
@@ -22,7 +23,7 @@ export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayPr
  * gateways take the same `{ statusCode, headers, body }` answer.
  */
 export type AuthorizedProxyEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2WithLambdaAuthorizer<unknown>;
-export type AuthorizedProxyHandler = (event: AuthorizedProxyEvent) => Promise<APIGatewayProxyResult>;
+export type AuthorizedProxyHandler = (event: AuthorizedProxyEvent, context?: Pick<Context, 'awsRequestId'>) => Promise<APIGatewayProxyResult>;
 
 /**
  * The request as a route behind an authorizer sees it, the same under both payload versions (2.0 leaves
@@ -51,28 +52,43 @@ export function authorizedRoute(name: string, run: (caller: CallerIdentity, requ
   });
 }
 
-function frame<E>(name: string, run: (event: E) => Promise<RouteResult>): (event: E) => Promise<APIGatewayProxyResult> {
-  return async (event) => {
-    const started = performance.now();
-    try {
-      const result = await run(event);
-      log.info(name, { ...result.log, status: result.response.statusCode, latencyMs: elapsedMs(started) });
-      return result.response;
-    } catch (error) {
-      return failure(name, error, started);
-    }
-  };
+function frame<E>(
+  name: string,
+  run: (event: E) => Promise<RouteResult>,
+): (event: E, context?: Pick<Context, 'awsRequestId'>) => Promise<APIGatewayProxyResult> {
+  return (event, context) =>
+    inRequestScope(name, context?.awsRequestId, async () => {
+      const started = performance.now();
+      try {
+        const result = await run(event);
+        const { statusCode } = result.response;
+        writeRequestLine('info', name, { ...result.log, status: statusCode }, started);
+        return result.response;
+      } catch (error) {
+        return failure(name, error, started);
+      }
+    });
 }
 
 function failure(name: string, error: unknown, started: number): APIGatewayProxyResult {
   if (error instanceof ValidationError) {
-    log.info(name, { outcome: 'rejected', reason: error.message, status: 400, latencyMs: elapsedMs(started) });
+    writeRequestLine('info', name, { outcome: 'rejected', reason: error.message, status: 400 }, started);
     return errorBody(400, error.code, error.message);
   }
-  if (error instanceof StoreUnavailableError) {
-    log.error(name, { outcome: 'error', reason: describeError(error), status: 503, latencyMs: elapsedMs(started) });
-    return errorBody(503, error.code, 'token store unavailable, try again', { 'Retry-After': '1' });
+  if (error instanceof StoreUnavailableError || error instanceof KeyringUnavailableError) {
+    writeRequestLine('error', name, { outcome: 'error', reason: describeError(error), status: 503 }, started);
+    const what = error instanceof StoreUnavailableError ? 'token store' : 'signing keys';
+    return errorBody(503, error.code, `${what} unavailable, try again`, { 'Retry-After': '1' });
   }
-  log.error(name, { outcome: 'error', reason: describeError(error), status: 500, latencyMs: elapsedMs(started) });
+  writeRequestLine('error', name, { outcome: 'error', reason: describeError(error), status: 500 }, started);
   return errorBody(500, 'INTERNAL', 'internal error');
+}
+
+/** The one line per request: what happened, and the same as CloudWatch metrics (by outcome and status). */
+function writeRequestLine(level: 'info' | 'error', name: string, fields: Fields & { status: number }, started: number): void {
+  const latencyMs = elapsedMs(started);
+  const scope = currentScope();
+  const outcome = typeof fields.outcome === 'string' ? fields.outcome : 'done';
+  const emf = scope === undefined ? {} : decisionMetrics(scope, outcome, String(fields.status), latencyMs);
+  log.metrics(level, name, { ...fields, latencyMs }, emf);
 }

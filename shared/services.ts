@@ -1,6 +1,7 @@
 // The per-container singletons: config, the Redis connection, the session store and the token service, built on first use
 // and reused by every invocation of every handler in the container.
 import { DEVELOPMENT_SECRET, loadConfig, type Config } from './config';
+import { fetchKeyring } from './keyring';
 import { log, setLogLevel } from './log';
 import { RedisConnection } from './redis';
 import { SessionStore } from './sessions';
@@ -15,6 +16,9 @@ export interface Services {
 
 let services: Services | undefined;
 
+/** Bound on fetching the keyring from SSM at cold start; well inside the functions' 6 s timeout. */
+const KEYRING_FETCH_TIMEOUT_MS = 3000;
+
 /** Throws ConfigError on the first call if the environment is invalid: the cold start fails, loudly. */
 export function getServices(): Services {
   if (services === undefined) {
@@ -25,14 +29,21 @@ export function getServices(): Services {
     }
     const redis = new RedisConnection(config.redis);
     const sessions = new SessionStore(redis, config.redis.waitReplicas);
-    services = { config, redis, sessions, tokens: new TokenService(redis, sessions, config.tokens) };
+    const { keySource } = config;
+    const loadKeys = keySource.from === 'ssm' ? () => fetchKeyring(keySource.parameterName, KEYRING_FETCH_TIMEOUT_MS) : undefined;
+    services = { config, redis, sessions, tokens: new TokenService(redis, sessions, config.tokens, loadKeys) };
   }
   return services;
 }
 
-/** For a handler module's top level: validate config and start connecting while the container initialises. */
+/**
+ * For a handler module's top level: validate config, and start connecting and fetching the keys while the
+ * container initialises.
+ */
 export function initServices(): void {
-  getServices().redis.warmUp();
+  const { redis, tokens } = getServices();
+  redis.warmUp();
+  tokens.warmUp();
 }
 
 /** Closes the connection and forgets everything, so the next call re-reads the environment (tests). */

@@ -4,7 +4,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import jsonwebtoken, { type GetPublicKeyOrSecret, type JwtPayload } from 'jsonwebtoken';
 import JWTR, { TokenDestroyedError, TokenInvalidError as JwtRedisInvalidError } from 'jwt-redis';
 import type { RedisClientType } from 'redis';
-import { KID_PATTERN, type TokenConfig } from './config';
+import { KID_PATTERN, type SigningKeyConfig, type TokenConfig } from './config';
 import {
   AppError,
   TokenExpiredError,
@@ -53,25 +53,39 @@ interface SigningKey {
   key: KeyObject;
 }
 
+interface Keyring {
+  signing: SigningKey;
+  /** Picks the key by kid from the in-memory ring only: a token never makes us look up anything it names. */
+  keyFor: GetPublicKeyOrSecret;
+}
+
+/** Loads the signing keys when they are not in the environment (SSM Parameter Store). */
+export type KeyLoader = () => Promise<SigningKeyConfig[]>;
+
 export class TokenService {
   readonly #jwtr: JWTR;
-  readonly #signingKey: SigningKey;
-  readonly #verificationKeys: ReadonlyMap<string, KeyObject>;
+  #keyring: Keyring | undefined;
+  #loading: Promise<Keyring> | undefined;
 
+  /** @param loadKeys fetches the keys at first use when `config.keys` is empty; a failure is not cached. */
   constructor(
     redis: RedisConnection,
     private readonly sessions: SessionStore,
     private readonly config: TokenConfig,
+    private readonly loadKeys?: KeyLoader,
   ) {
-    const ring = config.keys.map(({ kid, secret }) => ({ kid, key: createSecretKey(Buffer.from(secret, 'utf8')) }));
-    const newest = ring[0];
-    if (newest === undefined) throw new Error('TokenService needs at least one signing key');
-    this.#signingKey = newest;
-    this.#verificationKeys = new Map(ring.map(({ kid, key }) => [kid, key]));
+    if (config.keys.length > 0) this.#keyring = toKeyring(config.keys);
+    else if (loadKeys === undefined) throw new Error('TokenService needs signing keys or a way to load them');
     // jwt-redis reads the label (GET) after checking the signature. It is typed against the full client
     // but calls nothing else here, so it gets a bounded, retried GET and nothing more.
     const labelReader = { get: (key: string) => redis.run('GET', { key }, (client) => client.get(key)) };
     this.#jwtr = new JWTR(labelReader as unknown as RedisClientType, { prefix: LABEL_PREFIX });
+  }
+
+  /** Starts loading the keys during init, when they come from outside. */
+  warmUp(): void {
+    // A failure is retried by the first call that needs the keys, which reports it.
+    if (this.#keyring === undefined) this.keyring().catch(() => undefined);
   }
 
   /**
@@ -80,11 +94,11 @@ export class TokenService {
    * could not update the index in the same step, so we sign with jsonwebtoken as it does.
    */
   async issue(request: IssueRequest): Promise<IssuedToken> {
+    const { kid, key } = (this.#keyring ?? (await this.keyring())).signing;
     const nowMs = Date.now();
     const iat = Math.floor(nowMs / 1000);
     const exp = iat + request.ttlSeconds;
     const jti = newJti(request.sub);
-    const { kid, key } = this.#signingKey;
     const token = jsonwebtoken.sign({ ...request.claims, jti, iat, exp }, key, {
       algorithm: ALGORITHM,
       keyid: kid,
@@ -98,12 +112,14 @@ export class TokenService {
 
   /**
    * Checks kid, signature (HS256 only), exp, nbf, iss and aud, then the label. Throws an AuthError
-   * subclass for every reason to refuse, or StoreUnavailableError when Redis cannot answer.
+   * subclass for every reason to refuse, or StoreUnavailableError / KeyringUnavailableError when a
+   * dependency cannot answer.
    */
   async verify(token: string): Promise<VerifiedToken> {
+    const { keyFor } = this.#keyring ?? (await this.keyring());
     let payload: JwtPayload;
     try {
-      payload = await this.#jwtr.verify<JwtPayload>(token, this.keyFor, {
+      payload = await this.#jwtr.verify<JwtPayload>(token, keyFor, {
         algorithms: [ALGORITHM],
         issuer: this.config.issuer,
         audience: this.config.audience,
@@ -114,16 +130,39 @@ export class TokenService {
     return toVerifiedToken(payload);
   }
 
-  /** Picks the key by kid from the in-memory ring only: a token never makes us look up anything it names. */
-  private readonly keyFor: GetPublicKeyOrSecret = (header, callback) => {
-    const { kid } = header;
-    if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) {
-      callback(new Error('token has no valid kid'));
-      return;
+  private keyring(): Promise<Keyring> {
+    if (this.#keyring !== undefined) return Promise.resolve(this.#keyring);
+    if (this.#loading === undefined) {
+      const loading = (this.loadKeys as KeyLoader)().then(
+        (keys) => (this.#keyring = toKeyring(keys)),
+        (error: unknown) => {
+          this.#loading = undefined;
+          throw error;
+        },
+      );
+      this.#loading = loading;
     }
-    const key = this.#verificationKeys.get(kid);
-    if (key === undefined) callback(new Error('token was signed with a key that is not in the ring'));
-    else callback(null, key);
+    return this.#loading;
+  }
+}
+
+function toKeyring(keys: SigningKeyConfig[]): Keyring {
+  const ring = keys.map(({ kid, secret }) => ({ kid, key: createSecretKey(Buffer.from(secret, 'utf8')) }));
+  const signing = ring[0];
+  if (signing === undefined) throw new Error('the keyring is empty');
+  const verificationKeys = new Map(ring.map(({ kid, key }) => [kid, key]));
+  return {
+    signing,
+    keyFor: (header, callback) => {
+      const { kid } = header;
+      if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) {
+        callback(new Error('token has no valid kid'));
+        return;
+      }
+      const key = verificationKeys.get(kid);
+      if (key === undefined) callback(new Error('token was signed with a key that is not in the ring'));
+      else callback(null, key);
+    },
   };
 }
 

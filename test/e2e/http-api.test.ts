@@ -155,8 +155,9 @@ describe('serverless offline: the HTTP API beside the REST API', () => {
     }
     expect(response.status).toBe(401);
     // The log line may reach us a moment after the response.
-    const logged = await outputMatching(/"message":"authorize","api":"http","outcome":"error"/, before);
-    expect(logged).toMatch(/"message":"authorize","api":"http","outcome":"error"/);
+    const decision = /"message":"authorize".*"outcome":"error".*"Function":"httpAuthorizer"/;
+    const logged = await outputMatching(decision, before);
+    expect(logged).toMatch(decision);
     expect(logged).not.toContain('"message":"me"');
     // And once Redis answers again, so does the route.
     expect((await me(httpUrl, token)).status).toBe(200);
@@ -164,7 +165,7 @@ describe('serverless offline: the HTTP API beside the REST API', () => {
 
   test('nothing the server printed contains a token or the JWT secret', () => {
     const output = api.output();
-    expect(output).toContain('"api":"http"');
+    expect(output).toContain('"Function":"httpAuthorizer"');
     expect(issuedTokens.length).toBeGreaterThanOrEqual(5);
     for (const token of issuedTokens) {
       expect(output.includes(token.split('.')[2] ?? token)).toBe(false);

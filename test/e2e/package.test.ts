@@ -47,6 +47,7 @@ const VPC_ACCESS_POLICY = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' },
 /** Optional peers a library require()s inside try/catch only when asked to; esbuild leaves them unresolved. */
 const OPTIONAL_PEERS = new Set([
   '@opentelemetry/api', // @redis/client, only from OpenTelemetry.init(), which we never call
+  '@aws-sdk/client-ssm', // provided by the Lambda Node.js runtime; loaded only to fetch the keyring from SSM
 ]);
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown };
@@ -248,6 +249,7 @@ describe('serverless package: the CloudFormation template', () => {
           JWT_AUDIENCE: 'revocable-jwt-api',
           REDIS_TIMEOUT_MS: '1000',
           REDIS_WAIT_REPLICAS: '0',
+          REDIS_CLUSTER: 'false',
           LOG_LEVEL: 'info',
         },
       });

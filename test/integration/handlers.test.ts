@@ -357,6 +357,54 @@ describe('Handlers (real redis-server)', () => {
     });
   });
 
+  describe('observability', () => {
+    const lines = () => output.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+    it('tags every line of an invocation with its request id, and carries EMF metrics on the decision line', async () => {
+      const { token, jti } = await signToken();
+      output.length = 0;
+      await handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`), { awsRequestId: 'req-allow-1' });
+      const decision = lines().find((line) => line.message === 'authorize');
+      expect(decision).toMatchObject({
+        requestId: 'req-allow-1',
+        outcome: 'allow',
+        jti,
+        _aws: {
+          Timestamp: expect.any(Number),
+          CloudWatchMetrics: [
+            {
+              Namespace: 'RevocableJwt',
+              Dimensions: [['Function', 'Outcome'], ['Function', 'Outcome', 'Reason']],
+              Metrics: expect.arrayContaining([{ Name: 'Decisions', Unit: 'Count' }, { Name: 'RedisLatency', Unit: 'Milliseconds' }]),
+            },
+          ],
+        },
+        Function: 'authorizer',
+        Outcome: 'allow',
+        Reason: 'none',
+        Decisions: 1,
+        RedisCalls: 1,
+      });
+      expect(decision?.RedisLatency).toBeGreaterThan(0);
+      expect(decision?.Latency).toBeGreaterThanOrEqual(decision?.RedisLatency as number);
+      expect(lines().every((line) => line.requestId === 'req-allow-1')).toBe(true);
+    });
+
+    it('counts refusals by reason, and HTTP routes by status', async () => {
+      await authorize('Bearer not.a.jwt').catch(() => undefined);
+      await handlers.sign(signEvent({ sub: '' }), { awsRequestId: 'req-bad-body' });
+      expect(lines()).toContainEqual(expect.objectContaining({ message: 'authorize', Function: 'authorizer', Outcome: 'deny', Reason: 'TOKEN_MALFORMED', RedisCalls: 0 }));
+      expect(lines()).toContainEqual(expect.objectContaining({ message: 'sign', requestId: 'req-bad-body', Function: 'sign', Outcome: 'rejected', Reason: '400', Decisions: 1 }));
+    });
+
+    it('counts connections as they are opened', async () => {
+      const cold = coldStart({ REDIS_URL: server.url, JWT_SECRET: SECRET, LOG_LEVEL: 'info' });
+      await cold.sign(signEvent({ sub: 'user-1' }));
+      await cold.resetServices();
+      expect(lines()).toContainEqual(expect.objectContaining({ message: 'redis connected', RedisConnects: 1, connectCount: 1 }));
+    });
+  });
+
   describe('cold start', () => {
     it('fails with a message naming the variable when the configuration is invalid', () => {
       // Each cold start loads its own copy of errors.ts, so compare by name and code, not by class.

@@ -138,7 +138,7 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
       await (await server.admin()).del(`jwt_label:${jti}`);
       await expect(authorize({ authorization: `Bearer ${token}` })).resolves.toEqual({ isAuthorized: false });
       const line = JSON.parse(output.find((entry) => entry.includes('"outcome":"deny"')) ?? '{}') as Record<string, unknown>;
-      expect(line).toMatchObject({ message: 'authorize', api: 'http', outcome: 'deny', reason: 'TOKEN_REVOKED', jti, sub: 'user-1' });
+      expect(line).toMatchObject({ message: 'authorize', Function: 'httpAuthorizer', outcome: 'deny', reason: 'TOKEN_REVOKED', jti, sub: 'user-1' });
     });
 
     it('fails closed by throwing (a 500 on AWS), never allowing, while Redis is down', async () => {
@@ -149,7 +149,7 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
       } finally {
         server.resume();
       }
-      expect(output.some((line) => line.includes('"api":"http"') && line.includes('"outcome":"error"'))).toBe(true);
+      expect(output.some((line) => line.includes('"Function":"httpAuthorizer"') && line.includes('"outcome":"error"'))).toBe(true);
       await expect(authorize({ authorization: `Bearer ${token}` })).resolves.toMatchObject({ isAuthorized: true });
     });
 
