@@ -183,6 +183,9 @@ const clientOptions = (config: ConnectionConfig) => ({
   disableOfflineQueue: true,
   // CLIENT SETINFO is one more round trip per connect, and older servers refuse it.
   disableClientInfo: true,
+  // Otherwise RESP3 sends CLIENT MAINT_NOTIFICATIONS on each connect: a Redis Enterprise feature, which a
+  // least-privilege ACL user would be refused (and logged for) on servers that know the command.
+  maintNotifications: 'disabled' as const,
   socket: {
     connectTimeout: config.timeoutMs,
     // Reconnecting in the background would queue invocations behind a dead server; instead a

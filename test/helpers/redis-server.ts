@@ -1,6 +1,8 @@
 // Starts a throwaway redis-server on a free port, so each suite owns a server it may pause, kill or restart.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { createClient } from '@redis/client';
 
@@ -22,7 +24,14 @@ interface AdminTarget {
 function connectAdmin({ url, options }: AdminTarget, connectTimeout?: number) {
   const socket = options.tls === undefined
     ? { reconnectStrategy: false as const, connectTimeout }
-    : { reconnectStrategy: false as const, connectTimeout, tls: true as const, ca: readFileSync(options.tls.caFile) };
+    : {
+        reconnectStrategy: false as const,
+        connectTimeout,
+        tls: true as const,
+        ca: readFileSync(options.tls.caFile),
+        // The chain is checked, the name is not: a test may serve a certificate for another host on purpose.
+        checkServerIdentity: () => undefined,
+      };
   const client = createClient({ url, socket, ...options.admin });
   client.on('error', () => undefined);
   return client;
@@ -64,7 +73,9 @@ export async function startRedisServer(extraArgs: string[] = [], options: RedisS
   const url = `${options.tls === undefined ? 'redis' : 'rediss'}://127.0.0.1:${port}`;
   const target: AdminTarget = { url, options };
   const args = options.tls === undefined ? extraArgs : [...tlsArgs(port, options.tls), ...extraArgs];
-  let process: ChildProcess = await launch(port, args, target);
+  // Its own working folder: a replica's full sync writes dump.rdb there, whatever --save says.
+  const workDir = mkdtempSync(join(tmpdir(), 'redis-server-'));
+  let process: ChildProcess = await launch(port, args, target, workDir);
   let adminClient: AdminClient | undefined;
 
   const closeAdmin = async () => {
@@ -103,9 +114,12 @@ export async function startRedisServer(extraArgs: string[] = [], options: RedisS
     kill,
     async restart() {
       await kill();
-      process = await launch(port, args, target);
+      process = await launch(port, args, target, workDir);
     },
-    stop: kill,
+    async stop() {
+      await kill();
+      rmSync(workDir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -120,11 +134,11 @@ function tlsArgs(port: number, tls: NonNullable<RedisServerOptions['tls']>): str
   ];
 }
 
-async function launch(port: number, extraArgs: string[], target: AdminTarget): Promise<ChildProcess> {
+async function launch(port: number, extraArgs: string[], target: AdminTarget, workDir: string): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extraArgs],
-    { stdio: 'ignore' },
+    { stdio: 'ignore', cwd: workDir },
   );
   await new Promise<void>((resolve, reject) => {
     child.once('error', (error) =>

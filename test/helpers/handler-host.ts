@@ -1,0 +1,48 @@
+// A stand-in Lambda container with every handler: a separate process (its own environment, so its own
+// NODE_EXTRA_CA_CERTS) that loads the handlers once, as a cold start does, and runs invocations sent over
+// IPC. Bundled with esbuild by test/helpers/host-process.ts. Protocol as in lambda-host.ts.
+import { handler as authorizer } from '../../functions/authorizer';
+import { handler as endSession } from '../../functions/end-session';
+import { handler as listSessions } from '../../functions/list-sessions';
+import { handler as logout } from '../../functions/logout';
+import { handler as logoutAll } from '../../functions/logout-all';
+import { handler as me } from '../../functions/me';
+import { handler as revoke } from '../../functions/revoke';
+import { handler as revokeAll } from '../../functions/revoke-all';
+import { handler as sign } from '../../functions/sign';
+import { getServices } from '../../shared/services';
+import type { Invocation, InvocationResult } from './lambda-host';
+
+export const HANDLERS = { authorizer, endSession, listSessions, logout, logoutAll, me, revoke, revokeAll, sign };
+export type HandlerName = keyof typeof HANDLERS;
+
+type Outcome = { ok: true; result: unknown } | { ok: false; error: { name: string; message: string } };
+
+/** Not a handler: writes `FLUSH_MARKER <id>` to stdout and stderr, so the parent knows it has read all before. */
+export const FLUSH_MARKER = '__handler_host_flush__';
+
+process.on('message', (message: Invocation) => {
+  if (message.handler === FLUSH_MARKER) {
+    process.stdout.write(`${FLUSH_MARKER} ${message.id}\n`);
+    process.stderr.write(`${FLUSH_MARKER} ${message.id}\n`);
+    return;
+  }
+  const run = (HANDLERS as Record<string, (event: never) => Promise<unknown>>)[message.handler];
+  const reply = (outcome: Outcome) => {
+    const result: InvocationResult = { id: message.id, connectCount: getServices().redis.connectCount, ...outcome };
+    process.send?.(result);
+  };
+  if (run === undefined) {
+    reply({ ok: false, error: { name: 'Error', message: `no handler ${message.handler}` } });
+    return;
+  }
+  run(message.event as never).then(
+    (result) => reply({ ok: true, result }),
+    (error: unknown) => reply({ ok: false, error: { name: (error as Error).name, message: (error as Error).message } }),
+  );
+});
+
+// The test process is gone (killed, crashed): do not outlive it.
+process.on('disconnect', () => process.exit(0));
+
+process.send?.({ ready: true });

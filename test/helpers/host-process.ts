@@ -1,0 +1,139 @@
+// Runs the handlers in a child process with a given environment (test/helpers/handler-host.ts, bundled with
+// esbuild), and keeps every line it writes to stdout and stderr: the JSON log lines a Lambda would emit.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSync } from 'esbuild';
+import type { HandlerName } from './handler-host';
+
+// The same value as handler-host's FLUSH_MARKER; not imported, as that would load every handler here.
+const FLUSH_MARKER = '__handler_host_flush__';
+import type { Invocation, InvocationResult } from './lambda-host';
+
+export interface HostBundle {
+  readonly file: string;
+  cleanup(): void;
+}
+
+/** Bundles the host once per suite (about 100 ms). */
+export function bundleHandlerHost(): HostBundle {
+  const dir = mkdtempSync(join(tmpdir(), 'handler-host-'));
+  const file = join(dir, 'host.js');
+  buildSync({
+    entryPoints: [join(__dirname, 'handler-host.ts')],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'silent',
+  });
+  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface HostProcess {
+  invoke(handler: HandlerName, event: unknown): Promise<InvocationResult>;
+  /**
+   * Resolves once everything the container wrote before this call has been read. Its log lines travel on
+   * stdout and stderr, apart from the IPC reply: call this before reading lines() after an invocation.
+   */
+  flush(): Promise<void>;
+  /** Everything read so far from stdout and stderr, one entry per line. */
+  lines(): string[];
+  /** The lines that are JSON objects (the log), parsed. */
+  logEntries(): Array<Record<string, unknown>>;
+  stop(): void;
+}
+
+/**
+ * Starts a container whose environment is exactly `env` plus PATH (nothing inherited from the test run, so
+ * neither a developer's REDIS_URL nor NODE_EXTRA_CA_CERTS leaks in). Resolves once the handler modules have
+ * loaded; their Redis connection is then being opened in the background, as during a Lambda init.
+ */
+export async function startHost(bundle: HostBundle, env: Record<string, string>): Promise<HostProcess> {
+  const child: ChildProcess = fork(bundle.file, {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const output: string[] = [];
+  // Per flush id: how many of the two streams have not yet delivered its marker, and whom to tell.
+  const flushes = new Map<number, { streams: number; resolve: () => void }>();
+  const onLine = (line: string) => {
+    if (!line.startsWith(`${FLUSH_MARKER} `)) {
+      if (line !== '') output.push(line);
+      return;
+    }
+    const id = Number(line.slice(FLUSH_MARKER.length + 1));
+    const flush = flushes.get(id);
+    if (flush === undefined) return;
+    flush.streams -= 1;
+    if (flush.streams === 0) {
+      flushes.delete(id);
+      flush.resolve();
+    }
+  };
+  const collect = (stream: NodeJS.ReadableStream | null) => {
+    let partial = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      parts.forEach(onLine);
+    });
+    stream?.on('end', () => {
+      if (partial !== '') onLine(partial);
+    });
+  };
+  collect(child.stdout);
+  collect(child.stderr);
+
+  const pending = new Map<number, (result: InvocationResult) => void>();
+  let nextId = 0;
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`handler host exited (${code ?? signal}) before it was ready:\n${output.join('\n')}`)));
+    child.on('message', (message: InvocationResult | { ready: true }) => {
+      if ('ready' in message) resolve();
+      else pending.get(message.id)?.(message);
+    });
+  });
+  child.removeAllListeners('exit');
+
+  return {
+    invoke(handler, event) {
+      const id = (nextId += 1);
+      return new Promise((resolve, reject) => {
+        pending.set(id, (result) => {
+          pending.delete(id);
+          resolve(result);
+        });
+        const message: Invocation = { id, handler, event };
+        child.send(message, (error) => {
+          if (error !== null) reject(error);
+        });
+      });
+    },
+    flush() {
+      const id = (nextId += 1);
+      return new Promise((resolve, reject) => {
+        flushes.set(id, { streams: 2, resolve });
+        const message: Invocation = { id, handler: FLUSH_MARKER, event: null };
+        child.send(message, (error) => {
+          if (error !== null) reject(error);
+        });
+      });
+    },
+    lines: () => [...output],
+    logEntries: () =>
+      output.flatMap((line) => {
+        try {
+          const parsed: unknown = JSON.parse(line);
+          return typeof parsed === 'object' && parsed !== null ? [parsed as Record<string, unknown>] : [];
+        } catch {
+          return [];
+        }
+      }),
+    stop: () => {
+      child.kill('SIGKILL');
+    },
+  };
+}
