@@ -1,4 +1,5 @@
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
+import { captureLogs } from '../helpers/logs';
 import { labelKey } from '../../shared/sessions';
 import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
@@ -62,9 +63,7 @@ describe('Handlers (real redis-server)', () => {
 
   beforeEach(async () => {
     await (await server.admin()).flushAll();
-    output = [];
-    jest.spyOn(console, 'log').mockImplementation((line: string) => void output.push(line));
-    jest.spyOn(console, 'error').mockImplementation((line: string) => void output.push(line));
+    output = captureLogs();
   });
 
   afterEach(() => {

@@ -1,6 +1,7 @@
 // The HTTP API authorizer (payload 2.0, simple responses) and the routes behind it, called directly against
 // a real redis-server: the same decisions as the REST authorizer, and the same handlers serving both gateways.
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { captureLogs } from '../helpers/logs';
 import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
 import { httpAuthorizerEvent, proxyEventV2 } from '../helpers/events-v2';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
@@ -59,9 +60,7 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
 
   beforeEach(async () => {
     await (await server.admin()).flushAll();
-    output = [];
-    jest.spyOn(console, 'log').mockImplementation((line: string) => void output.push(line));
-    jest.spyOn(console, 'error').mockImplementation((line: string) => void output.push(line));
+    output = captureLogs();
   });
 
   afterEach(() => {

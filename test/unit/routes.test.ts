@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { captureLogs } from '../helpers/logs';
 import { authorizedRoute, type RouteRequest } from '../../shared/routes';
 import { authorizerContext } from '../../shared/policy';
 import { proxyEvent } from '../helpers/events';
@@ -17,8 +18,7 @@ describe('Function: authorizedRoute', () => {
 
   beforeEach(() => {
     seen = [];
-    jest.spyOn(console, 'log').mockImplementation(() => undefined);
-    jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    captureLogs();
   });
 
   afterEach(() => jest.restoreAllMocks());
