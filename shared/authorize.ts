@@ -36,6 +36,6 @@ export function decide(functionName: string, authorization: string | undefined, 
 function writeDecision(level: 'info' | 'error', outcome: string, reason: string | undefined, fields: Fields, started: number): void {
   const latencyMs = elapsedMs(started);
   const scope = currentScope();
-  const emf = scope === undefined ? {} : decisionMetrics(scope, outcome, reason, latencyMs);
+  const emf = scope === undefined ? undefined : decisionMetrics(scope, outcome, reason, latencyMs);
   log.metrics(level, 'authorize', { outcome, reason, ...fields, latencyMs }, emf);
 }

@@ -3,6 +3,7 @@
 // its request id.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LogLevel } from './config';
+import type { MetricSet } from './metrics';
 
 export type Fields = Record<string, string | number | boolean | undefined>;
 
@@ -41,14 +42,18 @@ export function recordRedisCall(durationMs: number): void {
   scope.redisCalls += 1;
 }
 
-function write(level: Exclude<LogLevel, 'silent'>, message: string, fields: object): void {
+function write(level: Exclude<LogLevel, 'silent'>, message: string, fields: Fields, metrics?: MetricSet): void {
   if (SEVERITY[level] < threshold) return;
   const requestId = requestScope.getStore()?.requestId;
-  const line = `${JSON.stringify({ level, time: new Date().toISOString(), message, ...(requestId === undefined ? {} : { requestId }), ...fields })}\n`;
+  let json = JSON.stringify({ level, time: new Date().toISOString(), message, ...(requestId === undefined ? {} : { requestId }), ...fields, ...metrics?.values });
+  if (metrics !== undefined) {
+    // The `_aws` block spliced in as text: its definition is serialized once, not on every request.
+    json = `${json.slice(0, -1)},"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":${metrics.definition}}}`;
+  }
   // Straight to the stream, not console.*: in Lambda, console prefixes each line with a timestamp and the
   // request id, and CloudWatch then no longer reads it as JSON, nor the metrics in it. Cheaper, too.
-  if (level === 'error' || level === 'warn') process.stderr.write(line);
-  else process.stdout.write(line);
+  if (level === 'error' || level === 'warn') process.stderr.write(`${json}\n`);
+  else process.stdout.write(`${json}\n`);
 }
 
 export const log = {
@@ -57,7 +62,7 @@ export const log = {
   warn: (message: string, fields: Fields = {}) => write('warn', message, fields),
   error: (message: string, fields: Fields = {}) => write('error', message, fields),
   /** A line that also carries CloudWatch metrics in Embedded Metric Format (see metrics.ts). */
-  metrics: (level: 'info' | 'error', message: string, fields: Fields, emf: object) => write(level, message, { ...fields, ...emf }),
+  metrics: (level: 'info' | 'error', message: string, fields: Fields, metrics: MetricSet | undefined) => write(level, message, fields, metrics),
 };
 
 /** A short, secret-free description of a failure for the `reason` field. */

@@ -43,7 +43,8 @@ class DeadlineExceededError extends Error {
 /** One server, or one cluster: connect, pick the node for a command, close. */
 interface Target {
   connect(): Promise<unknown>;
-  node(route: Route): Promise<RedisClient>;
+  /** Synchronous when the node is already known: the warm path then sets no timer and awaits nothing. */
+  node(route: Route): RedisClient | Promise<RedisClient>;
   primaryCount(): number;
   close(): Promise<void>;
   destroy(): void;
@@ -54,6 +55,8 @@ interface Connection {
   target: Target;
   /** Settles when the handshake does; shared by every caller that arrives meanwhile. */
   ready: Promise<Target>;
+  /** Set once `ready` has resolved. */
+  connected: boolean;
 }
 
 export class RedisConnection {
@@ -124,15 +127,22 @@ export class RedisConnection {
 
   private async attempt<T>(route: Route, command: Command<T>, deadline: number): Promise<T> {
     const connection = this.connection();
-    const target = await withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.target));
+    const target = connection.connected
+      ? connection.target
+      : await withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.target));
+    const node = target.node(route);
     let client: RedisClient;
-    try {
-      client = await withDeadline(target.node(route), deadline, 'connect', () => this.discard(target));
-    } catch (error) {
-      // A cluster node that cannot be reached means our map of the cluster may be stale (a failover):
-      // start over from the configuration endpoint next time.
-      this.discard(target);
-      throw error;
+    if (node instanceof Promise) {
+      try {
+        client = await withDeadline(node, deadline, 'connect', () => this.discard(target));
+      } catch (error) {
+        // A cluster node that cannot be reached means our map of the cluster may be stale (a failover):
+        // start over from the configuration endpoint next time.
+        this.discard(target);
+        throw error;
+      }
+    } else {
+      client = node;
     }
     try {
       // A command written to a hung server is never answered and node-redis has no timeout for it:
@@ -150,22 +160,27 @@ export class RedisConnection {
     const target = this.config.cluster === true ? clusterTarget(this.config) : singleTarget(this.config);
     target.onEnd(() => this.forget(target));
     const started = Date.now();
-    const ready = target.connect().then(
-      () => {
-        this.#connects += 1;
-        const latencyMs = Date.now() - started;
-        log.metrics('info', 'redis connected', { latencyMs, cluster: this.config.cluster === true }, connectMetrics(this.#connects, latencyMs));
-        return target;
-      },
-      (error: unknown) => {
-        // Never cache a failure: the next caller connects again.
-        this.discard(target);
-        log.warn('redis connect failed', { latencyMs: Date.now() - started, reason: describeError(error) });
-        throw error;
-      },
-    );
-    this.#current = { target, ready };
-    return this.#current;
+    const connection: Connection = {
+      target,
+      connected: false,
+      ready: target.connect().then(
+        () => {
+          connection.connected = true;
+          this.#connects += 1;
+          const latencyMs = Date.now() - started;
+          log.metrics('info', 'redis connected', { latencyMs, connectCount: this.#connects, cluster: this.config.cluster === true }, connectMetrics(latencyMs));
+          return target;
+        },
+        (error: unknown) => {
+          // Never cache a failure: the next caller connects again.
+          this.discard(target);
+          log.warn('redis connect failed', { latencyMs: Date.now() - started, reason: describeError(error) });
+          throw error;
+        },
+      ),
+    };
+    this.#current = connection;
+    return connection;
   }
 
   private forget(target: Target): void {
@@ -222,7 +237,7 @@ function singleTarget(config: ConnectionConfig): Target {
   listenForErrors(client);
   return {
     connect: () => client.connect(),
-    node: async () => client,
+    node: () => client,
     primaryCount: () => 1,
     close: () => client.close(),
     destroy: () => client.destroy(),

@@ -89,6 +89,6 @@ function writeRequestLine(level: 'info' | 'error', name: string, fields: Fields 
   const latencyMs = elapsedMs(started);
   const scope = currentScope();
   const outcome = typeof fields.outcome === 'string' ? fields.outcome : 'done';
-  const emf = scope === undefined ? {} : decisionMetrics(scope, outcome, String(fields.status), latencyMs);
+  const emf = scope === undefined ? undefined : decisionMetrics(scope, outcome, String(fields.status), latencyMs);
   log.metrics(level, name, { ...fields, latencyMs }, emf);
 }
