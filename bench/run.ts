@@ -21,6 +21,9 @@ async function main(): Promise<void> {
   console.log(`\n${run.markdown}`);
   console.log(`written: ${run.files.join(', ')} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   if (run.result.targets.some((target) => !target.pass)) console.log('some reach targets are not met: see the table above');
+  // Speed never fails the run; a wrong answer does.
+  const { warm } = run.result;
+  if (warm.failures > 0 || Object.values(warm.sanity).includes(false)) process.exitCode = 1;
 }
 
 main().catch((error: unknown) => {

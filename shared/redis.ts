@@ -201,6 +201,9 @@ const clientOptions = (config: ConnectionConfig) => ({
   // Otherwise RESP3 sends CLIENT MAINT_NOTIFICATIONS on each connect: a Redis Enterprise feature, which a
   // least-privilege ACL user would be refused (and logged for) on servers that know the command.
   maintNotifications: 'disabled' as const,
+  // No node-redis command timeout: ours (withDeadline) bounds every command and also drops the connection,
+  // and node-redis's default of 5 s costs an AbortSignal and two listeners per command, on the hot path.
+  commandOptions: { timeout: 0 },
   socket: {
     connectTimeout: config.timeoutMs,
     // Reconnecting in the background would queue invocations behind a dead server; instead a

@@ -30,7 +30,12 @@ const SMOKE_BELOW = { iterations: 2000, coldRuns: 5 };
 function runWarm(file: string, env: Record<string, string>, settings: WarmSettings, progress: (line: string) => void): Promise<WarmResult> {
   return new Promise((resolve, reject) => {
     // stdout to /dev/null: the handlers' log lines are written (and paid for), not collected.
-    const child = fork(file, [], { env: childEnv({ ...env, BENCH_WARM: JSON.stringify(settings) }), stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    // execArgv: [] so that a loader this process runs under (tsx, ts-node) is not measured along.
+    const child = fork(file, [], {
+      env: childEnv({ ...env, BENCH_WARM: JSON.stringify(settings) }),
+      execArgv: [],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
     let settled = false;
     child.on('message', (message: WarmMessage) => {
       if (message.type === 'progress') progress(`  ${message.line}`);
@@ -63,6 +68,7 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
   const parentRedis = new RedisConnection({ url: server.url, timeoutMs: 5000 });
   try {
     const redisVersion = redisVersionOf(await (await server.admin()).info('server'));
+    const machine = machineInfo(root, redisVersion);
     const secret = randomBytes(48).toString('base64url');
     const env = { REDIS_URL: server.url, JWT_SECRET: secret, LOG_LEVEL: 'info', REDIS_TIMEOUT_MS: '1000' };
 
@@ -123,7 +129,7 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
     };
 
     const result: BenchResult = {
-      machine: machineInfo(root, redisVersion),
+      machine,
       command,
       settings: { ...settings, coldRuns: options.coldRuns },
       smoke: options.iterations < SMOKE_BELOW.iterations || options.coldRuns < SMOKE_BELOW.coldRuns,

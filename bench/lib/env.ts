@@ -1,7 +1,7 @@
 // Where the repository is, what machine this is, and the throwaway redis-server every bench run owns.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cpus, release, totalmem, type } from 'node:os';
+import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { dirname, join } from 'node:path';
 
 export { startRedisServer, type RedisServer } from '../../test/helpers/redis-server';
@@ -26,6 +26,8 @@ export interface MachineInfo {
   node: string;
   redis: string;
   commit: string;
+  /** 1-minute load average when the run started: other work on the machine shows here. */
+  loadAverage: number;
 }
 
 export function machineInfo(root: string, redisVersion: string): MachineInfo {
@@ -39,6 +41,7 @@ export function machineInfo(root: string, redisVersion: string): MachineInfo {
     node: process.version,
     redis: redisVersion,
     commit: gitCommit(root),
+    loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
   };
 }
 

@@ -2,6 +2,7 @@
 // invoke it at once, then once more. Started by bench/lib/cold.ts with the bundle path in argv[2], the two
 // events as JSON in BENCH_EVENTS and the function's environment; reports on one `BENCH_RESULT {…}` line.
 // The handlers' own log lines go to the same stdout, a pipe, as on Lambda.
+import { randomUUID } from 'node:crypto';
 
 interface Outcome {
   ok: boolean;
@@ -23,11 +24,11 @@ async function main(): Promise<void> {
   const events = JSON.parse(process.env.BENCH_EVENTS ?? '[]') as unknown[];
   if (bundle === undefined || events.length !== 2) throw new Error('usage: first-invoke <bundle.js> with BENCH_EVENTS=[event, event]');
   const t0 = process.hrtime.bigint();
-  const loaded = require(bundle) as { handler: (event: unknown) => Promise<unknown> };
+  const loaded = require(bundle) as { handler: (event: unknown, context: { awsRequestId: string }) => Promise<unknown> };
   const t1 = process.hrtime.bigint();
-  const first = outcome(await loaded.handler(events[0]));
+  const first = outcome(await loaded.handler(events[0], { awsRequestId: randomUUID() }));
   const t2 = process.hrtime.bigint();
-  const second = outcome(await loaded.handler(events[1]));
+  const second = outcome(await loaded.handler(events[1], { awsRequestId: randomUUID() }));
   const t3 = process.hrtime.bigint();
   const result = {
     loadMs: Number(t1 - t0) / 1e6,

@@ -3,7 +3,7 @@
 // (frequency scaling, a noisy neighbour, GC) hits every one alike. The parent starts this process with
 // REDIS_URL, JWT_SECRET and LOG_LEVEL=info in its environment and stdout sent to /dev/null: handlers
 // write their one JSON line per request, as on Lambda, and that cost is measured.
-import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createClient, defineScript } from '@redis/client';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import jsonwebtoken, { type JwtPayload } from 'jsonwebtoken';
@@ -25,6 +25,10 @@ const READERS = 256;
 /** Subjects sign cycles through: a few live sessions each, as real users have. */
 const SIGNERS = 1000;
 const LABEL_TTL_MS = 900_000;
+/** The Lambda context the runtime passes: handlers put its request id on their log line. */
+const CONTEXTS = Array.from({ length: 1024 }, () => ({ awsRequestId: randomUUID() }));
+let invocations = 0;
+const context = () => CONTEXTS[(invocations += 1) % CONTEXTS.length] as { awsRequestId: string };
 
 type LogLevel = 'info' | 'silent';
 
@@ -187,7 +191,7 @@ async function main(options: WarmSettings): Promise<WarmResult> {
     floor: 'authorizer',
     logLevel,
     throughput: true,
-    call: () => authorizer(authEvents[nextReader()] as APIGatewayTokenAuthorizerEvent),
+    call: () => authorizer(authEvents[nextReader()] as APIGatewayTokenAuthorizerEvent, context()),
     check: expectAllow,
   });
   const signCandidate = (logLevel: LogLevel): Candidate => {
@@ -199,7 +203,7 @@ async function main(options: WarmSettings): Promise<WarmResult> {
       floor: 'sign',
       logLevel,
       throughput: true,
-      call: () => sign(signEvents[(n += 1) % SIGNERS] as APIGatewayProxyEvent),
+      call: () => sign(signEvents[(n += 1) % SIGNERS] as APIGatewayProxyEvent, context()),
       check: expectSigned,
     };
   };
@@ -211,7 +215,7 @@ async function main(options: WarmSettings): Promise<WarmResult> {
     logLevel,
     throughput: true,
     prepare: prepareLogout,
-    call: (i) => logout(logoutEvents[i] as APIGatewayProxyEvent),
+    call: (i) => logout(logoutEvents[i] as APIGatewayProxyEvent, context()),
     check: expectNoContent,
   });
 
@@ -220,7 +224,9 @@ async function main(options: WarmSettings): Promise<WarmResult> {
     label: string;
     index: string;
     jti: string;
+    /** Seconds, and the issue time in ms as the script takes it. */
     iat: number;
+    issuedAtMs: number;
     exp: number;
   }
   const scriptTags = Array.from({ length: SIGNERS }, (_, k) => subjectTag(`bench-script-${k}`));
@@ -229,7 +235,7 @@ async function main(options: WarmSettings): Promise<WarmResult> {
     scripted += 1;
     const sub = `bench-script-${scripted % SIGNERS}`;
     const jti = newJti(sub);
-    return { label: labelKey(jti), index: `${INDEX_PREFIX}{${scriptTags[scripted % SIGNERS] as string}}`, jti, iat: now, exp: now + 900 };
+    return { label: labelKey(jti), index: `${INDEX_PREFIX}{${scriptTags[scripted % SIGNERS] as string}}`, jti, iat: now, issuedAtMs: now * 1000, exp: now + 900 };
   };
   let scriptSessions: ScriptSession[] = [];
   let endSessions: ScriptSession[] = [];
@@ -247,7 +253,7 @@ async function main(options: WarmSettings): Promise<WarmResult> {
       },
       call: (i) => {
         const session = scriptSessions[i] as ScriptSession;
-        return plain.registerSession(session.label, session.index, session.jti, session.iat, session.exp, LABEL_TTL_MS, session.iat);
+        return plain.registerSession(session.label, session.index, session.jti, session.issuedAtMs, session.exp, LABEL_TTL_MS, session.iat);
       },
       check: (result) => void (result === 1 || fail(`registerSession replied ${String(result)}`)),
     },
@@ -256,7 +262,7 @@ async function main(options: WarmSettings): Promise<WarmResult> {
       prepare: async (n) => {
         const now = Math.floor(Date.now() / 1000);
         endSessions = Array.from({ length: n }, () => scriptSession(now));
-        await Promise.all(endSessions.map((session) => plain.registerSession(session.label, session.index, session.jti, session.iat, session.exp, LABEL_TTL_MS, session.iat)));
+        await Promise.all(endSessions.map((session) => plain.registerSession(session.label, session.index, session.jti, session.issuedAtMs, session.exp, LABEL_TTL_MS, session.iat)));
       },
       call: (i) => {
         const session = endSessions[i] as ScriptSession;

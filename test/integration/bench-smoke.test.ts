@@ -1,0 +1,111 @@
+// Keeps `npm run bench` and `npm run bench:memory` from rotting: a tiny run of each, written to a temporary
+// folder (never bench/results). Benchmarks are not tests: nothing here asserts a time, only that the runs
+// complete, that every handler call answered as it should, and that the reports carry their rows.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBench } from '../../bench/lib/bench';
+import { LAMBDA_BUILD } from '../../bench/lib/cold';
+import { runMemory } from '../../bench/lib/memory';
+import type { BenchResult } from '../../bench/lib/report';
+
+jest.setTimeout(180_000);
+
+const LATENCY_ROWS = [
+  'get',
+  'set',
+  'evalsha',
+  'evalsha-register',
+  'evalsha-end',
+  'hmac',
+  'jwt-sign-key',
+  'jwt-verify-key',
+  'jwt-verify-string',
+  'jwtr-naive',
+  'jwtr-key',
+  'floor-authorizer',
+  'floor-sign',
+  'floor-logout',
+  'authorizer-info',
+  'authorizer-silent',
+  'sign-info',
+  'sign-silent',
+  'logout-info',
+  'logout-silent',
+];
+
+describe('bench smoke run (no timing asserted)', () => {
+  it('bundles as serverless.yml does: the same externals', () => {
+    const yml = readFileSync(join(__dirname, '../../serverless.yml'), 'utf8');
+    const external = /^\s+external:\s*\[([^\]]*)\]/m.exec(yml)?.[1] ?? '';
+    const listed = external
+      .split(',')
+      .map((name) => name.trim().replace(/^['"]|['"]$/g, ''))
+      .filter((name) => name !== '');
+    expect([...LAMBDA_BUILD.external].sort()).toEqual(listed.sort());
+  });
+
+  let out: string;
+
+  beforeAll(() => {
+    out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+  });
+
+  afterAll(() => {
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it('npm run bench: completes and reports every candidate, floor, bundle and target', async () => {
+    const run = await runBench(
+      { iterations: 300, batch: 100, warmup: 50, inFlight: 64, flightCalls: 200, flightRounds: 1, coldRuns: 1, out, progress: () => undefined },
+      'bench smoke test',
+    );
+
+    expect(run.files.map((file) => file.slice(out.length + 1))).toEqual(['latest.md', 'latest.svg', 'latest.json']);
+    const saved = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResult;
+    expect(saved.smoke).toBe(true);
+
+    expect(saved.warm.latency.map((row) => row.id).sort()).toEqual([...LATENCY_ROWS].sort());
+    for (const row of saved.warm.latency) {
+      expect(row.summary.n).toBeGreaterThan(0);
+      expect(Number.isFinite(row.summary.p50)).toBe(true);
+    }
+    expect(saved.warm.throughput.map((row) => row.id)).toEqual(expect.arrayContaining(['get', 'floor-authorizer', 'authorizer-info', 'sign-info', 'logout-info']));
+
+    // Correctness, not speed: every timed call got the answer it should, and logout revoked at once.
+    expect(saved.warm.failures).toBe(0);
+    expect(saved.warm.sanity).toEqual({ signed: true, allowedBeforeLogout: true, loggedOut: true, deniedAfterLogout: true, naiveDeniedAfterLogout: true });
+
+    expect(saved.cold.bundles.map((bundle) => bundle.name)).toEqual(expect.arrayContaining(['authorizer', 'sign', 'logout']));
+    expect(saved.cold.load.map((row) => row.name).sort()).toEqual(['authorizer', 'dependency core', 'dependency core + createClient()', 'logout', 'sign']);
+    expect(saved.cold.firstInvoke.map((row) => row.name)).toEqual(['authorizer', 'sign', 'logout']);
+
+    expect(saved.targets.map((target) => target.target)).toEqual([
+      expect.stringContaining('authorizer warm p50'),
+      expect.stringContaining('sign warm p50'),
+      expect.stringContaining('logout warm p50'),
+      expect.stringContaining('authorizer throughput'),
+      expect.stringContaining('largest function bundle'),
+      expect.stringContaining('@redis/bloom'),
+      expect.stringContaining('function load'),
+      expect.stringContaining('revocation immediate'),
+      expect.stringContaining('every timed call'),
+    ]);
+
+    const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
+    for (const heading of ['## Reach targets', '## Warm latency', '## Throughput', '## Cold start']) expect(markdown).toContain(heading);
+    expect(markdown).toContain('**floor: HMAC check + GET**');
+    expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  });
+
+  it('npm run bench:memory: completes and reports bytes per session', async () => {
+    const run = await runMemory({ sessions: 2000, users: 200, ttlSeconds: 900, out, progress: () => undefined }, 'bench smoke test');
+
+    expect(existsSync(join(out, 'memory.md'))).toBe(true);
+    expect(run.result.keys).toBe(2200);
+    expect(run.result.keysWithTtl).toBe(2200);
+    expect(run.result.sampleIndex.entries).toBe(10);
+    expect(run.result.bytesPerSession).toBeGreaterThan(0);
+    expect(run.markdown).toContain('used_memory per session');
+  });
+});
