@@ -189,6 +189,8 @@ function toAuthError(error: unknown, token: string): Error {
   if (error instanceof jsonwebtoken.NotBeforeError) {
     return new TokenNotYetValidError(`token not valid before ${error.date.toISOString()}`, { cause: error });
   }
+  // jsonwebtoken lets JSON.parse's error out when a header that says typ JWT comes with a payload that is not JSON.
+  if (error instanceof SyntaxError) return new TokenMalformedError('token payload is not JSON', { cause: error });
   if (error instanceof jsonwebtoken.JsonWebTokenError) {
     return error.message === 'jwt malformed' || error.message.startsWith('invalid token')
       ? new TokenMalformedError(error.message, { cause: error })
