@@ -1,0 +1,411 @@
+// Property-based tests of the real authorizer and sign handlers against a real redis-server.
+//
+// Authorizer: for any Authorization header (random text, a JWS with any header, payload, `alg` and key, a
+// real token mutated), the answer is a refusal (exactly "Unauthorized", a 401) or an Allow of a token we
+// issued and did not revoke, for exactly its subject and claims. Never a 500 while Redis is healthy.
+// Sign: for any body, 201 or 400, never 500; a 400 writes nothing to Redis; a 201's token is allowed with
+// exactly the subject and claims that were asked for.
+import type { APIGatewayAuthorizerResult } from 'aws-lambda';
+import fc from 'fast-check';
+import { labelKey, newJti } from '../../shared/sessions';
+import { anyString, hostileJsonText, hostileKey, nested, prototypeKeys } from '../helpers/arbitraries';
+import { coldStart, type Container } from '../helpers/cold-start';
+import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
+import { ALL_ALGS, b64url, decodeJws, encodeSegment, forgeJws } from '../helpers/jws';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+
+const KEYS = {
+  current: { kid: 'k-2026-12', secret: 'property-current-secret-0123456789abcdefgh' },
+  previous: { kid: 'k-2026-10', secret: 'property-previous-secret-0123456789abcdefg' },
+  removed: { kid: 'k-2026-11', secret: 'property-removed-secret-0123456789abcdefgh' },
+};
+const ring = (...names: Array<keyof typeof KEYS>) => names.map((name) => `${KEYS[name].kid}:${KEYS[name].secret}`).join(',');
+const ISSUER = 'revocable-jwt';
+const AUDIENCE = 'revocable-jwt-api';
+
+interface Issued {
+  token: string;
+  jti: string;
+  sub: string;
+  claims: Record<string, unknown>;
+  /** What the oracle expects the authorizer to do with it. */
+  live: boolean;
+  why: string;
+}
+
+let inputsTried = 0;
+const runs = (numRuns: number) => {
+  inputsTried += numRuns;
+  return { numRuns };
+};
+
+describe('Hostile input against the real handlers (real redis-server)', () => {
+  let server: RedisServer;
+  let main: Container;
+  let previousSigner: Container;
+  let removedSigner: Container;
+  const issued: Issued[] = [];
+  const byJti = new Map<string, Issued>();
+  /** jtis the forgery property wrote a label for (as an attacker with Redis access could). */
+  const labelledByTest = new Set<string>();
+
+  async function signWith(container: Container, sub: string, claims: Record<string, unknown>, ttl: number): Promise<{ token: string; jti: string }> {
+    const response = await container.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims, ttl }) }));
+    if (response.statusCode !== 201) throw new Error(`setup: sign answered ${response.statusCode}: ${response.body}`);
+    return JSON.parse(response.body) as { token: string; jti: string };
+  }
+
+  const remember = (entry: Issued) => {
+    issued.push(entry);
+    byJti.set(entry.jti, entry);
+  };
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    // A generous Redis bound: this suite is about input, not time, and shares two cores with the rest of `npm test`.
+    const env = (keys: string) => ({ REDIS_URL: server.url, JWT_KEYS: keys, REDIS_TIMEOUT_MS: '5000', LOG_LEVEL: 'silent' });
+    main = coldStart(env(ring('current', 'previous')));
+    previousSigner = coldStart(env(ring('previous')));
+    removedSigner = coldStart(env(ring('removed', 'previous')));
+
+    const expiring: Array<{ token: string; jti: string; sub: string }> = [];
+    for (let i = 0; i < 3; i += 1) expiring.push({ ...(await signWith(main, `expiring-${i}`, {}, 1)), sub: `expiring-${i}` });
+    for (let i = 0; i < 6; i += 1) {
+      const sub = `user-${i}`;
+      const claims = { role: i % 2 === 0 ? 'user' : 'admin', n: i };
+      remember({ ...(await signWith(main, sub, claims, 3600)), sub, claims, live: true, why: 'live' });
+      remember({ ...(await signWith(previousSigner, sub, claims, 3600)), sub, claims, live: true, why: 'live, previous key' });
+      remember({ ...(await signWith(removedSigner, sub, claims, 3600)), sub, claims, live: false, why: 'signed by a removed key' });
+      const revoked = await signWith(main, sub, claims, 3600);
+      const context = (await main.authorizer(tokenAuthorizerEvent(`Bearer ${revoked.token}`))).context as Record<string, unknown>;
+      expect((await main.logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: context }))).statusCode).toBe(204);
+      remember({ ...revoked, sub, claims, live: false, why: 'logged out' });
+    }
+    // Let the 1-second tokens expire (their labels go with them).
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    for (const token of expiring) remember({ ...token, claims: {}, live: false, why: 'expired' });
+  });
+
+  afterAll(async () => {
+    await Promise.all([main, previousSigner, removedSigner].map((container) => container?.resetServices()));
+    await server?.stop();
+    console.log(`hostile input (handlers): ${inputsTried} inputs tried`);
+  });
+
+  type Decision = { outcome: 'allow'; result: APIGatewayAuthorizerResult } | { outcome: 'deny' } | { outcome: 'error'; message: string };
+
+  async function decide(header: string | undefined): Promise<Decision> {
+    try {
+      return { outcome: 'allow', result: await main.authorizer(tokenAuthorizerEvent(header)) };
+    } catch (error) {
+      const message = (error as Error).message;
+      return message === 'Unauthorized' ? { outcome: 'deny' } : { outcome: 'error', message };
+    }
+  }
+
+  /** The property: never an error; an Allow only for a live token we issued, exactly as issued. */
+  function expectSound(decision: Decision, header: string | undefined): void {
+    expect(decision.outcome === 'error' ? `error: ${decision.message}` : 'no error').toBe('no error');
+    if (decision.outcome !== 'allow') return;
+    const jti = decision.result.context?.jti;
+    const entry = typeof jti === 'string' ? byJti.get(jti) : undefined;
+    expect({ header, allowed: entry?.why ?? `a token we never issued (jti ${String(jti)})` }).toEqual({ header, allowed: entry?.live ? entry.why : 'a live token' });
+    const live = entry as Issued;
+    expect(decision.result.principalId).toBe(live.sub);
+    expect(decision.result.context).toMatchObject({ sub: live.sub, jti: live.jti, customClaims: JSON.stringify(live.claims) });
+    expect(decision.result.policyDocument.Statement).toEqual([expect.objectContaining({ Effect: 'Allow' })]);
+    // Exactly the token we issued, character for character.
+    expect((header ?? '').trim().replace(/^bearer[ \t]+/i, '')).toBe(live.token);
+  }
+
+  const issuedToken = () => fc.constantFrom(...issued);
+
+  it('allows every live token we issued, in every valid spelling of the header, and refuses the others', async () => {
+    await fc.assert(
+      fc.asyncProperty(issuedToken(), fc.mixedCase(fc.constant('bearer')), fc.constantFrom(' ', '\t', '  ', ' \t'), fc.constantFrom('', ' ', '\t'), async (entry, scheme, gap, trailing) => {
+        const header = `${scheme}${gap}${entry.token}${trailing}`;
+        const decision = await decide(header);
+        expectSound(decision, header);
+        expect({ why: entry.why, outcome: decision.outcome }).toEqual({ why: entry.why, outcome: entry.live ? 'allow' : 'deny' });
+      }),
+      runs(300),
+    );
+  });
+
+  it('refuses any header that is not one of our live tokens: random text', async () => {
+    const headers = fc.oneof(
+      anyString(300),
+      fc.string({ unit: 'binary', maxLength: 300 }).map((text) => `Bearer ${text}`),
+      fc.json().map((text) => `Bearer ${b64url(text)}`),
+      // Oversize: up to past API Gateway's 10 KiB header limit, shaped like a JWS or not.
+      fc.tuple(fc.integer({ min: 7_000, max: 12_000 }), fc.boolean()).map(([length, shaped]) => (shaped ? `Bearer ${'e'.repeat(length)}.e30.${'A'.repeat(43)}` : 'B'.repeat(length))),
+      fc.constantFrom(...issued.map((entry) => entry.token)).map((token) => `Bearer ${token}${'A'.repeat(9000)}`),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.option(headers, { nil: undefined }), async (header) => {
+        const decision = await decide(header);
+        expectSound(decision, header);
+      }),
+      runs(500),
+    );
+  });
+
+  it('refuses any JWS we did not issue: every alg, every kid, our keys and others, any claims, a label or not', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const algs = fc.oneof(fc.constantFrom(...ALL_ALGS), fc.constantFrom('hs256', 'HS256 ', 'None', 'NONE', '', 'RS256 ', 'HS1', 'EdDSA'), anyString(6));
+    const kids = fc.oneof(
+      fc.constantFrom(KEYS.current.kid, KEYS.previous.kid, KEYS.removed.kid, undefined, '', 'default', '__proto__', 'constructor', 'toString', '../../etc/passwd'),
+      fc.constantFrom<unknown>(42, null, [KEYS.current.kid], { kid: KEYS.current.kid }, true),
+      anyString(10),
+    );
+    const header = fc.record(
+      { alg: fc.option(algs, { nil: undefined }), kid: kids, typ: fc.constantFrom('JWT', 'at+jwt', undefined), extra: fc.option(fc.tuple(hostileKey, fc.jsonValue({ maxDepth: 2 }))) },
+      { requiredKeys: ['alg', 'kid'] },
+    );
+    const time = fc.oneof(fc.integer({ min: now - 7200, max: now + 7200 }), fc.constantFrom<unknown>(undefined, null, '4102444800', 1e20, -1, 0, 4102444800.5, NaN));
+    const subject = fc.oneof(fc.constantFrom(...issued.map((entry) => entry.sub), '', 'user-0 ', 'USER-0'), anyString(12));
+    const payload = fc.record({
+      sub: fc.option(subject, { nil: undefined }),
+      jti: fc.oneof(fc.constantFrom(...issued.map((entry) => entry.jti)), subject.map((sub) => newJti(sub)), anyString(30), fc.constant(undefined)),
+      iat: time,
+      exp: time,
+      nbf: fc.option(time, { nil: undefined }),
+      iss: fc.oneof(fc.constant(ISSUER), fc.constantFrom<unknown>(undefined, 'someone-else', [ISSUER], ` ${ISSUER}`)),
+      aud: fc.oneof(fc.constant(AUDIENCE), fc.constantFrom<unknown>(undefined, 'another-api', [AUDIENCE, 'x'], [], AUDIENCE.toUpperCase())),
+      role: fc.constantFrom('user', 'admin', undefined),
+      extra: fc.option(fc.tuple(hostileKey, fc.jsonValue({ maxDepth: 2 }))),
+    });
+    const secrets = fc.constantFrom(KEYS.current.secret, KEYS.previous.secret, KEYS.removed.secret, 'attacker-secret-0123456789abcdefghijklmn', '');
+    await fc.assert(
+      fc.asyncProperty(header, payload, secrets, fc.boolean(), fc.option(fc.constantFrom(...ALL_ALGS), { nil: undefined }), async (h, p, secret, withLabel, signingAlg) => {
+        const { extra: headerExtra, ...headerFields } = h;
+        const { extra: payloadExtra, ...payloadFields } = p;
+        const headerText = `{${[...Object.entries(headerFields).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`), ...(headerExtra ? [`${JSON.stringify(headerExtra[0])}:${JSON.stringify(headerExtra[1])}`] : [])].join(',')}}`;
+        const payloadText = `{${[...Object.entries(payloadFields).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v) ?? 'null'}`), ...(payloadExtra ? [`${JSON.stringify(payloadExtra[0])}:${JSON.stringify(payloadExtra[1])}`] : [])].join(',')}}`;
+        const alg = signingAlg ?? (typeof h.alg === 'string' && (ALL_ALGS as readonly string[]).includes(h.alg) ? h.alg : 'HS256');
+        const token = forgeJws({ header: headerText, payload: payloadText, secret: secret === '' ? 'x' : secret, signingAlg: alg });
+        // A label for the forged jti, so that only the signature and the claims can stop it.
+        // (Never for a jti we issued: that would bring a logged-out token back, as Redis write access would.)
+        const labelled = withLabel && typeof p.jti === 'string' && p.jti.length < 200 && !byJti.has(p.jti);
+        if (labelled) {
+          await (await server.admin()).set(labelKey(p.jti as string), '1', { EX: 600 });
+          labelledByTest.add(p.jti as string);
+        }
+        const decision = await decide(`Bearer ${token}`);
+        const kidKey = Object.values(KEYS).find((key) => key.kid === h.kid && key !== KEYS.removed);
+        if (h.alg === 'HS256' && alg === 'HS256' && kidKey !== undefined && kidKey.secret === secret) {
+          // Signed with a key of the ring, exactly as we sign: what a leaked key allows. Even then a token is
+          // allowed only with a label in Redis (a live session, or one an attacker with Redis access wrote) and
+          // with every claim right.
+          expect(decision.outcome).not.toBe('error');
+          if (decision.outcome === 'allow') {
+            const live = byJti.get(String(p.jti));
+            expect(labelled || live?.live === true).toBe(true);
+            expect([p.iss, p.aud, p.sub, typeof p.exp === 'number' && p.exp > Date.now() / 1000]).toEqual([ISSUER, AUDIENCE, decision.result.principalId, true]);
+          }
+          return;
+        }
+        expectSound(decision, `Bearer ${token}`);
+      }),
+      runs(600),
+    );
+  });
+
+  it('refuses a live session re-signed with any alg but HS256, with a ring key or any other (claims and label all right)', async () => {
+    const liveEntries = issued.filter((entry) => entry.live);
+    const otherAlgs = fc.oneof(fc.constantFrom(...ALL_ALGS.filter((alg) => alg !== 'HS256')), fc.constantFrom('hs256', 'Hs256', 'HS256 ', ' HS256', 'none ', 'HS2560'));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...liveEntries), otherAlgs, fc.constantFrom(KEYS.current, KEYS.previous, KEYS.removed), fc.boolean(), async (entry, alg, key, keepKid) => {
+        const { header, payload } = decodeJws(entry.token);
+        const signingAlg = (ALL_ALGS as readonly string[]).includes(alg.trim()) ? alg.trim() : 'HS256';
+        const token = forgeJws({ header: { ...header, alg, ...(keepKid ? {} : { kid: key.kid }) }, payload, secret: key.secret, signingAlg });
+        const decision = await decide(`Bearer ${token}`);
+        expect({ alg, outcome: decision.outcome }).toEqual({ alg, outcome: 'deny' });
+      }),
+      runs(300),
+    );
+    // The control: the same header and payload text, HS256 with the key of its kid, is the very token we issued.
+    const [entry] = liveEntries as [Issued];
+    const [headerText, payloadText] = entry.token.split('.').slice(0, 2).map((segment) => Buffer.from(segment, 'base64url').toString('utf8')) as [string, string];
+    const key = Object.values(KEYS).find((candidate) => candidate.kid === decodeJws(entry.token).header.kid) as { secret: string };
+    const again = forgeJws({ header: headerText, payload: payloadText, secret: key.secret, signingAlg: 'HS256' });
+    expect(again).toBe(entry.token);
+    expect((await decide(`Bearer ${again}`)).outcome).toBe('allow');
+  });
+
+  it('refuses every real token once changed: any character replaced, removed or added, segments swapped, claims re-encoded', async () => {
+    const mutation = fc.oneof(
+      fc.tuple(fc.constant('replace' as const), fc.nat(), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ '.split(''))),
+      fc.tuple(fc.constant('delete' as const), fc.nat(), fc.constant('')),
+      fc.tuple(fc.constant('insert' as const), fc.nat(), fc.constantFrom('A', 'a', '0', '-', '_', '.', '=', ' ')),
+      fc.tuple(fc.constant('swap' as const), fc.constantFrom(0, 1, 2), fc.constant('')),
+      fc.tuple(fc.constant('claim' as const), fc.nat(), hostileJsonText),
+      fc.tuple(fc.constant('header' as const), fc.nat(), fc.constantFrom('none', 'HS384', 'HS512', 'RS256', 'ES256', 'PS256')),
+    );
+    await fc.assert(
+      fc.asyncProperty(issuedToken(), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (entry, mutations) => {
+        let token = entry.token;
+        for (const [kind, at, text] of mutations) {
+          const position = at % (token.length + 1);
+          const segments = token.split('.');
+          if (kind === 'replace') token = `${token.slice(0, position)}${text}${token.slice(position + 1)}`;
+          else if (kind === 'delete') token = `${token.slice(0, position)}${token.slice(position + 1)}`;
+          else if (kind === 'insert') token = `${token.slice(0, position)}${text}${token.slice(position)}`;
+          else if (kind === 'swap' && segments.length === 3) {
+            const [a, b] = [at, (at + 1) % 3];
+            [segments[a], segments[b]] = [segments[b] as string, segments[a] as string];
+            token = segments.join('.');
+          } else if (kind === 'claim' && segments.length === 3) {
+            try {
+              const { payload } = decodeJws(token);
+              const names = ['sub', 'jti', 'exp', 'iat', 'role', 'iss', 'aud', '__proto__', 'n'];
+              token = [segments[0], encodeSegment(`{${[...Object.entries(payload).map(([k, v]) => (k === names[at % names.length] ? '' : `${JSON.stringify(k)}:${JSON.stringify(v)}`)).filter(Boolean), `${JSON.stringify(names[at % names.length])}:${text}`].join(',')}}`), segments[2]].join('.');
+            } catch {
+              // Not decodable any more: leave it as it is.
+            }
+          } else if (kind === 'header' && segments.length === 3) {
+            token = [encodeSegment({ alg: text, typ: 'JWT', kid: KEYS.current.kid }), segments[1], text === 'none' ? '' : segments[2]].join('.');
+          }
+        }
+        const header = `Bearer ${token}`;
+        const decision = await decide(header);
+        expectSound(decision, header);
+        if (token !== entry.token) expect(decision.outcome).not.toBe('allow');
+      }),
+      runs(600),
+    );
+  });
+
+  it('refuses a signature re-encoded with different spare bits: only the exact string we issued is allowed', async () => {
+    // A 32-byte HS256 signature is 43 base64url characters: the last one carries 4 bits and 2 spare ones.
+    // Base64 decoders ignore the spare bits; jws compares the signature as a string, so the variant fails.
+    const { token, jti } = await signWith(main, 'malleable', { role: 'user' }, 600);
+    remember({ token, jti, sub: 'malleable', claims: { role: 'user' }, live: true, why: 'live' });
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(token.slice(-1));
+    for (let spare = 1; spare < 4; spare += 1) {
+      const sibling = `${token.slice(0, -1)}${alphabet[last ^ spare]}`;
+      expect(Buffer.from(sibling.split('.')[2] as string, 'base64url')).toEqual(Buffer.from(token.split('.')[2] as string, 'base64url'));
+      expect((await decide(`Bearer ${sibling}`)).outcome).toBe('deny');
+    }
+    expect((await decide(`Bearer ${token}`)).outcome).toBe('allow');
+  });
+
+  it('signed with a key of the ring (a leaked key): allowed only for a session that has a label, with every claim right', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const liveEntries = issued.filter((entry) => entry.live);
+    let allowed = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(KEYS.current, KEYS.previous),
+        fc.oneof(fc.constantFrom(...liveEntries).map((entry) => ({ sub: entry.sub, jti: entry.jti })), fc.constantFrom(...issued.filter((entry) => !entry.live)).map((entry) => ({ sub: entry.sub, jti: entry.jti })), anyString(8).map((sub) => ({ sub, jti: newJti(sub) }))),
+        fc.record({ exp: fc.integer({ min: now - 60, max: now + 3600 }), iss: fc.constantFrom(ISSUER, 'other'), aud: fc.constantFrom(AUDIENCE, 'other'), role: fc.constantFrom('user', 'admin'), subOverride: fc.option(fc.constantFrom('user-0', 'user-1', ''), { nil: undefined }) }),
+        async (key, session, claims) => {
+          const sub = claims.subOverride ?? session.sub;
+          const token = forgeJws({
+            header: { alg: 'HS256', typ: 'JWT', kid: key.kid },
+            payload: { sub, jti: session.jti, iat: now - 1, exp: claims.exp, iss: claims.iss, aud: claims.aud, role: claims.role },
+            secret: key.secret,
+          });
+          const decision = await decide(`Bearer ${token}`);
+          expect(decision.outcome).not.toBe('error');
+          // A label exists for live tokens, and for those of a removed key too: removing a key refuses its
+          // tokens by signature, it does not delete their labels, so one re-signed with a ring key still works.
+          const entry = byJti.get(session.jti);
+          const labelled = (entry !== undefined && (entry.live || entry.why === 'signed by a removed key')) || labelledByTest.has(session.jti);
+          const shouldAllow = labelled && sub === session.sub && claims.iss === ISSUER && claims.aud === AUDIENCE && claims.exp > Date.now() / 1000 + 1;
+          if (decision.outcome === 'allow') allowed += 1;
+          // Live label, right subject for the jti, right issuer and audience, not expired: exactly then.
+          if (claims.exp > Date.now() / 1000 + 1 || claims.exp < Date.now() / 1000 - 1) expect(decision.outcome).toBe(shouldAllow ? 'allow' : 'deny');
+        },
+      ),
+      runs(300),
+    );
+    console.log(`leaked-key forgeries: 300 tried, ${allowed} allowed (each for a session with a label, with its own subject)`);
+  });
+
+  describe('sign', () => {
+    // jsonwebtoken looks claim names up in a plain object: names of Object.prototype members broke it (a 500).
+    test('answers 400, not 500, to claims named like an Object.prototype member', async () => {
+      for (const name of ['toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__']) {
+        const response = await main.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: 'u', claims: { [name]: 1 } }) }));
+        expect({ name, status: response.statusCode }).toEqual({ name, status: 400 });
+      }
+    });
+
+    /** Bodies of every kind: hostile JSON, hostile keys, deep nesting, oversize, not UTF-8, not JSON at all. */
+    const bodies: fc.Arbitrary<{ body: string; isBase64Encoded: boolean }> = fc.oneof(
+      fc
+        .tuple(
+          fc.oneof(anyString(30), fc.constantFrom('user-1', ' ', '', 's'.repeat(257))),
+          fc.option(fc.array(fc.tuple(hostileKey, hostileJsonText), { maxLength: 5 }), { nil: undefined }),
+          fc.option(fc.oneof(fc.integer({ min: -5, max: 90_000 }), fc.constantFrom<unknown>(1.5, '60', null, 1e309)), { nil: undefined }),
+          fc.array(fc.tuple(hostileKey, hostileJsonText), { maxLength: 2 }),
+        )
+        .map(([sub, claims, ttl, extra]) => {
+          const pairs = [`"sub":${JSON.stringify(sub)}`];
+          if (claims !== undefined) pairs.push(`"claims":{${claims.map(([key, value]) => `${JSON.stringify(key)}:${value}`).join(',')}}`);
+          if (ttl !== undefined) pairs.push(`"ttl":${JSON.stringify(ttl) ?? 'null'}`);
+          for (const [key, value] of extra) pairs.push(`${JSON.stringify(key)}:${value}`);
+          return { body: `{${pairs.join(',')}}`, isBase64Encoded: false };
+        }),
+      hostileJsonText.map((body) => ({ body, isBase64Encoded: false })),
+      anyString(100).map((body) => ({ body, isBase64Encoded: false })),
+      // Nesting up to 1,000 deep (deeper: see the failing test in validation.property.test.ts).
+      fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.constantFrom<'array' | 'object'>('array', 'object'), fc.constantFrom('claims', 'sub', 'ttl', 'x')).map(([depth, kind, field]) => ({
+        body: `{"sub":"deep",${JSON.stringify(field)}:${field === 'claims' ? `{"d":${nested(depth, kind)}}` : nested(depth, kind)}}`,
+        isBase64Encoded: false,
+      })),
+      fc.integer({ min: 16_000, max: 40_000 }).map((size) => ({ body: JSON.stringify({ sub: 'big', claims: { pad: 'x'.repeat(size) } }), isBase64Encoded: false })),
+      fc.integer({ min: 4_000, max: 5_000 }).map((size) => ({ body: JSON.stringify({ sub: 'claims-near-limit', claims: { pad: 'x'.repeat(size) } }), isBase64Encoded: false })),
+      fc.uint8Array({ maxLength: 200 }).map((bytes) => ({ body: Buffer.from(bytes).toString('base64'), isBase64Encoded: true })),
+      fc.uint8Array({ minLength: 1, maxLength: 12 }).map((bytes) => ({
+        body: Buffer.concat([Buffer.from('{"sub":"bytes-'), Buffer.from(bytes.filter((byte) => byte >= 0x20 && byte !== 0x22 && byte !== 0x5c)), Buffer.from([0xff, 0xc3]), Buffer.from('","claims":{"k":"\xc0"}}', 'latin1')]).toString('base64'),
+        isBase64Encoded: true,
+      })),
+    );
+
+    it('answers 201 or 400 to any body, never 500; a 400 writes nothing, a 201 is a token for exactly what was asked', async () => {
+      const admin = await server.admin();
+      await fc.assert(
+        fc.asyncProperty(bodies, async ({ body, isBase64Encoded }) => {
+          const before = prototypeKeys();
+          const keysBefore = await admin.dbSize();
+          const response = await main.sign(proxyEvent({ method: 'POST', path: '/auth/token', body, isBase64Encoded }));
+          expect(prototypeKeys()).toEqual(before);
+          expect([201, 400]).toContain(response.statusCode);
+          if (response.statusCode === 400) {
+            expect(JSON.parse(response.body)).toMatchObject({ error: 'BAD_REQUEST' });
+            expect(await admin.dbSize()).toBe(keysBefore);
+            return;
+          }
+          const { token, jti } = JSON.parse(response.body) as { token: string; jti: string };
+          const asked = JSON.parse(isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body) as { sub: string; claims?: Record<string, unknown> };
+          const decision = await decide(`Bearer ${token}`);
+          expect(decision.outcome).toBe('allow');
+          const result = (decision as { result: APIGatewayAuthorizerResult }).result;
+          expect(result.principalId).toBe(asked.sub);
+          expect(result.context?.jti).toBe(jti);
+          expect(result.context?.customClaims).toBe(JSON.stringify(asked.claims ?? {}));
+          expect(await admin.exists(labelKey(jti))).toBe(1);
+        }),
+        runs(500),
+      );
+    });
+  });
+
+  test('answers 401, not 500, to a token whose header says typ JWT and whose payload is not JSON', async () => {
+    const token = `${encodeSegment({ alg: 'HS256', typ: 'JWT', kid: KEYS.current.kid })}.${b64url('not json')}.${b64url('x')}`;
+    expect(await decide(`Bearer ${token}`)).toEqual({ outcome: 'deny' });
+  });
+
+  // A lone surrogate becomes U+FFFD in UTF-8: "mallory\ud800" would share "mallory\ufffd"'s session index,
+  // and its logout-all would end the other's sessions. Such a subject is refused at sign.
+  test("a subject that would share another subject's session index is refused at sign", async () => {
+    const victim = await signWith(main, 'mallory\ufffd', {}, 600);
+    const response = await main.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: 'mallory\ud800', ttl: 600 }) }));
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body)).toMatchObject({ message: expect.stringMatching(/well-formed Unicode/) });
+    expect((await decide(`Bearer ${victim.token}`)).outcome).toBe('allow');
+  });
+});
