@@ -6,11 +6,14 @@ import { CONFIG_VARIABLES } from './config-variables';
 export interface Container {
   sign: typeof import('../../functions/sign').handler;
   authorizer: typeof import('../../functions/authorizer').handler;
+  httpAuthorizer: typeof import('../../functions/http-authorizer').handler;
+  me: typeof import('../../functions/me').handler;
   logout: typeof import('../../functions/logout').handler;
   logoutAll: typeof import('../../functions/logout-all').handler;
   listSessions: typeof import('../../functions/list-sessions').handler;
   endSession: typeof import('../../functions/end-session').handler;
   revoke: typeof import('../../functions/revoke').handler;
+  revokeAll: typeof import('../../functions/revoke-all').handler;
   services: () => Services;
   resetServices: typeof import('../../shared/services').resetServices;
 }
@@ -27,11 +30,14 @@ export function coldStart(env: Record<string, string>): Container {
       loaded = {
         sign: require('../../functions/sign').handler,
         authorizer: require('../../functions/authorizer').handler,
+        httpAuthorizer: require('../../functions/http-authorizer').handler,
+        me: require('../../functions/me').handler,
         logout: require('../../functions/logout').handler,
         logoutAll: require('../../functions/logout-all').handler,
         listSessions: require('../../functions/list-sessions').handler,
         endSession: require('../../functions/end-session').handler,
         revoke: require('../../functions/revoke').handler,
+        revokeAll: require('../../functions/revoke-all').handler,
         services: services.getServices,
         resetServices: services.resetServices,
       };

@@ -82,16 +82,15 @@ describe('Redis faults with 64 requests in flight on one container', () => {
     throw new Error('setup: logout failed 5 times');
   }
 
-  /** Server-side normal clients other than the admin connection, once they have settled. */
-  async function settledConnections(expected: number): Promise<number> {
-    let count = -1;
+  /** Server-side normal clients other than the admin connection, once they have settled (CLIENT LIST if not). */
+  async function settledConnections(expected: number): Promise<number | string> {
+    let list = '';
     for (let attempt = 0; attempt < 30; attempt += 1) {
-      const list = String(await (await server.admin()).sendCommand(['CLIENT', 'LIST', 'TYPE', 'normal']));
-      count = list.split('\n').filter((line) => line.trim() !== '').length - 1;
-      if (count === expected) return count;
+      list = String(await (await server.admin()).sendCommand(['CLIENT', 'LIST', 'TYPE', 'normal']));
+      if (list.split('\n').filter((line) => line.trim() !== '').length - 1 === expected) return expected;
       await sleep(100);
     }
-    return count;
+    return list;
   }
 
   interface Run {

@@ -2,58 +2,17 @@ import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lamb
 import { captureLogs } from '../helpers/logs';
 import { labelKey } from '../../shared/sessions';
 import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
+import { coldStart, type Container } from '../helpers/cold-start';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
-const CONFIG_VARIABLES = ['REDIS_URL', 'REDIS_TIMEOUT_MS', 'REDIS_WAIT_REPLICAS', 'JWT_KEYS', 'JWT_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE', 'TOKEN_TTL', 'MAX_TTL', 'LOG_LEVEL', 'IS_OFFLINE'];
 const SECRET = 'handlers-test-secret-0123456789abcdefghij';
 
-type Handlers = {
-  sign: typeof import('../../functions/sign').handler;
-  authorizer: typeof import('../../functions/authorizer').handler;
-  logout: typeof import('../../functions/logout').handler;
-  me: typeof import('../../functions/me').handler;
-  logoutAll: typeof import('../../functions/logout-all').handler;
-  listSessions: typeof import('../../functions/list-sessions').handler;
-  endSession: typeof import('../../functions/end-session').handler;
-  revoke: typeof import('../../functions/revoke').handler;
-  revokeAll: typeof import('../../functions/revoke-all').handler;
-  resetServices: typeof import('../../shared/services').resetServices;
-};
-
-/** Loads the handler modules afresh, as a new Lambda container would with this environment. */
-function coldStart(env: Record<string, string>): Handlers {
-  let loaded: Handlers | undefined;
-  const saved = { ...process.env };
-  // Start from none of our variables, whatever the developer's shell exports.
-  for (const name of CONFIG_VARIABLES) delete process.env[name];
-  Object.assign(process.env, env);
-  try {
-    jest.isolateModules(() => {
-      loaded = {
-        sign: require('../../functions/sign').handler,
-        authorizer: require('../../functions/authorizer').handler,
-        logout: require('../../functions/logout').handler,
-        me: require('../../functions/me').handler,
-        logoutAll: require('../../functions/logout-all').handler,
-        listSessions: require('../../functions/list-sessions').handler,
-        endSession: require('../../functions/end-session').handler,
-        revoke: require('../../functions/revoke').handler,
-        revokeAll: require('../../functions/revoke-all').handler,
-        resetServices: require('../../shared/services').resetServices,
-      };
-    });
-  } finally {
-    process.env = saved;
-  }
-  if (loaded === undefined) throw new Error('handlers did not load');
-  return loaded;
-}
 
 const signEvent = (body: unknown) => proxyEvent({ method: 'POST', path: '/auth/token', body: typeof body === 'string' ? body : JSON.stringify(body) });
 
 describe('Handlers (real redis-server)', () => {
   let server: RedisServer;
-  let handlers: Handlers;
+  let handlers: Container;
   let output: string[];
 
   beforeAll(async () => {

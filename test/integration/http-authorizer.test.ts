@@ -4,53 +4,15 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { captureLogs } from '../helpers/logs';
 import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
 import { httpAuthorizerEvent, proxyEventV2 } from '../helpers/events-v2';
+import { coldStart, type Container } from '../helpers/cold-start';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
-const CONFIG_VARIABLES = ['REDIS_URL', 'REDIS_TIMEOUT_MS', 'REDIS_WAIT_REPLICAS', 'REDIS_CLUSTER', 'JWT_KEYS', 'JWT_SECRET', 'JWT_KEYS_SSM_PARAMETER', 'JWT_ISSUER', 'JWT_AUDIENCE', 'TOKEN_TTL', 'MAX_TTL', 'LOG_LEVEL', 'IS_OFFLINE'];
 const SECRET = 'http-authorizer-test-secret-0123456789abcdef';
 
-type Handlers = {
-  sign: typeof import('../../functions/sign').handler;
-  authorizer: typeof import('../../functions/authorizer').handler;
-  httpAuthorizer: typeof import('../../functions/http-authorizer').handler;
-  me: typeof import('../../functions/me').handler;
-  logout: typeof import('../../functions/logout').handler;
-  logoutAll: typeof import('../../functions/logout-all').handler;
-  listSessions: typeof import('../../functions/list-sessions').handler;
-  endSession: typeof import('../../functions/end-session').handler;
-  resetServices: typeof import('../../shared/services').resetServices;
-};
-
-/** Loads the handler modules afresh, as a new Lambda container would with this environment. */
-function coldStart(env: Record<string, string>): Handlers {
-  let loaded: Handlers | undefined;
-  const saved = { ...process.env };
-  for (const name of CONFIG_VARIABLES) delete process.env[name];
-  Object.assign(process.env, env);
-  try {
-    jest.isolateModules(() => {
-      loaded = {
-        sign: require('../../functions/sign').handler,
-        authorizer: require('../../functions/authorizer').handler,
-        httpAuthorizer: require('../../functions/http-authorizer').handler,
-        me: require('../../functions/me').handler,
-        logout: require('../../functions/logout').handler,
-        logoutAll: require('../../functions/logout-all').handler,
-        listSessions: require('../../functions/list-sessions').handler,
-        endSession: require('../../functions/end-session').handler,
-        resetServices: require('../../shared/services').resetServices,
-      };
-    });
-  } finally {
-    process.env = saved;
-  }
-  if (loaded === undefined) throw new Error('handlers did not load');
-  return loaded;
-}
 
 describe('HTTP API authorizer and routes (real redis-server)', () => {
   let server: RedisServer;
-  let handlers: Handlers;
+  let handlers: Container;
   let output: string[];
 
   beforeAll(async () => {
