@@ -1,6 +1,7 @@
 // A stand-in Lambda container with every handler: a separate process (its own environment, so its own
 // NODE_EXTRA_CA_CERTS) that loads the handlers once, as a cold start does, and runs invocations sent over
-// IPC. Bundled with esbuild by test/helpers/host-process.ts. Protocol as in lambda-host.ts.
+// IPC, so a test can also freeze it (SIGSTOP) and thaw it (SIGCONT) the way Lambda does. Bundled with
+// esbuild (test/helpers/host-process.ts).
 import { handler as authorizer } from '../../functions/authorizer';
 import { handler as endSession } from '../../functions/end-session';
 import { handler as listSessions } from '../../functions/list-sessions';
@@ -11,12 +12,19 @@ import { handler as revoke } from '../../functions/revoke';
 import { handler as revokeAll } from '../../functions/revoke-all';
 import { handler as sign } from '../../functions/sign';
 import { getServices } from '../../shared/services';
-import type { Invocation, InvocationResult } from './lambda-host';
 
 export const HANDLERS = { authorizer, endSession, listSessions, logout, logoutAll, me, revoke, revokeAll, sign };
 export type HandlerName = keyof typeof HANDLERS;
 
+export interface Invocation {
+  id: number;
+  handler: string;
+  event: unknown;
+}
+
 type Outcome = { ok: true; result: unknown } | { ok: false; error: { name: string; message: string } };
+
+export type InvocationResult = Outcome & { id: number; connectCount: number };
 
 /** Not a handler: writes `FLUSH_MARKER <id>` to stdout and stderr, so the parent knows it has read all before. */
 export const FLUSH_MARKER = '__handler_host_flush__';

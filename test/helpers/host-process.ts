@@ -9,7 +9,7 @@ import type { HandlerName } from './handler-host';
 
 // The same value as handler-host's FLUSH_MARKER; not imported, as that would load every handler here.
 const FLUSH_MARKER = '__handler_host_flush__';
-import type { Invocation, InvocationResult } from './lambda-host';
+import type { Invocation, InvocationResult } from './handler-host';
 
 export interface HostBundle {
   readonly file: string;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { Invocation, InvocationResult } from '../helpers/lambda-host';
+import type { Invocation, InvocationResult } from '../helpers/handler-host';
 import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
@@ -39,9 +39,9 @@ describe('Lambda container frozen while Redis drops its connection', () => {
 
   beforeAll(async () => {
     server = await startRedisServer();
-    buildDir = mkdtempSync(join(tmpdir(), 'lambda-host-'));
+    buildDir = mkdtempSync(join(tmpdir(), 'handler-host-'));
     buildSync({
-      entryPoints: [join(__dirname, '../helpers/lambda-host.ts')],
+      entryPoints: [join(__dirname, '../helpers/handler-host.ts')],
       outfile: join(buildDir, 'host.js'),
       bundle: true,
       platform: 'node',

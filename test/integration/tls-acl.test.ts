@@ -10,7 +10,7 @@ import { newJti } from '../../shared/sessions';
 import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
 import type { HandlerName } from '../helpers/handler-host';
 import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../helpers/host-process';
-import type { InvocationResult } from '../helpers/lambda-host';
+import type { InvocationResult } from '../helpers/handler-host';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
 import { createThrowawayPki, type ThrowawayCa, type ThrowawayPki } from '../helpers/tls';
 
