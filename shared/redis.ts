@@ -62,6 +62,8 @@ interface Connection {
 export class RedisConnection {
   #current: Connection | undefined;
   #connects = 0;
+  /** Given up on. One may still finish connecting (destroy() cannot close a socket not yet made). */
+  readonly #discarded = new WeakSet<Target>();
 
   constructor(private readonly config: ConnectionConfig) {}
 
@@ -165,6 +167,11 @@ export class RedisConnection {
       connected: false,
       ready: target.connect().then(
         () => {
+          if (this.#discarded.has(target)) {
+            // Its deadline passed while the socket was still being made: close it now that it exists.
+            target.destroy();
+            throw new Error('connected after the attempt was given up on');
+          }
           connection.connected = true;
           this.#connects += 1;
           const latencyMs = Date.now() - started;
@@ -188,6 +195,7 @@ export class RedisConnection {
   }
 
   private discard(target: Target): void {
+    this.#discarded.add(target);
     this.forget(target);
     target.destroy();
   }
