@@ -1,6 +1,6 @@
 // CloudWatch metrics in Embedded Metric Format: fields of the one log line each invocation already writes,
 // which CloudWatch Logs turns into metrics. No API call, no extra line, no client library in the bundle.
-import type { Fields, RequestScope } from './log';
+import { currentScope, elapsedMs, log, type Fields, type RequestScope } from './log';
 
 export const METRICS_NAMESPACE = 'RevocableJwt';
 
@@ -50,4 +50,15 @@ export function decisionMetrics(scope: RequestScope, outcome: string, reason: st
 /** A connection opened: one per cold start; more mean Redis dropped connections or failed over. */
 export function connectMetrics(latencyMs: number): MetricSet {
   return { definition: CONNECT_DEFINITION, values: { RedisConnects: 1, RedisConnectLatency: latencyMs } };
+}
+
+/**
+ * The one line a request or a decision writes: `fields` plus its latency, carrying the decision metrics of the
+ * current invocation (counted under `outcome` and `reason`) when it runs inside a request scope.
+ */
+export function logDecision(level: 'info' | 'error', message: string, outcome: string, reason: string | undefined, fields: Fields, started: number): void {
+  const latencyMs = elapsedMs(started);
+  const scope = currentScope();
+  const metrics = scope === undefined ? undefined : decisionMetrics(scope, outcome, reason, latencyMs);
+  log.metrics(level, message, { ...fields, latencyMs }, metrics);
 }

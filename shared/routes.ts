@@ -2,8 +2,8 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyEventPathParameters, APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { KeyringUnavailableError, StoreUnavailableError, ValidationError } from './errors';
 import { errorBody } from './http';
-import { currentScope, describeError, elapsedMs, inRequestScope, log, type Fields } from './log';
-import { decisionMetrics } from './metrics';
+import { describeError, inRequestScope, type Fields } from './log';
+import { logDecision } from './metrics';
 import { callerIdentity, type CallerIdentity } from './policy';
 
 type LogFields = Record<string, string | number | boolean | undefined>;
@@ -70,6 +70,12 @@ function frame<E>(
     });
 }
 
+/** The one line per request: what happened, and the same as CloudWatch metrics (by outcome and status). */
+function writeRequestLine(level: 'info' | 'error', name: string, fields: Fields & { status: number }, started: number): void {
+  const outcome = typeof fields.outcome === 'string' ? fields.outcome : 'done';
+  logDecision(level, name, outcome, String(fields.status), fields, started);
+}
+
 function failure(name: string, error: unknown, started: number): APIGatewayProxyResult {
   if (error instanceof ValidationError) {
     writeRequestLine('info', name, { outcome: 'rejected', reason: error.message, status: 400 }, started);
@@ -84,11 +90,3 @@ function failure(name: string, error: unknown, started: number): APIGatewayProxy
   return errorBody(500, 'INTERNAL', 'internal error');
 }
 
-/** The one line per request: what happened, and the same as CloudWatch metrics (by outcome and status). */
-function writeRequestLine(level: 'info' | 'error', name: string, fields: Fields & { status: number }, started: number): void {
-  const latencyMs = elapsedMs(started);
-  const scope = currentScope();
-  const outcome = typeof fields.outcome === 'string' ? fields.outcome : 'done';
-  const emf = scope === undefined ? undefined : decisionMetrics(scope, outcome, String(fields.status), latencyMs);
-  log.metrics(level, name, { ...fields, latencyMs }, emf);
-}
