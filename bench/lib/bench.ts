@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { buildSync } from 'esbuild';
+import { build } from 'esbuild';
 import { loadConfig } from '../../shared/config';
 import { setLogLevel } from '../../shared/log';
 import { RedisConnection } from '../../shared/redis';
@@ -74,9 +74,9 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
 
     progress(`bench: redis-server ${redisVersion} on port ${server.port}; building bundles in ${work}`);
     for (const entry of ['warm', 'first-invoke']) {
-      buildSync({ ...LAMBDA_BUILD, absWorkingDir: root, entryPoints: [join(root, 'bench', 'procs', `${entry}.ts`)], outfile: join(work, `${entry}.js`) });
+      await build({ ...LAMBDA_BUILD, absWorkingDir: root, entryPoints: [join(root, 'bench', 'procs', `${entry}.ts`)], outfile: join(work, `${entry}.js`) });
     }
-    const { core, redisMeta, coreWithClient, bundles } = buildBundles(root, work);
+    const { core, redisMeta, coreWithClient, coreWithClientUnpatched, bundles } = await buildBundles(root, work);
 
     const settings: WarmSettings = {
       iterations: options.iterations,
@@ -108,12 +108,14 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
       core,
       redisMeta,
       coreWithClient,
+      coreWithClientUnpatched,
       bundles,
       ...(await measureCold({
         root,
         dir: work,
         core,
         coreWithClient,
+        coreWithClientUnpatched,
         bundles,
         loaded: ['authorizer', 'sign', 'logout'],
         env,
@@ -138,7 +140,7 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
       targets: evaluateTargets(warm, cold, options.inFlight),
     };
     // Paths on this machine mean nothing elsewhere.
-    for (const bundle of [cold.core, cold.redisMeta, cold.coreWithClient, ...cold.bundles]) bundle.file = relative(work, bundle.file);
+    for (const bundle of [cold.core, cold.redisMeta, cold.coreWithClient, cold.coreWithClientUnpatched, ...cold.bundles]) bundle.file = relative(work, bundle.file);
 
     const text = markdown(result);
     mkdirSync(options.out, { recursive: true });

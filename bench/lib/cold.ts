@@ -3,13 +3,15 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { buildSync, type BuildOptions, type Metafile } from 'esbuild';
+import { build as esbuild, type BuildOptions, type Metafile } from 'esbuild';
+import lambdaPlugins from '../../deploy/esbuild-plugins';
 import { childEnv } from './env';
 import { median } from './stats';
 
 /**
  * As serverless.yml's `custom.esbuild`: everything bundled, minified, CommonJS for node20, but for what the
- * Lambda runtime provides. Keep `external` equal to serverless.yml's (the bench smoke test checks it).
+ * Lambda runtime provides, with the same plugins. Keep `external` equal to serverless.yml's (the bench smoke
+ * test checks it).
  */
 export const LAMBDA_BUILD: BuildOptions & { external: string[] } = {
   bundle: true,
@@ -19,6 +21,7 @@ export const LAMBDA_BUILD: BuildOptions & { external: string[] } = {
   target: 'node20',
   format: 'cjs',
   external: ['@aws-sdk/client-ssm'],
+  plugins: lambdaPlugins,
   logLevel: 'silent',
 };
 
@@ -39,6 +42,8 @@ const META_ENTRY = CORE_ENTRY.replace("from '@redis/client'", "from 'redis'");
 const CLIENT_ENTRY = `${CORE_ENTRY}
 import { createClient } from '@redis/client';
 export const client = createClient({ url: 'redis://127.0.0.1:6379' });`;
+
+export const UNPATCHED_CLIENT = 'dependency core + createClient(), without our esbuild plugins';
 
 const UNUSED_REDIS_MODULE = /node_modules\/@redis\/(bloom|json|search|time-series)\//;
 
@@ -86,6 +91,8 @@ export interface ColdResult {
   core: Bundle;
   redisMeta: Bundle;
   coreWithClient: Bundle;
+  /** As coreWithClient, built without deploy/esbuild-plugins.js. */
+  coreWithClientUnpatched: Bundle;
   bundles: BundleRow[];
   bare: { wallMs: number };
   load: LoadRow[];
@@ -108,9 +115,9 @@ function describe(name: string, file: string, metafile: Metafile): Bundle {
   return { name, file, bytes: statSync(file).size, packages, unusedRedisModules };
 }
 
-function build(root: string, name: string, outfile: string, entry: { path: string } | { contents: string }): Bundle {
-  const result = buildSync({
-    ...LAMBDA_BUILD,
+async function build(root: string, name: string, outfile: string, entry: { path: string } | { contents: string }, options: BuildOptions = LAMBDA_BUILD): Promise<Bundle> {
+  const result = await esbuild({
+    ...options,
     absWorkingDir: root,
     metafile: true,
     outfile,
@@ -119,23 +126,26 @@ function build(root: string, name: string, outfile: string, entry: { path: strin
   return describe(name, outfile, result.metafile);
 }
 
-export function buildBundles(root: string, dir: string): { core: Bundle; redisMeta: Bundle; coreWithClient: Bundle; bundles: BundleRow[] } {
-  const core = build(root, 'dependency core', join(dir, 'core.js'), { contents: CORE_ENTRY });
-  const redisMeta = build(root, 'core with the redis meta-package', join(dir, 'redis-meta.js'), { contents: META_ENTRY });
-  const coreWithClient = build(root, 'dependency core + createClient()', join(dir, 'core-client.js'), { contents: CLIENT_ENTRY });
+export async function buildBundles(root: string, dir: string): Promise<Pick<ColdResult, 'core' | 'redisMeta' | 'coreWithClient' | 'coreWithClientUnpatched' | 'bundles'>> {
+  const core = await build(root, 'dependency core', join(dir, 'core.js'), { contents: CORE_ENTRY });
+  const redisMeta = await build(root, 'core with the redis meta-package', join(dir, 'redis-meta.js'), { contents: META_ENTRY });
+  const coreWithClient = await build(root, 'dependency core + createClient()', join(dir, 'core-client.js'), { contents: CLIENT_ENTRY });
+  // What deploy/esbuild-plugins.js saves, for the record.
+  const coreWithClientUnpatched = await build(root, UNPATCHED_CLIENT, join(dir, 'core-client-unpatched.js'), { contents: CLIENT_ENTRY }, { ...LAMBDA_BUILD, plugins: [] });
   const names = readdirSync(join(root, 'functions'))
     .filter((file) => file.endsWith('.ts'))
     .map((file) => basename(file, '.ts'))
     .sort();
-  const bundles = names.map((name): BundleRow => {
-    const bundle = build(root, name, join(dir, `${name}.js`), { path: join(root, 'functions', `${name}.ts`) });
+  const bundles: BundleRow[] = [];
+  for (const name of names) {
+    const bundle = await build(root, name, join(dir, `${name}.js`), { path: join(root, 'functions', `${name}.ts`) });
     const extra = Object.entries(bundle.packages)
       .map(([pkg, bytes]) => ({ name: pkg, bytes: bytes - (core.packages[pkg] ?? 0) }))
       .filter((entry) => entry.bytes >= 100)
       .sort((a, b) => b.bytes - a.bytes);
-    return { ...bundle, vsCore: bundle.bytes / core.bytes, extra };
-  });
-  return { core, redisMeta, coreWithClient, bundles };
+    bundles.push({ ...bundle, vsCore: bundle.bytes / core.bytes, extra });
+  }
+  return { core, redisMeta, coreWithClient, coreWithClientUnpatched, bundles };
 }
 
 const LOADER = `
@@ -158,6 +168,7 @@ export interface ColdInputs {
   /** Built by buildBundles. */
   core: Bundle;
   coreWithClient: Bundle;
+  coreWithClientUnpatched: Bundle;
   bundles: BundleRow[];
   /** Functions whose load is timed (every bundle's size is reported regardless). */
   loaded: string[];
@@ -181,6 +192,7 @@ export async function measureCold(inputs: ColdInputs): Promise<{ bare: { wallMs:
     { name: 'node (bare)', file: undefined },
     { name: inputs.core.name, file: inputs.core.file },
     { name: inputs.coreWithClient.name, file: inputs.coreWithClient.file },
+    { name: inputs.coreWithClientUnpatched.name, file: inputs.coreWithClientUnpatched.file },
     ...inputs.bundles.filter((bundle) => inputs.loaded.includes(bundle.name)).map((bundle) => ({ name: bundle.name, file: bundle.file })),
   ];
   progress(`cold start: loading ${targets.length} targets in fresh node processes, ${runs} runs each`);

@@ -82,7 +82,8 @@ export function evaluateTargets(warm: WarmResult, cold: ColdResult, inFlight: nu
     limit: 'none',
     pass: carrying.length === 0,
   });
-  const slowest = [...cold.load].filter((load) => load.name !== cold.core.name && load.name !== cold.coreWithClient.name).sort((a, b) => b.requireVsCore - a.requireVsCore)[0];
+  const references = [cold.core.name, cold.coreWithClient.name, cold.coreWithClientUnpatched.name];
+  const slowest = [...cold.load].filter((load) => !references.includes(load.name)).sort((a, b) => b.requireVsCore - a.requireVsCore)[0];
   if (slowest !== undefined) {
     targets.push({
       target: 'slowest function load (require in a fresh node) vs dependency core',

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBench } from '../../bench/lib/bench';
-import { LAMBDA_BUILD } from '../../bench/lib/cold';
+import { LAMBDA_BUILD, UNPATCHED_CLIENT } from '../../bench/lib/cold';
 import { runMemory } from '../../bench/lib/memory';
 import type { BenchResult } from '../../bench/lib/report';
 
@@ -45,6 +45,13 @@ describe('bench smoke run (no timing asserted)', () => {
     expect([...LAMBDA_BUILD.external].sort()).toEqual(listed.sort());
   });
 
+  it('bundles as serverless.yml does: the same esbuild plugins', () => {
+    const yml = readFileSync(join(__dirname, '../../serverless.yml'), 'utf8');
+    const pluginsFile = /^[ \t]+plugins:[ \t]*(\S+)[ \t]*$/m.exec(yml)?.[1];
+    expect(pluginsFile).toBe('deploy/esbuild-plugins.js');
+    expect(LAMBDA_BUILD.plugins).toBe(require(join(__dirname, '../..', pluginsFile ?? '')));
+  });
+
   let out: string;
 
   beforeAll(() => {
@@ -77,7 +84,7 @@ describe('bench smoke run (no timing asserted)', () => {
     expect(saved.warm.sanity).toEqual({ signed: true, allowedBeforeLogout: true, loggedOut: true, deniedAfterLogout: true, naiveDeniedAfterLogout: true });
 
     expect(saved.cold.bundles.map((bundle) => bundle.name)).toEqual(expect.arrayContaining(['authorizer', 'sign', 'logout']));
-    expect(saved.cold.load.map((row) => row.name).sort()).toEqual(['authorizer', 'dependency core', 'dependency core + createClient()', 'logout', 'sign']);
+    expect(saved.cold.load.map((row) => row.name).sort()).toEqual(['authorizer', 'dependency core', 'dependency core + createClient()', UNPATCHED_CLIENT, 'logout', 'sign'].sort());
     expect(saved.cold.firstInvoke.map((row) => row.name)).toEqual(['authorizer', 'sign', 'logout']);
 
     expect(saved.targets.map((target) => target.target)).toEqual([
