@@ -5,8 +5,8 @@ import { getServices, initServices } from '../shared/services';
 
 initServices();
 
-export const handler = authorizedRoute('list-sessions', async (caller) => {
-  const sessions = await getServices().sessions.list(caller.sub, Math.floor(Date.now() / 1000));
+export const handler = authorizedRoute('list-sessions', async (caller, _request, scope) => {
+  const sessions = await getServices().sessions.list(caller.sub, Math.floor(Date.now() / 1000), scope);
   return {
     response: json(200, { sessions: sessions.map((session) => ({ ...session, current: session.jti === caller.jti })) }),
     log: { outcome: 'listed', jti: caller.jti, sub: caller.sub, count: sessions.length },

@@ -5,7 +5,7 @@ import { getServices, initServices } from '../shared/services';
 
 initServices();
 
-export const handler = authorizedRoute('logout-all', async (caller) => {
-  const ended = await getServices().sessions.endAll(caller.sub);
+export const handler = authorizedRoute('logout-all', async (caller, _request, scope) => {
+  const ended = await getServices().sessions.endAll(caller.sub, scope);
   return { response: noContent(), log: { outcome: 'revoked', jti: caller.jti, sub: caller.sub, ended } };
 });

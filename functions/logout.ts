@@ -5,7 +5,7 @@ import { getServices, initServices } from '../shared/services';
 
 initServices();
 
-export const handler = authorizedRoute('logout', async (caller) => {
-  const ended = await getServices().sessions.end(caller.jti);
+export const handler = authorizedRoute('logout', async (caller, _request, scope) => {
+  const ended = await getServices().sessions.end(caller.jti, scope);
   return { response: noContent(), log: { outcome: ended ? 'revoked' : 'already-gone', jti: caller.jti, sub: caller.sub } };
 });

@@ -6,13 +6,13 @@ import { parseRevokeRequest } from '../shared/validation';
 
 initServices();
 
-export const handler = route('revoke', async (event) => {
+export const handler = route('revoke', async (event, scope) => {
   const { sessions } = getServices();
   const request = parseRevokeRequest(parseJsonBody(event));
   if ('sub' in request) {
-    const revoked = await sessions.endAll(request.sub);
+    const revoked = await sessions.endAll(request.sub, scope);
     return { response: json(200, { revoked }), log: { outcome: 'revoked', sub: request.sub, revoked } };
   }
-  const revoked = (await sessions.end(request.jti)) ? 1 : 0;
+  const revoked = (await sessions.end(request.jti, scope)) ? 1 : 0;
   return { response: json(200, { revoked }), log: { outcome: 'revoked', jti: request.jti, revoked } };
 });

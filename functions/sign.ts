@@ -6,10 +6,10 @@ import { parseSignRequest } from '../shared/validation';
 
 initServices();
 
-export const handler = route('sign', async (event) => {
+export const handler = route('sign', async (event, scope) => {
   const { config, tokens } = getServices();
   const request = parseSignRequest(parseJsonBody(event), config.tokens);
-  const issued = await tokens.issue(request);
+  const issued = await tokens.issue(request, scope);
   return {
     response: json(201, { token: issued.token, tokenType: 'Bearer', expiresIn: issued.expiresIn, jti: issued.jti }),
     log: { outcome: 'issued', jti: issued.jti, sub: issued.sub, kid: issued.kid, ttl: issued.expiresIn },

@@ -2,7 +2,7 @@
 // all hold. One log line per decision, which also carries its CloudWatch metrics.
 import { AuthError, TokenRevokedError } from './errors';
 import { parseBearer } from './http';
-import { describeError, inRequestScope } from './log';
+import { describeError, newRequestScope } from './log';
 import { logDecision } from './metrics';
 import { getServices } from './services';
 import type { VerifiedToken } from './tokens';
@@ -13,24 +13,22 @@ export type Decision = { allowed: true; token: VerifiedToken } | { allowed: fals
  * Allows or refuses the Authorization header's token. Throws only when it cannot decide (Redis or the
  * keyring unavailable, or a bug): the caller must then fail, never allow.
  */
-export function decide(functionName: string, authorization: string | undefined, requestId: string | undefined): Promise<Decision> {
-  return inRequestScope(functionName, requestId, async () => {
-    const started = performance.now();
-    try {
-      const token = await getServices().tokens.verify(parseBearer(authorization));
-      logDecision('info', 'authorize', 'allow', undefined, { outcome: 'allow', jti: token.jti, sub: token.sub }, started);
-      return { allowed: true, token };
-    } catch (error) {
-      if (error instanceof AuthError) {
-        const identity = error instanceof TokenRevokedError ? error.identity : {};
-        logDecision('info', 'authorize', 'deny', error.code, { outcome: 'deny', reason: error.code, detail: error.message, ...identity }, started);
-        return { allowed: false, reason: error.code };
-      }
-      const code = (error as { code?: unknown }).code;
-      const reason = typeof code === 'string' ? code : 'INTERNAL';
-      logDecision('error', 'authorize', 'error', reason, { outcome: 'error', reason, detail: describeError(error) }, started);
-      throw error;
+export async function decide(functionName: string, authorization: string | undefined, requestId: string | undefined): Promise<Decision> {
+  const scope = newRequestScope(functionName, requestId);
+  const started = performance.now();
+  try {
+    const token = await getServices().tokens.verify(parseBearer(authorization), scope);
+    logDecision('info', 'authorize', 'allow', undefined, { outcome: 'allow', jti: token.jti, sub: token.sub }, started, scope);
+    return { allowed: true, token };
+  } catch (error) {
+    if (error instanceof AuthError) {
+      const identity = error instanceof TokenRevokedError ? error.identity : {};
+      logDecision('info', 'authorize', 'deny', error.code, { outcome: 'deny', reason: error.code, detail: error.message, ...identity }, started, scope);
+      return { allowed: false, reason: error.code };
     }
-  });
+    const code = (error as { code?: unknown }).code;
+    const reason = typeof code === 'string' ? code : 'INTERNAL';
+    logDecision('error', 'authorize', 'error', reason, { outcome: 'error', reason, detail: describeError(error) }, started, scope);
+    throw error;
+  }
 }
-

@@ -1,6 +1,6 @@
 // CloudWatch metrics in Embedded Metric Format: fields of the one log line each invocation already writes,
 // which CloudWatch Logs turns into metrics. No API call, no extra line, no client library in the bundle.
-import { currentScope, elapsedMs, log, type Fields, type RequestScope } from './log';
+import { elapsedMs, log, type Fields, type RequestScope } from './log';
 
 export const METRICS_NAMESPACE = 'RevocableJwt';
 
@@ -53,12 +53,18 @@ export function connectMetrics(latencyMs: number): MetricSet {
 }
 
 /**
- * The one line a request or a decision writes: `fields` plus its latency, carrying the decision metrics of the
- * current invocation (counted under `outcome` and `reason`) when it runs inside a request scope.
+ * The one line a request or a decision writes: `fields` plus its latency, carrying the invocation's decision
+ * metrics (counted under `outcome` and `reason`).
  */
-export function logDecision(level: 'info' | 'error', message: string, outcome: string, reason: string | undefined, fields: Fields, started: number): void {
+export function logDecision(
+  level: 'info' | 'error',
+  message: string,
+  outcome: string,
+  reason: string | undefined,
+  fields: Fields,
+  started: number,
+  scope: RequestScope,
+): void {
   const latencyMs = elapsedMs(started);
-  const scope = currentScope();
-  const metrics = scope === undefined ? undefined : decisionMetrics(scope, outcome, reason, latencyMs);
-  log.metrics(level, message, { ...fields, latencyMs }, metrics);
+  log.metrics(level, message, { ...fields, latencyMs }, decisionMetrics(scope, outcome, reason, latencyMs), scope);
 }

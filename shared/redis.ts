@@ -12,7 +12,7 @@ import {
 } from '@redis/client';
 import type { RedisConfig } from './config';
 import { StoreUnavailableError } from './errors';
-import { describeError, log, recordRedisCall } from './log';
+import { describeError, log, recordRedisCall, type RequestScope } from './log';
 import { connectMetrics } from './metrics';
 import { scripts } from './scripts';
 
@@ -83,22 +83,23 @@ export class RedisConnection {
    * to be dead (the server dropped it while the container was frozen) or the cluster moved the slot, it is
    * retried once on a fresh connection, inside the same bound. Only idempotent commands may go through
    * here: reads, and writes that leave the same state when applied twice (our scripts, DEL, UNLINK).
+   * The time it takes counts toward `scope`'s, the invocation it serves.
    */
-  async run<T>(operation: string, route: Route, command: Command<T>): Promise<T> {
+  async run<T>(operation: string, route: Route, command: Command<T>, scope?: RequestScope): Promise<T> {
     const started = performance.now();
     const deadline = Date.now() + this.config.timeoutMs;
     try {
       return await this.attempt(route, command, deadline);
     } catch (error) {
       if (!isStaleConnection(error) || Date.now() >= deadline) throw unavailable(operation, error);
-      log.warn('redis connection lost, retrying once on a new connection', { operation, reason: describeError(error) });
+      log.warn('redis connection lost, retrying once on a new connection', { operation, reason: describeError(error) }, scope);
       try {
         return await this.attempt(route, command, deadline);
       } catch (retryError) {
         throw unavailable(operation, retryError);
       }
     } finally {
-      recordRedisCall(performance.now() - started);
+      if (scope !== undefined) recordRedisCall(scope, performance.now() - started);
     }
   }
 

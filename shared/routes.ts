@@ -2,7 +2,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyEventPathParameters, APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { KeyringUnavailableError, StoreUnavailableError, ValidationError } from './errors';
 import { errorBody } from './http';
-import { describeError, inRequestScope, type Fields } from './log';
+import { describeError, newRequestScope, type Fields, type RequestScope } from './log';
 import { logDecision } from './metrics';
 import { callerIdentity, type CallerIdentity } from './policy';
 
@@ -35,7 +35,8 @@ export interface RouteRequest {
   pathParameters: APIGatewayProxyEventPathParameters | null;
 }
 
-export function route(name: string, run: (event: APIGatewayProxyEvent) => Promise<RouteResult>): ProxyHandler {
+/** `scope` is the invocation's: pass it to the services, so its Redis time shows in the request's metrics. */
+export function route(name: string, run: (event: APIGatewayProxyEvent, scope: RequestScope) => Promise<RouteResult>): ProxyHandler {
   return frame(name, run);
 }
 
@@ -43,50 +44,52 @@ export function route(name: string, run: (event: APIGatewayProxyEvent) => Promis
  * A route behind an authorizer, served by the REST API, the HTTP API or both: it runs only with the
  * identity the authorizer established.
  */
-export function authorizedRoute(name: string, run: (caller: CallerIdentity, request: RouteRequest) => Promise<RouteResult>): AuthorizedProxyHandler {
-  return frame(name, async (event: AuthorizedProxyEvent) => {
+export function authorizedRoute(
+  name: string,
+  run: (caller: CallerIdentity, request: RouteRequest, scope: RequestScope) => Promise<RouteResult>,
+): AuthorizedProxyHandler {
+  return frame(name, async (event: AuthorizedProxyEvent, scope) => {
     const caller = callerIdentity(event);
     // Reached without the authorizer: a deployment error. Refuse, and say so in the log.
     if (caller === undefined) throw new Error('no authorizer context: is the route behind the authorizer?');
-    return run(caller, { body: event.body ?? null, isBase64Encoded: event.isBase64Encoded, pathParameters: event.pathParameters ?? null });
+    return run(caller, { body: event.body ?? null, isBase64Encoded: event.isBase64Encoded, pathParameters: event.pathParameters ?? null }, scope);
   });
 }
 
 function frame<E>(
   name: string,
-  run: (event: E) => Promise<RouteResult>,
+  run: (event: E, scope: RequestScope) => Promise<RouteResult>,
 ): (event: E, context?: Pick<Context, 'awsRequestId'>) => Promise<APIGatewayProxyResult> {
-  return (event, context) =>
-    inRequestScope(name, context?.awsRequestId, async () => {
-      const started = performance.now();
-      try {
-        const result = await run(event);
-        const { statusCode } = result.response;
-        writeRequestLine('info', name, { ...result.log, status: statusCode }, started);
-        return result.response;
-      } catch (error) {
-        return failure(name, error, started);
-      }
-    });
+  return async (event, context) => {
+    const scope = newRequestScope(name, context?.awsRequestId);
+    const started = performance.now();
+    try {
+      const result = await run(event, scope);
+      const { statusCode } = result.response;
+      writeRequestLine('info', name, { ...result.log, status: statusCode }, started, scope);
+      return result.response;
+    } catch (error) {
+      return failure(name, error, started, scope);
+    }
+  };
 }
 
 /** The one line per request: what happened, and the same as CloudWatch metrics (by outcome and status). */
-function writeRequestLine(level: 'info' | 'error', name: string, fields: Fields & { status: number }, started: number): void {
+function writeRequestLine(level: 'info' | 'error', name: string, fields: Fields & { status: number }, started: number, scope: RequestScope): void {
   const outcome = typeof fields.outcome === 'string' ? fields.outcome : 'done';
-  logDecision(level, name, outcome, String(fields.status), fields, started);
+  logDecision(level, name, outcome, String(fields.status), fields, started, scope);
 }
 
-function failure(name: string, error: unknown, started: number): APIGatewayProxyResult {
+function failure(name: string, error: unknown, started: number, scope: RequestScope): APIGatewayProxyResult {
   if (error instanceof ValidationError) {
-    writeRequestLine('info', name, { outcome: 'rejected', reason: error.message, status: 400 }, started);
+    writeRequestLine('info', name, { outcome: 'rejected', reason: error.message, status: 400 }, started, scope);
     return errorBody(400, error.code, error.message);
   }
   if (error instanceof StoreUnavailableError || error instanceof KeyringUnavailableError) {
-    writeRequestLine('error', name, { outcome: 'error', reason: describeError(error), status: 503 }, started);
+    writeRequestLine('error', name, { outcome: 'error', reason: describeError(error), status: 503 }, started, scope);
     const what = error instanceof StoreUnavailableError ? 'token store' : 'signing keys';
     return errorBody(503, error.code, `${what} unavailable, try again`, { 'Retry-After': '1' });
   }
-  writeRequestLine('error', name, { outcome: 'error', reason: describeError(error), status: 500 }, started);
+  writeRequestLine('error', name, { outcome: 'error', reason: describeError(error), status: 500 }, started, scope);
   return errorBody(500, 'INTERNAL', 'internal error');
 }
-

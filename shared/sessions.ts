@@ -5,6 +5,7 @@
 // so a subject's labels and index share one slot and one script can change them together.
 import { createHash, randomFillSync } from 'node:crypto';
 import { StoreUnavailableError } from './errors';
+import type { RequestScope } from './log';
 import type { Command, RedisConnection } from './redis';
 
 export const LABEL_PREFIX = 'jwt_label:';
@@ -72,38 +73,42 @@ export class SessionStore {
   ) {}
 
   /** Stores the label and indexes the session, in one atomic step. `issuedAtMs` is when the token was signed. */
-  async register(sub: string, jti: string, exp: number, issuedAtMs: number): Promise<void> {
+  async register(sub: string, jti: string, exp: number, issuedAtMs: number, scope?: RequestScope): Promise<void> {
     const lifetimeMs = exp * 1000 - issuedAtMs;
     const index = indexKey(subjectTag(sub));
-    await this.redis.run('registerSession', { key: index }, (client) =>
-      client.registerSession(labelKey(jti), index, jti, issuedAtMs, exp, lifetimeMs, Math.floor(issuedAtMs / 1000)),
+    await this.redis.run(
+      'registerSession',
+      { key: index },
+      (client) => client.registerSession(labelKey(jti), index, jti, issuedAtMs, exp, lifetimeMs, Math.floor(issuedAtMs / 1000)),
+      scope,
     );
   }
 
   /** Ends one session, whoever owns it. Resolves false if it was not live. */
-  async end(jti: string): Promise<boolean> {
+  async end(jti: string, scope?: RequestScope): Promise<boolean> {
     const tag = tagOfJti(jti);
     if (tag === undefined) return false;
     const index = indexKey(tag);
-    const ended = await this.redis.run('endSession', { key: index }, this.replicated((client) => client.endSession(labelKey(jti), index, jti)));
+    const ended = await this.redis.run('endSession', { key: index }, this.replicated((client) => client.endSession(labelKey(jti), index, jti)), scope);
     return ended === 1;
   }
 
   /** Ends one of `sub`'s sessions. Resolves false, touching nothing, if the jti is not one of theirs. */
-  async endOwn(sub: string, jti: string): Promise<boolean> {
+  async endOwn(sub: string, jti: string, scope?: RequestScope): Promise<boolean> {
     if (tagOfJti(jti) !== subjectTag(sub)) return false;
-    return this.end(jti);
+    return this.end(jti, scope);
   }
 
   /** Ends every session of a subject, atomically against concurrent signs. Resolves how many were live. */
-  async endAll(sub: string): Promise<number> {
+  async endAll(sub: string, scope?: RequestScope): Promise<number> {
     const index = indexKey(subjectTag(sub));
     for (let attempt = 1; attempt <= END_ALL_ATTEMPTS; attempt += 1) {
-      const jtis = await this.redis.run('ZRANGE', { key: index }, (client) => client.zRange(index, 0, -1));
+      const jtis = await this.redis.run('ZRANGE', { key: index }, (client) => client.zRange(index, 0, -1), scope);
       const ended = await this.redis.run(
         'endAllSessions',
         { key: index },
         this.replicated((client) => client.endAllSessions(index, jtis.map(labelKey), jtis)),
+        scope,
       );
       if (ended >= 0) return ended;
     }
@@ -111,14 +116,12 @@ export class SessionStore {
   }
 
   /** The subject's live sessions, newest first. */
-  async list(sub: string, nowSeconds: number): Promise<Session[]> {
+  async list(sub: string, nowSeconds: number, scope?: RequestScope): Promise<Session[]> {
     const index = indexKey(subjectTag(sub));
-    const entries = await this.redis.run('ZRANGE', { key: index }, (client) =>
-      client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' }),
-    );
+    const entries = await this.redis.run('ZRANGE', { key: index }, (client) => client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' }), scope);
     if (entries.length === 0) return [];
     // Labels share the index's slot, so one MGET reads them all; a missing label is a dead session.
-    const issuedAtMs = await this.redis.run('MGET', { key: index }, (client) => client.mGet(entries.map((entry) => labelKey(entry.value))));
+    const issuedAtMs = await this.redis.run('MGET', { key: index }, (client) => client.mGet(entries.map((entry) => labelKey(entry.value))), scope);
     const live: Array<{ session: Session; issuedAtMs: number }> = [];
     entries.forEach((entry, i) => {
       const value = issuedAtMs[i];

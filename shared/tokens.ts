@@ -13,6 +13,7 @@ import {
   TokenNotYetValidError,
   TokenRevokedError,
 } from './errors';
+import type { RequestScope } from './log';
 import type { RedisConnection } from './redis';
 import { isJti, LABEL_PREFIX, newJti, subjectTag, tagOfJti, type SessionStore } from './sessions';
 
@@ -62,8 +63,14 @@ interface Keyring {
 /** Loads the signing keys when they are not in the environment (SSM Parameter Store). */
 export type KeyLoader = () => Promise<SigningKeyConfig[]>;
 
+/** What jwt-redis reads the label through: its `redis` member, a wrapper with `get` (jwt-redis 7). */
+interface LabelReader {
+  get(key: string): Promise<string | null>;
+}
+
 export class TokenService {
   readonly #jwtr: JWTR;
+  readonly #redis: RedisConnection;
   #keyring: Keyring | undefined;
   #loading: Promise<Keyring> | undefined;
 
@@ -76,10 +83,10 @@ export class TokenService {
   ) {
     if (config.keys.length > 0) this.#keyring = toKeyring(config.keys);
     else if (loadKeys === undefined) throw new Error('TokenService needs signing keys or a way to load them');
+    this.#redis = redis;
     // jwt-redis reads the label (GET) after checking the signature. It is typed against the full client
     // but calls nothing else here, so it gets a bounded, retried GET and nothing more.
-    const labelReader = { get: (key: string) => redis.run('GET', { key }, (client) => client.get(key)) };
-    this.#jwtr = new JWTR(labelReader as unknown as RedisClientType, { prefix: LABEL_PREFIX });
+    this.#jwtr = new JWTR(this.labelReader() as unknown as RedisClientType, { prefix: LABEL_PREFIX });
   }
 
   /** Starts loading the keys during init, when they come from outside. */
@@ -93,7 +100,7 @@ export class TokenService {
    * leaves here whose label was not written. jwt-redis's own sign writes the label with a bare SET, which
    * could not update the index in the same step, so we sign with jsonwebtoken as it does.
    */
-  async issue(request: IssueRequest): Promise<IssuedToken> {
+  async issue(request: IssueRequest, scope?: RequestScope): Promise<IssuedToken> {
     const { kid, key } = (this.#keyring ?? (await this.keyring())).signing;
     const nowMs = Date.now();
     const iat = Math.floor(nowMs / 1000);
@@ -106,7 +113,7 @@ export class TokenService {
       issuer: this.config.issuer,
       audience: this.config.audience,
     });
-    await this.sessions.register(request.sub, jti, exp, nowMs);
+    await this.sessions.register(request.sub, jti, exp, nowMs, scope);
     return { token, jti, sub: request.sub, kid, expiresIn: request.ttlSeconds, expiresAt: exp };
   }
 
@@ -115,11 +122,11 @@ export class TokenService {
    * subclass for every reason to refuse, or StoreUnavailableError / KeyringUnavailableError when a
    * dependency cannot answer.
    */
-  async verify(token: string): Promise<VerifiedToken> {
+  async verify(token: string, scope?: RequestScope): Promise<VerifiedToken> {
     const { keyFor } = this.#keyring ?? (await this.keyring());
     let payload: JwtPayload;
     try {
-      payload = await this.#jwtr.verify<JwtPayload>(token, keyFor, {
+      payload = await this.jwtrFor(scope).verify<JwtPayload>(token, keyFor, {
         algorithms: [ALGORITHM],
         issuer: this.config.issuer,
         audience: this.config.audience,
@@ -128,6 +135,22 @@ export class TokenService {
       throw toAuthError(error, token);
     }
     return toVerifiedToken(payload);
+  }
+
+  private labelReader(scope?: RequestScope): LabelReader {
+    return { get: (key) => this.#redis.run('GET', { key }, (client) => client.get(key), scope) };
+  }
+
+  /**
+   * The one jwt-redis instance, seen through a view whose label read counts toward `scope`'s Redis time:
+   * jwt-redis takes no per-call client, and it looks its `redis` member up on `this`.
+   */
+  private jwtrFor(scope: RequestScope | undefined): JWTR {
+    if (scope === undefined) return this.#jwtr;
+    const view = Object.create(this.#jwtr) as JWTR;
+    // Private in jwt-redis's typings; an own property of the view shadows the instance's.
+    (view as unknown as { redis: LabelReader }).redis = this.labelReader(scope);
+    return view;
   }
 
   private keyring(): Promise<Keyring> {

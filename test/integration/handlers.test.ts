@@ -318,7 +318,7 @@ describe('Handlers (real redis-server)', () => {
   describe('observability', () => {
     const lines = () => output.map((line) => JSON.parse(line) as Record<string, unknown>);
 
-    it('tags every line of an invocation with its request id, and carries EMF metrics on the decision line', async () => {
+    it('tags the decision line with its request id, and carries EMF metrics on it', async () => {
       const { token, jti } = await signToken();
       output.length = 0;
       await handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`), { awsRequestId: 'req-allow-1' });
@@ -346,6 +346,22 @@ describe('Handlers (real redis-server)', () => {
       expect(decision?.RedisLatency).toBeGreaterThan(0);
       expect(decision?.Latency).toBeGreaterThanOrEqual(decision?.RedisLatency as number);
       expect(lines().every((line) => line.requestId === 'req-allow-1')).toBe(true);
+    });
+
+    it('counts each invocation\'s own Redis calls, however many run at once', async () => {
+      const { token } = await signToken();
+      const other = await signToken({ sub: 'user-2' });
+      output.length = 0;
+      const callers = (await Promise.all([authorize(`Bearer ${token}`), authorize(`Bearer ${other.token}`)])).map((policy) => policy.context as Record<string, unknown>);
+      await Promise.all([
+        handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`), { awsRequestId: 'req-a' }),
+        handlers.logoutAll(proxyEvent({ method: 'POST', path: '/auth/logout-all', authorizer: callers[1] }), { awsRequestId: 'req-b' }),
+        handlers.sign(signEvent({ sub: 'user-3' }), { awsRequestId: 'req-c' }),
+        handlers.authorizer(tokenAuthorizerEvent('Bearer not.a.jwt'), { awsRequestId: 'req-d' }).catch(() => undefined),
+      ]);
+      const calls = Object.fromEntries(lines().filter((line) => typeof line.requestId === 'string' && line.requestId.startsWith('req-')).map((line) => [line.requestId, line.RedisCalls]));
+      // The authorizer's GET, logout-all's ZRANGE and script, sign's script, and no call for a malformed token.
+      expect(calls).toEqual({ 'req-a': 1, 'req-b': 2, 'req-c': 1, 'req-d': 0 });
     });
 
     it('counts refusals by reason, and HTTP routes by status', async () => {
