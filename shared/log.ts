@@ -13,6 +13,11 @@ export function setLogLevel(level: LogLevel): void {
   threshold = SEVERITY[level];
 }
 
+/** Whether a line at `level` is written: lets a caller skip building one that would not be. */
+export function isLogged(level: Exclude<LogLevel, 'silent'>): boolean {
+  return SEVERITY[level] >= threshold;
+}
+
 /**
  * One invocation: who it is, and the Redis time it spent (for its metrics). Handed down explicitly, not
  * held in an AsyncLocalStorage: on Node 20 that hooks every promise of the process, about a fifth of the
@@ -36,7 +41,7 @@ export function recordRedisCall(scope: RequestScope, durationMs: number): void {
 }
 
 function write(level: Exclude<LogLevel, 'silent'>, message: string, fields: Fields, metrics?: MetricSet, scope?: RequestScope): void {
-  if (SEVERITY[level] < threshold) return;
+  if (!isLogged(level)) return;
   const requestId = scope?.requestId;
   let json = JSON.stringify({ level, time: new Date().toISOString(), message, ...(requestId === undefined ? {} : { requestId }), ...fields, ...metrics?.values });
   if (metrics !== undefined) {

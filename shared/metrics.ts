@@ -1,6 +1,6 @@
 // CloudWatch metrics in Embedded Metric Format: fields of the one log line each invocation already writes,
 // which CloudWatch Logs turns into metrics. No API call, no extra line, no client library in the bundle.
-import { elapsedMs, log, type Fields, type RequestScope } from './log';
+import { elapsedMs, isLogged, log, type Fields, type RequestScope } from './log';
 
 export const METRICS_NAMESPACE = 'RevocableJwt';
 
@@ -65,6 +65,7 @@ export function logDecision(
   started: number,
   scope: RequestScope,
 ): void {
+  if (!isLogged(level)) return;
   const latencyMs = elapsedMs(started);
   log.metrics(level, message, { ...fields, latencyMs }, decisionMetrics(scope, outcome, reason, latencyMs), scope);
 }

@@ -1,4 +1,5 @@
 import { createSecretKey } from 'node:crypto';
+import fc from 'fast-check';
 import jsonwebtoken from 'jsonwebtoken';
 import type { TokenConfig } from '../../shared/config';
 import {
@@ -12,7 +13,7 @@ import {
 import { setLogLevel } from '../../shared/log';
 import { RedisConnection } from '../../shared/redis';
 import { labelKey, newJti, SessionStore } from '../../shared/sessions';
-import { TokenService } from '../../shared/tokens';
+import { RESERVED_CLAIMS, TokenService } from '../../shared/tokens';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
 const SECRET = 'integration-secret-0123456789-abcdefghij';
@@ -90,6 +91,29 @@ describe('Class: TokenService (real redis-server)', () => {
     it('gives a 1-second token a label too', async () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 1 });
       expect(await (await server.admin()).exists(labelKey(issued.jti))).toBe(1);
+    });
+
+    it('makes, byte for byte, the token jsonwebtoken.sign makes of the same claims and key', async () => {
+      const claimName = fc.string({ unit: 'binary', maxLength: 12 }).filter((name) => !RESERVED_CLAIMS.has(name) && !(name in Object.prototype));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.dictionary(claimName, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 }),
+          fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),
+          async (claims, sub) => {
+            const issued = await tokens.issue({ sub, claims: claims as Record<string, unknown>, ttlSeconds: 600 });
+            const { iat } = jsonwebtoken.decode(issued.token) as jsonwebtoken.JwtPayload;
+            const expected = jsonwebtoken.sign({ ...claims, jti: issued.jti, iat, exp: issued.expiresAt }, createSecretKey(Buffer.from(SECRET, 'utf8')), {
+              algorithm: 'HS256',
+              keyid: 'default',
+              subject: sub,
+              issuer: config.issuer,
+              audience: config.audience,
+            });
+            expect(issued.token).toBe(expected);
+          },
+        ),
+        { numRuns: 200 },
+      );
     });
 
     it('uses a fresh jti with 128 random bits for every token', async () => {
