@@ -20,7 +20,7 @@ export function isLogged(level: Exclude<LogLevel, 'silent'>): boolean {
 
 /**
  * One invocation: who it is, and the Redis time it spent (for its metrics). Handed down explicitly, not
- * held in an AsyncLocalStorage: on Node 20 that hooks every promise of the process, about a fifth of the
+ * held in an AsyncLocalStorage: on Node 20 that hooks every promise of the process, 10–20% of the
  * authorizer's CPU. Lines written without it (the connect, client errors) belong to no one invocation.
  */
 export interface RequestScope {
