@@ -55,10 +55,11 @@ function write(level: Exclude<LogLevel, 'silent'>, message: string, fields: Fiel
 }
 
 export const log = {
-  debug: (message: string, fields: Fields = {}, scope?: RequestScope) => write('debug', message, fields, undefined, scope),
-  info: (message: string, fields: Fields = {}, scope?: RequestScope) => write('info', message, fields, undefined, scope),
+  debug: (message: string, fields: Fields = {}) => write('debug', message, fields),
+  info: (message: string, fields: Fields = {}) => write('info', message, fields),
+  /** `scope`: the invocation the warning is about, if any. */
   warn: (message: string, fields: Fields = {}, scope?: RequestScope) => write('warn', message, fields, undefined, scope),
-  error: (message: string, fields: Fields = {}, scope?: RequestScope) => write('error', message, fields, undefined, scope),
+  error: (message: string, fields: Fields = {}) => write('error', message, fields),
   /** A line that also carries CloudWatch metrics in Embedded Metric Format (see metrics.ts). */
   metrics: (level: 'info' | 'error', message: string, fields: Fields, metrics: MetricSet | undefined, scope?: RequestScope) =>
     write(level, message, fields, metrics, scope),
