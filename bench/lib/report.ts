@@ -59,14 +59,13 @@ export function evaluateTargets(warm: WarmResult, cold: ColdResult, inFlight: nu
       pass: value <= LIMITS.handlerVsFloor,
     });
   }
-  const share = throughput(warm, 'authorizer-info') / throughput(warm, 'get');
+  const shareOfGet = (id: string) => throughput(warm, id) / throughput(warm, 'get');
+  const percent = (id: string) => `${fixed(shareOfGet(id) * 100, 0)} %`;
+  const share = shareOfGet('authorizer-info');
   targets.push({
     target: `authorizer throughput vs bare GET, ${inFlight} in flight`,
     // The floor's own share says how far the target can be reached at all.
-    measured: `${fixed(share * 100, 0)} % (${thousands(throughput(warm, 'authorizer-info'))} vs ${thousands(throughput(warm, 'get'))} calls/s; log silent ${fixed(
-      (throughput(warm, 'authorizer-silent') / throughput(warm, 'get')) * 100,
-      0,
-    )} %; the floor itself ${fixed((throughput(warm, 'floor-authorizer') / throughput(warm, 'get')) * 100, 0)} %)`,
+    measured: `${percent('authorizer-info')} (${thousands(throughput(warm, 'authorizer-info'))} vs ${thousands(throughput(warm, 'get'))} calls/s; log silent ${percent('authorizer-silent')}; the floor itself ${percent('floor-authorizer')})`,
     limit: `≥ ${LIMITS.throughputVsGet * 100} %`,
     pass: share >= LIMITS.throughputVsGet,
   });
