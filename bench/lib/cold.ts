@@ -9,7 +9,7 @@ import { childEnv } from './env';
 import { median } from './stats';
 
 /**
- * As serverless.yml's `custom.esbuild`: everything bundled, minified, CommonJS for node20, but for what the
+ * As serverless.yml's `custom.esbuild`: everything bundled, minified, CommonJS for the Lambda runtime's Node, but for what the
  * Lambda runtime provides, with the same plugins. Keep `external` equal to serverless.yml's (the bench smoke
  * test checks it).
  */
@@ -18,7 +18,7 @@ export const LAMBDA_BUILD: BuildOptions & { external: string[] } = {
   minify: true,
   sourcemap: false,
   platform: 'node',
-  target: 'node20',
+  target: 'node24',
   format: 'cjs',
   external: ['@aws-sdk/client-ssm'],
   plugins: lambdaPlugins,

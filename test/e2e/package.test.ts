@@ -217,13 +217,13 @@ describe('serverless package: the CloudFormation template', () => {
     expect(given.Properties.Value).toBe(API_KEY_MARKER);
   });
 
-  test('there are exactly the expected functions, each on nodejs20.x with bounded settings', () => {
+  test('there are exactly the expected functions, each on nodejs24.x and arm64 with bounded settings', () => {
     const handlers = resourcesOfType(plain.template, 'AWS::Lambda::Function').map(([, resource]) => resource.Properties.Handler);
     expect(handlers.sort()).toEqual(FUNCTIONS.map((name) => `functions/${HANDLER_FILES[name]}.handler`).sort());
     for (const name of FUNCTIONS) {
       // The kill switch SCANs the whole keyspace: it alone may run for minutes.
       const timeout = name === 'revokeAll' ? 900 : 6;
-      expect(lambdaFunction(plain.template, name)).toMatchObject({ Runtime: 'nodejs20.x', MemorySize: 256, Timeout: timeout });
+      expect(lambdaFunction(plain.template, name)).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], MemorySize: 256, Timeout: timeout });
     }
   });
 

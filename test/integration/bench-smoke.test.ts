@@ -45,6 +45,11 @@ describe('bench smoke run (no timing asserted)', () => {
     expect([...LAMBDA_BUILD.external].sort()).toEqual(listed.sort());
   });
 
+  it('bundles as serverless.yml does: the same esbuild target', () => {
+    const yml = readFileSync(join(__dirname, '../../serverless.yml'), 'utf8');
+    expect(/^[ \t]+target:[ \t]*(node\d+)[ \t]*$/m.exec(yml)?.[1]).toBe(LAMBDA_BUILD.target);
+  });
+
   it('bundles as serverless.yml does: the same esbuild plugins', () => {
     const yml = readFileSync(join(__dirname, '../../serverless.yml'), 'utf8');
     const pluginsFile = /^[ \t]+plugins:[ \t]*(\S+)[ \t]*$/m.exec(yml)?.[1];
