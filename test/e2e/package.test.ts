@@ -1,18 +1,14 @@
 // `serverless package` (no AWS credentials needed): the CloudFormation template and the function zips, for
 // both deployment targets: `local` (the default: settings from the shell, no VPC) and `aws` (stage prod: a VPC,
 // settings from SSM Parameter Store, here stubbed with --param so that no AWS call is made).
-import { execFile } from 'node:child_process';
 import { builtinModules } from 'node:module';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { promisify } from 'node:util';
-import { inflateRawSync } from 'node:zlib';
-import { apiEnvironment, REPO_ROOT } from './start-api';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageService, readZip, resourcesOfType, type Packaged, type Resource, type Template, type ZipEntry } from '../helpers/package-service';
+import { apiEnvironment } from './start-api';
 
 jest.setTimeout(60_000);
 
-const SERVERLESS_BIN = join(REPO_ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
 const FUNCTIONS = ['sign', 'logout', 'me', 'logoutAll', 'listSessions', 'endSession', 'revoke', 'authorizer', 'httpAuthorizer', 'revokeAll'] as const;
 const HANDLER_FILES: Record<(typeof FUNCTIONS)[number], string> = {
   sign: 'sign',
@@ -50,70 +46,32 @@ const OPTIONAL_PEERS = new Set([
   '@aws-sdk/client-ssm', // provided by the Lambda Node.js runtime; loaded only to fetch the keyring from SSM
 ]);
 
-type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown };
-type Template = { Resources: Record<string, Resource> };
-
-interface Packaged {
-  dir: string;
-  template: Template;
-}
-
-const workDirs: string[] = [];
+const packaged: Packaged[] = [];
 let plain: Packaged;
 let withSecrets: Packaged;
 let aws: Packaged;
 
-async function packageService(variables: Record<string, string>, args: string[] = []): Promise<Packaged> {
-  const dir = mkdtempSync(join(tmpdir(), 'sls-package-'));
-  workDirs.push(dir);
-  const out = join(dir, 'out');
-  const env = apiEnvironment({
-    ...variables,
-    // No AWS credentials from anywhere: packaging must not need them (an SSM lookup left unstubbed fails).
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-credentials'),
-    AWS_CONFIG_FILE: join(dir, 'no-config'),
-  });
-  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', 'AWS_WEB_IDENTITY_TOKEN_FILE']) {
-    delete env[name];
-  }
-  await promisify(execFile)(process.execPath, [SERVERLESS_BIN, 'package', '--package', out, ...args], {
-    cwd: REPO_ROOT,
-    env: {
-      ...env,
-      // A bundle folder of its own: package deletes it afterwards, and other runs may be using the default.
-      ESBUILD_WORK_FOLDER: relative(REPO_ROOT, join(dir, 'esbuild')),
-      // serverless-esbuild 1.57.2 leaves a copy of every bundle in os.tmpdir() (it removes the temp folder
-      // non-recursively): keep those inside this run's folder, which afterAll deletes.
-      TMPDIR: dir,
-      SLS_TELEMETRY_DISABLED: '1',
-      SLS_NOTIFICATIONS_MODE: 'off',
-    },
-    timeout: 50_000,
-  });
-  const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
-  return { dir: out, template };
+async function packageWith(variables: Record<string, string>, args: string[] = []): Promise<Packaged> {
+  const result = await packageService(apiEnvironment(variables), args);
+  packaged.push(result);
+  return result;
 }
 
 beforeAll(async () => {
-  // One after the other: whatever --package says, serverless and serverless-esbuild both stage the
-  // artifacts in <repo>/.serverless and delete it, so two packagings of one service dir clobber each other.
-  plain = await packageService({});
-  withSecrets = await packageService({ SIGN_API_KEY: API_KEY_MARKER, JWT_SECRET: SECRET_MARKER });
-  // The secrets in the shell must not reach the aws target's template either.
-  aws = await packageService(
-    { SIGN_API_KEY: API_KEY_MARKER, JWT_SECRET: SECRET_MARKER, JWT_KEYS: KEYRING_MARKER },
-    ['--stage', 'prod', ...Object.entries(AWS_STUBS).map(([name, value]) => `--param=${name}=${value}`)],
-  );
+  [plain, withSecrets, aws] = await Promise.all([
+    packageWith({}),
+    packageWith({ SIGN_API_KEY: API_KEY_MARKER, JWT_SECRET: SECRET_MARKER }),
+    // The secrets in the shell must not reach the aws target's template either.
+    packageWith(
+      { SIGN_API_KEY: API_KEY_MARKER, JWT_SECRET: SECRET_MARKER, JWT_KEYS: KEYRING_MARKER },
+      ['--stage', 'prod', ...Object.entries(AWS_STUBS).map(([name, value]) => `--param=${name}=${value}`)],
+    ),
+  ]);
 }, 180_000);
 
 afterAll(() => {
-  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+  for (const result of packaged) result.remove();
 });
-
-function resourcesOfType(template: Template, type: string): [string, Resource][] {
-  return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
-}
 
 function onlyResourceOfType(template: Template, type: string): [string, Resource] {
   const found = resourcesOfType(template, type);
@@ -147,35 +105,6 @@ function lambdaFunction(template: Template, name: (typeof FUNCTIONS)[number]): R
   )?.[1].Properties;
   if (properties === undefined) throw new Error(`no Lambda function with handler ${handler}`);
   return properties;
-}
-
-interface ZipEntry {
-  name: string;
-  content: Buffer;
-}
-
-/** Reads a zip's central directory and inflates each entry: enough for the archives serverless writes. */
-function readZip(path: string): ZipEntry[] {
-  const zip = readFileSync(path);
-  const endOfDirectory = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  if (endOfDirectory < 0) throw new Error(`${path} is not a zip`);
-  const count = zip.readUInt16LE(endOfDirectory + 10);
-  let offset = zip.readUInt32LE(endOfDirectory + 16);
-  const entries: ZipEntry[] = [];
-  for (let index = 0; index < count; index += 1) {
-    const compression = zip.readUInt16LE(offset + 10);
-    const compressedSize = zip.readUInt32LE(offset + 20);
-    const nameLength = zip.readUInt16LE(offset + 28);
-    const extraLength = zip.readUInt16LE(offset + 30);
-    const commentLength = zip.readUInt16LE(offset + 32);
-    const localHeader = zip.readUInt32LE(offset + 42);
-    const name = zip.toString('utf8', offset + 46, offset + 46 + nameLength);
-    const dataStart = localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
-    const data = zip.subarray(dataStart, dataStart + compressedSize);
-    entries.push({ name, content: compression === 0 ? data : inflateRawSync(data) });
-    offset += 46 + nameLength + extraLength + commentLength;
-  }
-  return entries;
 }
 
 describe('serverless package: the CloudFormation template', () => {
@@ -429,7 +358,7 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
   });
 
   test('aws target: without the stubs, packaging looks the settings up in SSM, and so fails without AWS credentials', async () => {
-    const failure = await packageService({}, ['--stage', 'prod']).then(
+    const failure = await packageService(apiEnvironment({}), ['--stage', 'prod']).then(
       () => undefined,
       (error: unknown) => error as { stdout: string; stderr: string },
     );
