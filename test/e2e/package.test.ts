@@ -436,3 +436,84 @@ describe('serverless package: the function zips', () => {
     expect(meCode).not.toContain('Socket closed unexpectedly');
   });
 });
+
+describe('serverless package: trusted callers and the usage plan', () => {
+  const awsTarget = ['--stage', 'prod', ...Object.entries(AWS_STUBS).map(([name, value]) => `--param=${name}=${value}`)];
+
+  async function packagingError(args: string[]): Promise<string> {
+    const failure = await packageService(apiEnvironment({}), args).then(
+      () => undefined,
+      (error: unknown) => error as { stdout: string; stderr: string },
+    );
+    expect(failure).toBeDefined();
+    return `${failure?.stdout}${failure?.stderr}`;
+  }
+
+  test('by default the API key is throttled at 20 requests/s with a burst of 50 and no quota', () => {
+    const [, usagePlan] = onlyResourceOfType(plain.template, 'AWS::ApiGateway::UsagePlan');
+    expect(usagePlan.Properties.Throttle).toEqual({ RateLimit: 20, BurstLimit: 50 });
+    expect(usagePlan.Properties).not.toHaveProperty('Quota');
+  });
+
+  test('usagePlanRate, usagePlanBurst and usagePlanQuota set the usage plan', async () => {
+    const tuned = await packageWith({}, ['--param=usagePlanRate=100', '--param=usagePlanBurst=200', '--param=usagePlanQuota=500000/MONTH']);
+    const [, usagePlan] = onlyResourceOfType(tuned.template, 'AWS::ApiGateway::UsagePlan');
+    expect(usagePlan.Properties.Throttle).toEqual({ RateLimit: 100, BurstLimit: 200 });
+    expect(usagePlan.Properties.Quota).toEqual({ Limit: 500000, Period: 'MONTH' });
+  });
+
+  test.each([
+    ['usagePlanRate', '--param=usagePlanRate=fast'],
+    ['usagePlanBurst', '--param=usagePlanBurst=-1'],
+    ['usagePlanQuota', '--param=usagePlanQuota=1000/YEAR'],
+    ['trustedCallers', '--param=trustedCallers=cookie'],
+  ])('a bad %s fails the packaging with a message naming it', async (name, arg) => {
+    expect(await packagingError([arg])).toContain(`--param ${name} must`);
+  });
+
+  test('trustedCallers=iam is refused on the local target: serverless offline cannot check SigV4', async () => {
+    expect(await packagingError(['--param=trustedCallers=iam'])).toContain('--param trustedCallers=iam needs the aws target');
+  });
+
+  test('aws target with trustedCallers=iam: sign and revoke need SigV4, and there is no API key or usage plan', async () => {
+    const iam = await packageWith({ SIGN_API_KEY: API_KEY_MARKER }, [...awsTarget, '--param=trustedCallers=iam']);
+    for (const path of ['/auth/token', '/auth/revoke']) {
+      expect(method(iam.template, 'POST', path)).toMatchObject({ AuthorizationType: 'AWS_IAM', ApiKeyRequired: false });
+    }
+    for (const type of ['AWS::ApiGateway::ApiKey', 'AWS::ApiGateway::UsagePlan', 'AWS::ApiGateway::UsagePlanKey']) {
+      expect(resourcesOfType(iam.template, type)).toEqual([]);
+    }
+    expect(JSON.stringify(iam.template)).not.toContain(API_KEY_MARKER);
+    // The routes behind the authorizer do not change.
+    for (const [httpMethod, path] of PROTECTED_ROUTES) {
+      expect(method(iam.template, httpMethod, path)).toMatchObject({ AuthorizationType: 'CUSTOM' });
+    }
+  });
+});
+
+describe('serverless package: outputs for stacks that add their own routes', () => {
+  test.each([
+    ['RestApiId', { Ref: 'ApiGatewayRestApi' }],
+    ['RestApiRootResourceId', { 'Fn::GetAtt': ['ApiGatewayRestApi', 'RootResourceId'] }],
+    ['RestApiAuthorizerId', { Ref: 'AuthorizerApiGatewayAuthorizer' }],
+    ['AuthorizerFunctionArn', { 'Fn::GetAtt': ['AuthorizerLambdaFunction', 'Arn'] }],
+    ['HttpApiId', { Ref: 'HttpApi' }],
+    ['HttpApiAuthorizerId', { Ref: 'HttpApiAuthorizerHttpAuthorizer' }],
+    ['HttpAuthorizerFunctionArn', { 'Fn::GetAtt': ['HttpAuthorizerLambdaFunction', 'Arn'] }],
+  ])('%s is exported under the stack-qualified name', (name, value) => {
+    for (const [template, stage] of [[plain.template, 'dev'], [aws.template, 'prod']] as const) {
+      const output = template.Outputs?.[name];
+      expect(output?.Value).toEqual(value);
+      expect(output?.Export?.Name).toBe(`sls-revocable-jwt-${stage}-${name}`);
+      // Each refers to a resource the template has.
+      const target = (value as { Ref?: string; 'Fn::GetAtt'?: string[] }).Ref ?? (value as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+      expect(template.Resources).toHaveProperty([target as string]);
+    }
+  });
+
+  test('RestApiExecutionArn is the stage\'s execute-api ARN, the prefix of an IAM policy for the trusted routes', () => {
+    const joined = JSON.stringify(aws.template.Outputs?.RestApiExecutionArn?.Value);
+    expect(joined).toContain('":execute-api:"');
+    expect(joined).toContain('{"Ref":"ApiGatewayRestApi"},"/prod"');
+  });
+});
