@@ -1,8 +1,7 @@
-// `npm run bench:memory`: Redis memory per live session. Knobs: BENCH_SESSIONS (100000), BENCH_USERS (10000),
-// BENCH_TTL (900 s), BENCH_OUT (bench/results), or the same as flags after `--`.
+// `npm run bench:memory`: Redis memory per live session; `npm run bench:memory -- --help` lists the knobs.
 import { repoRoot } from './lib/env';
 import { runMemory } from './lib/memory';
-import { memoryOptions } from './lib/options';
+import { memoryInvocation, UsageError } from './lib/options';
 
 function command(): string {
   const variables = Object.entries(process.env)
@@ -13,13 +12,18 @@ function command(): string {
   return `${variables}npm run bench:memory${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
 }
 
-runMemory(memoryOptions(repoRoot()), command()).then(
-  (run) => {
-    console.log(`\n${run.markdown}`);
-    console.log(`written: ${run.files.join(', ')}`);
-  },
-  (error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  },
-);
+async function main(): Promise<void> {
+  const invocation = memoryInvocation(repoRoot());
+  if ('help' in invocation) {
+    process.stdout.write(invocation.help);
+    return;
+  }
+  const run = await runMemory(invocation.options, command());
+  console.log(`\n${run.markdown}`);
+  console.log(`written: ${run.files.join(', ')}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof UsageError ? `npm run bench:memory: ${error.message}` : error);
+  process.exitCode = 1;
+});

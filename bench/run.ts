@@ -1,8 +1,7 @@
-// `npm run bench`: see bench/README.md. Knobs: BENCH_ITERATIONS, BENCH_BATCH, BENCH_WARMUP, BENCH_IN_FLIGHT,
-// BENCH_FLIGHT_CALLS, BENCH_FLIGHT_ROUNDS, BENCH_COLD_RUNS, BENCH_OUT, or the same as flags after `--`.
+// `npm run bench`: see bench/README.md; `npm run bench -- --help` lists the knobs, `--quick` runs a smoke-sized bench.
 import { runBench } from './lib/bench';
 import { repoRoot } from './lib/env';
-import { benchOptions } from './lib/options';
+import { benchInvocation, UsageError } from './lib/options';
 
 function command(): string {
   const variables = Object.entries(process.env)
@@ -14,8 +13,13 @@ function command(): string {
 }
 
 async function main(): Promise<void> {
+  const invocation = benchInvocation(repoRoot());
+  if ('help' in invocation) {
+    process.stdout.write(invocation.help);
+    return;
+  }
+  const { options } = invocation;
   const started = Date.now();
-  const options = benchOptions(repoRoot());
   options.progress = (line) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${line}`);
   const run = await runBench(options, command());
   console.log(`\n${run.markdown}`);
@@ -27,6 +31,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  console.error(error instanceof UsageError ? `npm run bench: ${error.message}` : error);
   process.exitCode = 1;
 });
