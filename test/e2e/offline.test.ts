@@ -1,8 +1,13 @@
 // The README flow over HTTP, against serverless offline started by `npm start`'s script with its own Redis.
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import jsonwebtoken from 'jsonwebtoken';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
-import { groupAlive, request, startApi, type RunningApi } from './start-api';
+import { groupAlive, REPO_ROOT, request, startApi, type RunningApi } from './start-api';
 
 jest.setTimeout(60_000);
 
@@ -54,6 +59,15 @@ async function signToken(sub: string, claims: Record<string, unknown> = {}): Pro
   const issued = response.body as SignResponse;
   issuedTokens.push(issued.token);
   return issued;
+}
+
+/** The first JavaScript example of the README's "Trusted callers" section: a login backend calling sign. */
+function readmeTrustedCallerExample(): string {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Trusted callers'));
+  const snippet = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+  if (snippet === undefined) throw new Error('README: no js example under "### Trusted callers"');
+  return snippet;
 }
 
 function me(token: string | undefined) {
@@ -229,6 +243,27 @@ describe('serverless offline: sign, use, log out', () => {
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ revoked: 1 });
     expect((await me(issued.token)).status).toBe(401);
+  });
+
+  test("the README's login backend (fetch with the API key) issues a token that works", async () => {
+    const snippet = readmeTrustedCallerExample();
+    const dir = mkdtempSync(join(tmpdir(), 'readme-login-backend-'));
+    try {
+      const script = join(dir, 'login-backend.mjs');
+      writeFileSync(script, `${snippet}\nconsole.log(JSON.stringify(await issueToken({ id: 'readme-user', role: 'reader' })));\n`);
+      const { stdout } = await promisify(execFile)(process.execPath, [script], {
+        env: { PATH: process.env.PATH, AUTH_API: baseUrl, SIGN_API_KEY },
+        timeout: 20_000,
+      });
+      const issued = JSON.parse(stdout) as SignResponse;
+      issuedTokens.push(issued.token);
+      expect(issued.tokenType).toBe('Bearer');
+      const response = await me(issued.token);
+      expect(response.status).toBe(200);
+      expect(response.body).toMatchObject({ sub: 'readme-user', claims: { role: 'reader' } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   // Runs after the flows (jest keeps declaration order): by now every route has logged something.
