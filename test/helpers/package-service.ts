@@ -23,6 +23,14 @@ const AWS_CREDENTIAL_VARIABLES = [
   'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
   'AWS_WEB_IDENTITY_TOKEN_FILE',
 ];
+/** What the aws target's SSM lookups are stubbed with. */
+export const AWS_STUBS = {
+  redisUrl: 'rediss://package-test-redis.example.internal:6379',
+  securityGroupIds: 'sg-0123456789abcdef0,sg-0fedcba9876543210',
+  subnetIds: 'subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb',
+};
+/** The aws target (stage prod), every SSM lookup stubbed: packaging it makes no AWS call. */
+export const AWS_TARGET_ARGS = ['--stage', 'prod', ...Object.entries(AWS_STUBS).map(([name, value]) => `--param=${name}=${value}`)];
 
 export type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown; Condition?: string };
 export type Template = { Resources: Record<string, Resource>; Outputs?: Record<string, { Value: unknown; Export?: { Name: unknown } }> };
@@ -67,6 +75,9 @@ export async function packageService(env: NodeJS.ProcessEnv, args: string[] = []
     });
   } catch (error) {
     rmSync(root, { recursive: true, force: true });
+    // execFile's message is only "Command failed": what serverless printed says why.
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    if (error instanceof Error) error.message += `\n${stdout ?? ''}${stderr ?? ''}`;
     throw error;
   }
   const templatePath = join(out, 'cloudformation-template-update-stack.json');

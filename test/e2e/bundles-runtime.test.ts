@@ -1,0 +1,201 @@
+// The packaged bundles under the Lambda runtime's Node.js (serverless.yml's provider.runtime), not the Node that
+// runs jest: each function's zip is unpacked and loaded in a process of its own, as a Lambda container would
+// (no node_modules anywhere above it), with the environment the template gives it, against a real redis-server.
+// The binary is this machine's architecture: the bundles are pure JavaScript, the same code on arm64.
+import { fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
+import { buildSync } from 'esbuild';
+import type { BundleHostReady, BundleInvocation, BundleInvocationResult } from '../helpers/bundle-host';
+import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
+import { httpAuthorizerEvent, proxyEventV2 } from '../helpers/events-v2';
+import { packageService, readZip, resourcesOfType, type Packaged } from '../helpers/package-service';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { runtimeNode, serviceRuntimeMajor } from '../helpers/runtime-node';
+import { apiEnvironment } from './start-api';
+
+const SECRET = 'bundles-runtime-test-secret-0123456789abcdef';
+const MAJOR = serviceRuntimeMajor();
+
+interface Container {
+  /** process.versions.node inside the container. */
+  readonly node: string;
+  /** The handler's result; a thrown error is rethrown here with its message. */
+  invoke(event: unknown): Promise<unknown>;
+  stop(): void;
+}
+
+let server: RedisServer;
+let packaged: Packaged;
+let workDir: string;
+/** By serverless function name (sign, logout, …). */
+const containers = new Map<string, Container>();
+/** Every AWS::Lambda::Function's Runtime, by function name. */
+const runtimes = new Map<string, unknown>();
+
+/** Node echoes the offending source line, and a minified bundle is one line of hundreds of kilobytes. */
+function clip(output: string): string {
+  return output.replace(/^(.{300}).+$/gm, '$1…');
+}
+
+async function startContainer(node: string, host: string, bundle: string, exportName: string, env: Record<string, string>): Promise<Container> {
+  // Exactly the function's environment, and none of jest's Node flags, which another Node may not know.
+  const child = fork(host, [String(MAJOR), bundle, exportName], { execPath: node, execArgv: [], env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const pending = new Map<number, (result: BundleInvocationResult) => void>();
+  const ready = await new Promise<BundleHostReady>((resolve, reject) => {
+    // 'close', not 'exit': by then everything the process wrote has been read.
+    child.once('close', (code, signal) => reject(new Error(`${bundle} did not load under ${node} (exit ${code ?? signal}):\n${clip(output)}`)));
+    child.on('message', (message: BundleHostReady | BundleInvocationResult) => {
+      if ('ready' in message) resolve(message);
+      else pending.get(message.id)?.(message);
+    });
+  });
+  child.removeAllListeners('close');
+  let nextId = 0;
+  return {
+    node: ready.node,
+    invoke(event) {
+      const id = (nextId += 1);
+      return new Promise((resolve, reject) => {
+        pending.set(id, (outcome) => {
+          pending.delete(id);
+          if (outcome.ok) resolve(outcome.result);
+          else reject(Object.assign(new Error(outcome.error.message), { name: outcome.error.name }));
+        });
+        const message: BundleInvocation = { id, event };
+        child.send(message, (error) => {
+          if (error !== null) reject(error);
+        });
+      });
+    },
+    stop: () => child.kill('SIGKILL'),
+  };
+}
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  let node: string;
+  // The local target writes REDIS_URL and JWT_SECRET from the packaging shell into every function's environment.
+  [node, packaged] = await Promise.all([runtimeNode(MAJOR), packageService(apiEnvironment({ REDIS_URL: server.url, JWT_SECRET: SECRET }))]);
+  workDir = mkdtempSync(join(tmpdir(), 'bundles-runtime-'));
+  const host = join(workDir, 'bundle-host.js');
+  buildSync({ entryPoints: [join(__dirname, '..', 'helpers', 'bundle-host.ts')], outfile: host, format: 'cjs', platform: 'node', target: `node${MAJOR}`, logLevel: 'silent' });
+
+  const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([, resource]) => {
+    const properties = resource.Properties as {
+      Handler: string;
+      Runtime: unknown;
+      Code: { S3Key: string };
+      Environment: { Variables: Record<string, string> };
+    };
+    const name = basename(properties.Code.S3Key, '.zip');
+    runtimes.set(name, properties.Runtime);
+    // As the runtime reads it: `functions/sign.handler` is the export `handler` of the module functions/sign.
+    const split = properties.Handler.lastIndexOf('.');
+    const dir = join(workDir, name);
+    for (const entry of readZip(join(packaged.dir, `${name}.zip`))) {
+      mkdirSync(dirname(join(dir, entry.name)), { recursive: true });
+      writeFileSync(join(dir, entry.name), entry.content);
+    }
+    return { name, module: join(dir, properties.Handler.slice(0, split)), exportName: properties.Handler.slice(split + 1), env: properties.Environment.Variables };
+  });
+  const started = await Promise.allSettled(functions.map(({ module, exportName, env }) => startContainer(node, host, module, exportName, env)));
+  started.forEach((result, index) => {
+    if (result.status === 'fulfilled') containers.set((functions[index] as { name: string }).name, result.value);
+  });
+  const failures = started.flatMap((result) => (result.status === 'rejected' ? [(result.reason as Error).message] : []));
+  if (failures.length > 0) throw new Error(failures.join('\n\n'));
+}, 420_000);
+
+afterAll(async () => {
+  for (const container of containers.values()) container.stop();
+  packaged?.remove();
+  if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+  await server?.stop();
+});
+
+function call(name: string, event: unknown): Promise<unknown> {
+  const container = containers.get(name);
+  if (container === undefined) throw new Error(`no function ${name} in the template`);
+  return container.invoke(event);
+}
+
+async function sign(sub: string): Promise<{ token: string; jti: string }> {
+  const response = (await call('sign', proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims: { role: 'tester' } }) }))) as APIGatewayProxyResult;
+  expect(response.statusCode).toBe(201);
+  return JSON.parse(response.body) as { token: string; jti: string };
+}
+
+/** The REST API TOKEN authorizer's policy for a Bearer token. */
+function authorize(token: string): Promise<APIGatewayAuthorizerResult> {
+  return call('authorizer', tokenAuthorizerEvent(`Bearer ${token}`)) as Promise<APIGatewayAuthorizerResult>;
+}
+
+/** A REST API request behind the authorizer, with the context it passed on. */
+async function restRequest(name: string, method: string, path: string, token: string, pathParameters?: Record<string, string>): Promise<APIGatewayProxyResult> {
+  const { context } = await authorize(token);
+  return (await call(name, proxyEvent({ method, path, authorizer: context ?? {}, ...(pathParameters === undefined ? {} : { pathParameters }) }))) as APIGatewayProxyResult;
+}
+
+describe(`the bundles under the Lambda runtime's Node.js (nodejs${MAJOR}.x)`, () => {
+  test(`every function runs nodejs${MAJOR}.x, and its bundle loads and answers under Node.js ${MAJOR}`, () => {
+    expect(containers.size).toBeGreaterThan(0);
+    expect([...containers.keys()].sort()).toEqual([...runtimes.keys()].sort());
+    for (const [name, container] of containers) {
+      expect([name, runtimes.get(name)]).toEqual([name, `nodejs${MAJOR}.x`]);
+      expect([name, Number(container.node.split('.')[0])]).toEqual([name, MAJOR]);
+    }
+  });
+
+  test('a token: sign, both authorizers allow it, /me on both APIs, logout, then both authorizers refuse it', async () => {
+    const { token, jti } = await sign('bundle-user');
+
+    const policy = await authorize(token);
+    expect(policy.policyDocument.Statement).toEqual([expect.objectContaining({ Effect: 'Allow', Action: 'execute-api:Invoke' })]);
+    expect(policy.context).toMatchObject({ sub: 'bundle-user', jti });
+    const simple = (await call('httpAuthorizer', httpAuthorizerEvent({ authorization: `Bearer ${token}` }))) as { isAuthorized: boolean; context?: unknown };
+    expect(simple).toMatchObject({ isAuthorized: true, context: { sub: 'bundle-user', jti } });
+
+    const me = await restRequest('me', 'GET', '/me', token);
+    expect(me.statusCode).toBe(200);
+    expect(JSON.parse(me.body)).toMatchObject({ sub: 'bundle-user', jti, claims: { role: 'tester' } });
+    const meV2 = (await call('me', proxyEventV2({ method: 'GET', path: '/me', lambda: simple.context }))) as APIGatewayProxyResult;
+    expect([meV2.statusCode, JSON.parse(meV2.body)]).toEqual([200, expect.objectContaining({ sub: 'bundle-user', jti })]);
+
+    expect((await restRequest('logout', 'POST', '/auth/logout', token)).statusCode).toBe(204);
+    await expect(authorize(token)).rejects.toThrow(/^Unauthorized$/);
+    await expect(call('httpAuthorizer', httpAuthorizerEvent({ authorization: `Bearer ${token}` }))).resolves.toEqual({ isAuthorized: false });
+  });
+
+  test('sessions: listed, one ended, all ended; the trusted revoke by jti and by subject; the kill switch', async () => {
+    const first = await sign('bundle-sessions');
+    const second = await sign('bundle-sessions');
+    const listed = await restRequest('listSessions', 'GET', '/auth/sessions', first.token);
+    expect(listed.statusCode).toBe(200);
+    const sessions = (JSON.parse(listed.body) as { sessions: { jti: string; current: boolean }[] }).sessions;
+    expect(sessions.map(({ jti, current }) => [jti, current]).sort()).toEqual([[first.jti, true], [second.jti, false]].sort());
+
+    expect((await restRequest('endSession', 'DELETE', `/auth/sessions/${second.jti}`, first.token, { jti: second.jti })).statusCode).toBe(204);
+    await expect(authorize(second.token)).rejects.toThrow(/^Unauthorized$/);
+    expect((await restRequest('logoutAll', 'POST', '/auth/logout-all', first.token)).statusCode).toBe(204);
+    await expect(authorize(first.token)).rejects.toThrow(/^Unauthorized$/);
+
+    const byJti = await sign('bundle-revoked');
+    const bySubject = await sign('bundle-revoked');
+    const revoke = async (body: unknown) =>
+      JSON.parse(((await call('revoke', proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify(body) }))) as APIGatewayProxyResult).body) as unknown;
+    await expect(revoke({ jti: byJti.jti })).resolves.toEqual({ revoked: 1 });
+    await expect(revoke({ sub: 'bundle-revoked' })).resolves.toEqual({ revoked: 1 });
+    await expect(authorize(bySubject.token)).rejects.toThrow(/^Unauthorized$/);
+
+    const last = await sign('bundle-last');
+    const { revoked } = (await call('revokeAll', { confirm: 'revoke-all' })) as { revoked: number };
+    expect(revoked).toBeGreaterThanOrEqual(1);
+    await expect(authorize(last.token)).rejects.toThrow(/^Unauthorized$/);
+  });
+});
