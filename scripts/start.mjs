@@ -1,11 +1,16 @@
 // @ts-check
-// `npm start`: serves the API locally with serverless offline.
+// `npm start`: serves the API locally with serverless offline, behind a small gateway (local-gateway.js)
+// that applies API Gateway's CORS rules, which offline gets wrong.
 //
-//   PORT          HTTP port (default 3000); routes are under /<stage>, e.g. http://localhost:3000/dev/me
+//   PORT          HTTP port (default 3000): the REST API under /<stage>, e.g. http://localhost:3000/dev/me,
+//                 the HTTP API at the root, e.g. http://localhost:3000/me. Offline itself runs on a free port.
+//   LAMBDA_PORT   offline's Lambda invoke endpoint (`aws lambda invoke --endpoint-url`); default a free port
 //   REDIS_URL     Redis to use; when unset, a throwaway redis-server is started on a free port and stopped on exit
 //   SIGN_API_KEY  x-api-key for POST /auth/token; when unset, a random one is generated and printed
 //   JWT_SECRET    (or JWT_KEYS) when unset, handlers use the public development secret, accepted under offline only
+//   CORS_ORIGINS  browser origins allowed on the Bearer routes, e.g. http://localhost:5173; unset: none
 //
+// A port given in PORT or LAMBDA_PORT that is in use stops the script at once, naming the variable.
 // Arguments are passed on to `serverless offline start`, e.g. `npm start -- --stage local`.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,10 +19,12 @@ import { createConnection, createServer } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import cors from '../deploy/cors.js';
+import localGateway from './local-gateway.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const SERVERLESS_BIN = join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
-const READY_LINE = /Server ready: (http:\/\/\S+)/;
+const READY_LINE = /Server ready: http:\/\//;
 const REDIS_START_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 5_000;
 
@@ -39,6 +46,17 @@ async function main() {
   const args = process.argv.slice(2);
   const port = nonEmpty(process.env.PORT) ?? '3000';
   const stage = stageFrom(args);
+  // Validated as the functions will (a ConfigError naming CORS_ORIGINS), before anything starts.
+  const origins = cors.parseOrigins(process.env.CORS_ORIGINS);
+
+  // The ports first: a clash fails here, in one line, not in a stack trace from offline after startup.
+  const offlinePort = await freePort();
+  const gateway = localGateway.createLocalGateway({ upstreamPort: offlinePort, stage, origins });
+  await listen(gateway, Number(port), 'PORT');
+  const lambdaPort = nonEmpty(process.env.LAMBDA_PORT) ?? String(await freePort());
+  // Only a check: offline binds it itself, a moment later.
+  const probe = await listen(createServer(), Number(lambdaPort), 'LAMBDA_PORT');
+  await new Promise((resolve) => probe.close(resolve));
 
   for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
     process.on(signal, () => void shutdown(signal, 128 + constants.signals[signal]));
@@ -72,14 +90,15 @@ async function main() {
     cwd: ROOT,
     env: {
       ...process.env,
-      PORT: port,
+      PORT: String(offlinePort),
+      LAMBDA_PORT: lambdaPort,
       REDIS_URL: redisUrl,
       SIGN_API_KEY: signApiKey,
       ESBUILD_WORK_FOLDER: workFolderSetting,
       SLS_TELEMETRY_DISABLED: '1',
       SLS_NOTIFICATIONS_MODE: 'off',
     },
-    stdio: ['ignore', 'inherit', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   offline.once('exit', (code, signal) => {
     offline = undefined;
@@ -89,26 +108,34 @@ async function main() {
     }
   });
 
+  // Offline prints its routes with its own port, which skips the gateway: show the one to call instead,
+  // padded to the same width so that its table stays aligned.
+  const offlineAddress = new RegExp(`localhost:${offlinePort}(\\S*)( *)`, 'g');
+  const showPublicPort = (/** @type {string} */ text) =>
+    text.replace(offlineAddress, (found, path) => `localhost:${port}${path}`.padEnd(found.length));
+  offline.stdout?.setEncoding('utf8');
+  offline.stdout?.on('data', (/** @type {string} */ chunk) => process.stdout.write(showPublicPort(chunk)));
+
   // Offline reports readiness on stderr; relay everything and print the banner once it is up.
   /** @type {string | undefined} Stderr so far, until the ready line is seen. */
   let beforeReady = '';
   offline.stderr?.setEncoding('utf8');
   offline.stderr?.on('data', (/** @type {string} */ chunk) => {
-    process.stderr.write(chunk);
+    process.stderr.write(showPublicPort(chunk));
     if (beforeReady === undefined) return;
     beforeReady = (beforeReady + chunk).slice(-4096); // the line may arrive split across chunks
-    const ready = READY_LINE.exec(beforeReady);
-    if (ready !== null) {
+    if (READY_LINE.test(beforeReady)) {
       beforeReady = undefined;
-      printBanner({ base: `${ready[1]}/${stage}`, signApiKey, redisUrl, ownRedis: redisServer !== undefined });
+      printBanner({ origin: `http://localhost:${port}`, stage, signApiKey, redisUrl, ownRedis: redisServer !== undefined, origins });
     }
   });
 }
 
 /**
- * @param {{ base: string, signApiKey: string, redisUrl: string, ownRedis: boolean }} info
+ * @param {{ origin: string, stage: string, signApiKey: string, redisUrl: string, ownRedis: boolean, origins: string[] }} info
  */
-function printBanner({ base, signApiKey, redisUrl, ownRedis }) {
+function printBanner({ origin, stage, signApiKey, redisUrl, ownRedis, origins }) {
+  const base = `${origin}/${stage}`;
   const secret =
     nonEmpty(process.env.JWT_KEYS) !== undefined
       ? 'from JWT_KEYS'
@@ -119,9 +146,11 @@ function printBanner({ base, signApiKey, redisUrl, ownRedis }) {
     '',
     '  revocable-jwt is up',
     `    API          ${base}`,
+    `    HTTP API     ${origin}`,
     `    x-api-key    ${signApiKey}${nonEmpty(process.env.SIGN_API_KEY) === undefined ? '   (generated for this run)' : ''}`,
     `    Redis        ${redactUrl(redisUrl)}${ownRedis ? '   (started for this run, stopped on exit)' : ''}`,
     `    JWT secret   ${secret}`,
+    `    CORS         ${origins.length === 0 ? 'none (CORS_ORIGINS is unset)' : origins.join(', ')}`,
     '',
     `  curl -s -X POST ${base}/auth/token -H 'x-api-key: ${signApiKey}' -H 'content-type: application/json' -d '{"sub":"alice"}'`,
     `  curl -s ${base}/me -H "Authorization: Bearer $TOKEN"`,
@@ -221,6 +250,22 @@ function answersPing(port) {
     });
     socket.on('close', () => resolve(reply.startsWith('+PONG')));
     socket.on('error', () => undefined);
+  });
+}
+
+/**
+ * Listens on the port, or fails with one line naming the variable it came from.
+ * @template {import('node:net').Server} S
+ * @param {S} server @param {number} port @param {string} variable
+ * @returns {Promise<S>}
+ */
+function listen(server, port, variable) {
+  return new Promise((resolve, reject) => {
+    server.once('error', (/** @type {NodeJS.ErrnoException} */ error) =>
+      reject(new Error(error.code === 'EADDRINUSE' ? `${variable} ${port} is in use; set ${variable} to a free port` : `cannot listen on ${variable} ${port}: ${error.message}`)),
+    );
+    // Where offline listens by default.
+    server.listen(port, 'localhost', () => resolve(server));
   });
 }
 

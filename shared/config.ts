@@ -178,6 +178,36 @@ function readNonEmpty(env: Env, name: string, fallback: string): string {
   return raw.trim();
 }
 
+/**
+ * CORS_ORIGINS: the browser origins allowed to call the Bearer routes, comma-separated; unset or empty
+ * allows none. Each entry must be an origin exactly as a browser sends it in `Origin` (scheme, lowercase host,
+ * port only when not the default), since API Gateway compares them as strings.
+ */
+export function loadCorsOrigins(env: Env): string[] {
+  const raw = env.CORS_ORIGINS?.trim() ?? '';
+  if (raw === '') return [];
+  const origins: string[] = [];
+  raw.split(',').forEach((entry, index) => {
+    const origin = entry.trim();
+    const expected = 'an origin such as https://app.example.com (http or https, host, optional port; no path, no trailing slash, no "*")';
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      // Reported below, with what an origin looks like.
+    }
+    if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || origin.includes('*')) {
+      throw new ConfigError(`CORS_ORIGINS entry ${index + 1} must be ${expected}, got "${origin}"`);
+    }
+    if (url.origin !== origin) {
+      throw new ConfigError(`CORS_ORIGINS entry ${index + 1} must be ${expected}, got "${origin}" (did you mean "${url.origin}"?)`);
+    }
+    if (origins.includes(origin)) throw new ConfigError(`CORS_ORIGINS lists "${origin}" twice`);
+    origins.push(origin);
+  });
+  return origins;
+}
+
 export function loadLogLevel(env: Env): LogLevel {
   const raw = env.LOG_LEVEL;
   if (raw === undefined || raw === '') return 'info';

@@ -1,5 +1,7 @@
 // The frame every HTTP handler shares: timing, one log line per request, and errors mapped to responses.
 import type { APIGatewayProxyEvent, APIGatewayProxyEventPathParameters, APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { loadCorsOrigins } from './config';
+import { requestOrigin, withCors } from './cors';
 import { KeyringUnavailableError, StoreUnavailableError, ValidationError } from './errors';
 import { errorBody } from './http';
 import { describeError, newRequestScope, type Fields, type RequestScope } from './log';
@@ -40,20 +42,28 @@ export function route(name: string, run: (event: APIGatewayProxyEvent, scope: Re
   return frame(name, run);
 }
 
+export interface AuthorizedRouteOptions {
+  /** Browser origins that may read the answers (CORS_ORIGINS); read from the environment when not given. */
+  corsOrigins?: readonly string[];
+}
+
 /**
  * A route behind an authorizer, served by the REST API, the HTTP API or both: it runs only with the
- * identity the authorizer established.
+ * identity the authorizer established. These are the routes a browser app calls, so their answers, errors
+ * included, carry CORS headers for the allowed origins.
  */
 export function authorizedRoute(
   name: string,
   run: (caller: CallerIdentity, request: RouteRequest, scope: RequestScope) => Promise<RouteResult>,
+  { corsOrigins = loadCorsOrigins(process.env) }: AuthorizedRouteOptions = {},
 ): AuthorizedProxyHandler {
-  return frame(name, async (event: AuthorizedProxyEvent, scope) => {
+  const handle = frame(name, async (event: AuthorizedProxyEvent, scope) => {
     const caller = callerIdentity(event);
     // Reached without the authorizer: a deployment error. Refuse, and say so in the log.
     if (caller === undefined) throw new Error('no authorizer context: is the route behind the authorizer?');
     return run(caller, { body: event.body ?? null, isBase64Encoded: event.isBase64Encoded, pathParameters: event.pathParameters ?? null }, scope);
   });
+  return async (event, context) => withCors(await handle(event, context), corsOrigins, requestOrigin(event.headers));
 }
 
 function frame<E>(

@@ -34,7 +34,7 @@ beforeAll(async () => {
     REDIS_TIMEOUT_MS: '300',
   });
   restUrl = api.banner.baseUrl;
-  httpUrl = new URL(restUrl).origin;
+  httpUrl = api.banner.httpApiUrl;
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@
 import { builtinModules } from 'node:module';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageService, readZip, resourcesOfType, type Packaged, type Resource, type Template, type ZipEntry } from '../helpers/package-service';
+import { AWS_STUBS, AWS_TARGET_ARGS, packageService, readZip, resourcesOfType, type Packaged, type Resource, type Template, type ZipEntry } from '../helpers/package-service';
 import { apiEnvironment } from './start-api';
 
 jest.setTimeout(60_000);
@@ -33,12 +33,6 @@ const PROTECTED_ROUTES = [
 const API_KEY_MARKER = 'package-test-api-key-0123456789';
 const SECRET_MARKER = 'package-test-secret-marker-0123456789abcdef';
 const KEYRING_MARKER = `package-test:${'keyring-marker-'.repeat(3)}`;
-/** What the aws target's SSM lookups are stubbed with. */
-const AWS_STUBS = {
-  redisUrl: 'rediss://package-test-redis.example.internal:6379',
-  securityGroupIds: 'sg-0123456789abcdef0,sg-0fedcba9876543210',
-  subnetIds: 'subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb',
-};
 const VPC_ACCESS_POLICY = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']] };
 /** Optional peers a library require()s inside try/catch only when asked to; esbuild leaves them unresolved. */
 const OPTIONAL_PEERS = new Set([
@@ -64,7 +58,7 @@ beforeAll(async () => {
     // The secrets in the shell must not reach the aws target's template either.
     packageWith(
       { SIGN_API_KEY: API_KEY_MARKER, JWT_SECRET: SECRET_MARKER, JWT_KEYS: KEYRING_MARKER },
-      ['--stage', 'prod', ...Object.entries(AWS_STUBS).map(([name, value]) => `--param=${name}=${value}`)],
+      AWS_TARGET_ARGS,
     ),
   ]);
 }, 180_000);
@@ -180,6 +174,8 @@ describe('serverless package: the CloudFormation template', () => {
           REDIS_WAIT_REPLICAS: '0',
           REDIS_CLUSTER: 'false',
           LOG_LEVEL: 'info',
+          // Empty: no browser origin may call the Bearer routes.
+          CORS_ORIGINS: '',
         },
       });
     }
@@ -438,8 +434,6 @@ describe('serverless package: the function zips', () => {
 });
 
 describe('serverless package: trusted callers and the usage plan', () => {
-  const awsTarget = ['--stage', 'prod', ...Object.entries(AWS_STUBS).map(([name, value]) => `--param=${name}=${value}`)];
-
   async function packagingError(args: string[]): Promise<string> {
     const failure = await packageService(apiEnvironment({}), args).then(
       () => undefined,
@@ -476,7 +470,7 @@ describe('serverless package: trusted callers and the usage plan', () => {
   });
 
   test('aws target with trustedCallers=iam: sign and revoke need SigV4, and there is no API key or usage plan', async () => {
-    const iam = await packageWith({ SIGN_API_KEY: API_KEY_MARKER }, [...awsTarget, '--param=trustedCallers=iam']);
+    const iam = await packageWith({ SIGN_API_KEY: API_KEY_MARKER }, [...AWS_TARGET_ARGS, '--param=trustedCallers=iam']);
     for (const path of ['/auth/token', '/auth/revoke']) {
       expect(method(iam.template, 'POST', path)).toMatchObject({ AuthorizationType: 'AWS_IAM', ApiKeyRequired: false });
     }

@@ -25,6 +25,7 @@ const CONTROLLED_VARIABLES = [
   'REDIS_TIMEOUT_MS',
   'REDIS_WAIT_REPLICAS',
   'LOG_LEVEL',
+  'CORS_ORIGINS',
   'ESBUILD_WORK_FOLDER',
   'ESBUILD_WATCH_PATTERN',
 ];
@@ -33,8 +34,10 @@ const CONTROLLED_VARIABLES = [
 const WATCH_NOTHING = '.e2e-tests-watch-no-files/**';
 
 export interface Banner {
-  /** e.g. http://localhost:3000/dev */
+  /** The REST API, e.g. http://localhost:3000/dev */
   baseUrl: string;
+  /** The HTTP API, e.g. http://localhost:3000 */
+  httpApiUrl: string;
   apiKey: string;
   redisUrl: string;
 }
@@ -135,10 +138,11 @@ export function groupAlive(pgid: number | undefined): boolean {
 
 function parseBanner(text: string): Banner | undefined {
   const baseUrl = /^ +API +(http\S+)$/m.exec(text)?.[1];
+  const httpApiUrl = /^ +HTTP API +(http\S+)$/m.exec(text)?.[1];
   const apiKey = /^ +x-api-key +(\S+)/m.exec(text)?.[1];
   const redisUrl = /^ +Redis +(redis\S+)/m.exec(text)?.[1];
-  if (baseUrl === undefined || apiKey === undefined || redisUrl === undefined) return undefined;
-  return { baseUrl, apiKey, redisUrl };
+  if (baseUrl === undefined || httpApiUrl === undefined || apiKey === undefined || redisUrl === undefined) return undefined;
+  return { baseUrl, httpApiUrl, apiKey, redisUrl };
 }
 
 export interface JsonResponse {

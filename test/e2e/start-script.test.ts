@@ -1,7 +1,7 @@
 // `npm start` without REDIS_URL or SIGN_API_KEY: it brings its own redis-server and key, and leaves nothing
 // running once it is told to stop.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
@@ -99,6 +99,54 @@ describe('npm start without REDIS_URL', () => {
       expect(output()).toContain('brew install redis');
     } finally {
       rmSync(emptyBin, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Holds a port on localhost, as another program would; resolves null if something else already does. */
+async function occupy(port: number): Promise<Server | null> {
+  const server = createServer();
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(null) : reject(error)));
+    server.listen(port, 'localhost', () => resolve(server));
+  });
+}
+
+async function exitOf(child: ReturnType<typeof runStartScript>['child']): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+describe('npm start: ports', () => {
+  test('without LAMBDA_PORT, offline\'s Lambda endpoint takes a free port, not 3002, and the banner names both APIs', async () => {
+    // Whoever holds 3002, this test or another program, it is taken.
+    const held = await occupy(3002);
+    const port = await freePort();
+    let running: RunningApi | undefined;
+    try {
+      running = await startApi({ PORT: String(port) });
+      expect(running.banner.baseUrl).toBe(`http://localhost:${port}/dev`);
+      expect(running.banner.httpApiUrl).toBe(`http://localhost:${port}`);
+      const lambdaPort = Number(/Offline \[http for lambda\] listening on http:\/\/localhost:(\d+)/.exec(running.output())?.[1]);
+      expect(lambdaPort).toBeGreaterThan(0);
+      expect(lambdaPort).not.toBe(3002);
+      expect((await request(`${running.banner.httpApiUrl}/me`)).status).toBe(401);
+    } finally {
+      await running?.stop();
+      await new Promise((resolve) => (held === null ? resolve(undefined) : held.close(resolve)));
+    }
+  });
+
+  test.each(['PORT', 'LAMBDA_PORT'])('a %s in use stops it at once, in one line naming the variable, before offline starts', async (variable) => {
+    const port = await freePort();
+    const held = await occupy(port);
+    if (held === null) throw new Error(`port ${port} was taken meanwhile`);
+    try {
+      const ports = { PORT: String(await freePort()), LAMBDA_PORT: String(await freePort()), [variable]: String(port) };
+      const { child, output } = runStartScript(apiEnvironment(ports));
+      expect(await exitOf(child)).toBe(1);
+      expect(output().trim()).toBe(`npm start: ${variable} ${port} is in use; set ${variable} to a free port`);
+    } finally {
+      await new Promise((resolve) => held.close(resolve));
     }
   });
 });

@@ -12,5 +12,6 @@ export const CONFIG_VARIABLES = [
   'TOKEN_TTL',
   'MAX_TTL',
   'LOG_LEVEL',
+  'CORS_ORIGINS',
   'IS_OFFLINE',
 ];

@@ -1,0 +1,94 @@
+// @ts-check
+// What `npm start` puts on PORT in front of serverless offline: API Gateway's CORS rules, which offline gets
+// wrong (it echoes any Origin, with credentials, on every response, and overrides the handlers' headers).
+// Everything else passes through untouched and streamed: status, headers, body.
+//
+//   - every Access-Control-* header offline added is dropped;
+//   - with CORS_ORIGINS set, on the Bearer routes only (deploy/cors.js), under /<stage> (REST API) and at
+//     the root (HTTP API): a preflight from an allowed origin is answered here, as API Gateway would, and
+//     a response gets Access-Control-Allow-Origin for an allowed origin, and `Vary: Origin`.
+'use strict';
+const { createServer, request, Agent } = require('node:http');
+const { pipeline } = require('node:stream');
+const { BEARER_ROUTES, ALLOWED_HEADERS } = require('../deploy/cors.js');
+
+/** Connection-level headers: each hop sets its own. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+
+/**
+ * @param {{ upstreamPort: number, stage: string, origins: readonly string[] }} options
+ *   upstreamPort: serverless offline's HTTP port; stage: the REST API's; origins: CORS_ORIGINS, parsed
+ * @returns {import('node:http').Server} not yet listening
+ */
+function createLocalGateway({ upstreamPort, stage, origins }) {
+  const agent = new Agent({ keepAlive: true });
+  return createServer((req, res) => {
+    const origin = req.headers.origin;
+    const methods = bearerMethods((req.url ?? '/').split('?')[0] ?? '/', stage);
+    const cors = origins.length > 0 && methods.length > 0;
+    const allowed = cors && origin !== undefined && origins.includes(origin);
+
+    if (cors && req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+      // Only an allowed origin hears which methods and headers it may use; any other is refused by its browser.
+      res.writeHead(204, {
+        Vary: 'Origin',
+        ...(allowed && {
+          'Access-Control-Allow-Origin': origin,
+          'Access-Control-Allow-Methods': ['OPTIONS', ...methods].join(','),
+          'Access-Control-Allow-Headers': ALLOWED_HEADERS.join(','),
+        }),
+      });
+      res.end();
+      return;
+    }
+
+    const upstream = request({ host: 'localhost', port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
+      /** @type {string[]} */
+      const headers = [];
+      const raw = answer.rawHeaders;
+      for (let index = 0; index < raw.length; index += 2) {
+        const name = String(raw[index]);
+        const lower = name.toLowerCase();
+        if (HOP_BY_HOP.has(lower) || lower.startsWith('access-control-')) continue;
+        headers.push(name, String(raw[index + 1]));
+      }
+      if (cors) headers.push('Vary', 'Origin');
+      if (allowed && origin !== undefined) headers.push('Access-Control-Allow-Origin', origin);
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
+      pipeline(answer, res, () => undefined);
+    });
+    upstream.on('error', (error) => {
+      if (res.headersSent) {
+        res.destroy(error);
+        return;
+      }
+      res.writeHead(502, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      res.end(JSON.stringify({ error: 'BAD_GATEWAY', message: `serverless offline did not answer: ${error.message}` }));
+    });
+    req.pipe(upstream);
+    // A client that goes away takes its request to offline with it.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+  });
+}
+
+/**
+ * The methods of the Bearer routes at this path, REST API (under the stage) or HTTP API (at the root); none
+ * when it is no Bearer route's. A `{name}` segment matches any one segment, as in API Gateway.
+ * @param {string} pathname
+ * @param {string} stage
+ * @returns {string[]}
+ */
+function bearerMethods(pathname, stage) {
+  const segments = pathname.split('/');
+  const routePath = segments[1] === stage ? segments.slice(0, 1).concat(segments.slice(2)) : segments;
+  return BEARER_ROUTES.filter(({ path }) => matches(path.split('/'), routePath)).map(({ method }) => method);
+}
+
+/** @param {string[]} template @param {string[]} segments */
+function matches(template, segments) {
+  return template.length === segments.length && template.every((part, index) => (part.startsWith('{') ? segments[index] !== '' : part === segments[index]));
+}
+
+module.exports = { createLocalGateway, bearerMethods };

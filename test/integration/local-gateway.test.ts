@@ -1,0 +1,214 @@
+// scripts/local-gateway.js, what `npm start` puts in front of serverless offline, against a stand-in for
+// offline that misbehaves as offline does: it answers every request with CORS headers for any origin.
+import { once } from 'node:events';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLocalGateway } from '../../scripts/local-gateway';
+
+const APP = 'http://localhost:5173';
+const OTHER = 'https://evil.example.com';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+let upstream: Server;
+let upstreamPort: number;
+const seen: Seen[] = [];
+/** Resolves the upstream's pending streamed answer, for the streaming test. */
+let finishStream: (() => void) | undefined;
+const gateways: Server[] = [];
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      // As serverless offline's onPreResponse hook does, whatever the route and origin.
+      const offlineCors = {
+        'access-control-allow-origin': req.headers.origin ?? '*',
+        'access-control-allow-credentials': 'true',
+        'Access-Control-Expose-Headers': 'content-type',
+      };
+      if (req.url === '/dev/stream') {
+        res.writeHead(200, { 'content-type': 'text/plain', ...offlineCors });
+        res.write('first;');
+        finishStream = () => res.end('last');
+        return;
+      }
+      res.writeHead(418, 'Teapot', [
+        ['content-type', 'application/json'],
+        ['set-cookie', 'a=1'],
+        ['set-cookie', 'b=2'],
+        ['x-upstream', 'yes'],
+        ...Object.entries(offlineCors),
+      ].flat());
+      res.end(JSON.stringify({ echoed: body }));
+    });
+  });
+  upstream.listen(0, 'localhost');
+  await once(upstream, 'listening');
+  upstreamPort = (upstream.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  for (const gateway of gateways) gateway.closeAllConnections();
+  await Promise.all([...gateways, upstream].map((server) => new Promise((resolve) => server.close(resolve))));
+});
+
+beforeEach(() => {
+  seen.length = 0;
+});
+
+async function gateway(origins: string[], port = upstreamPort): Promise<string> {
+  const server = createLocalGateway({ upstreamPort: port, stage: 'dev', origins });
+  gateways.push(server);
+  server.listen(0, 'localhost');
+  await once(server, 'listening');
+  return `http://localhost:${(server.address() as AddressInfo).port}`;
+}
+
+interface Answer {
+  status: number;
+  statusMessage: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+function call(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers }, (res: IncomingMessage) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const corsHeaders = (headers: IncomingHttpHeaders) => Object.keys(headers).filter((name) => name.startsWith('access-control-'));
+
+describe('Local gateway: API Gateway CORS in front of serverless offline', () => {
+  test('passes a request and its answer through: method, path, query, headers, body, status, repeated headers', async () => {
+    const base = await gateway([APP]);
+    const answer = await call(`${base}/dev/auth/token?x=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'k' },
+      body: '{"sub":"alice"}',
+    });
+    expect(seen).toEqual([
+      expect.objectContaining({ method: 'POST', url: '/dev/auth/token?x=1', body: '{"sub":"alice"}', headers: expect.objectContaining({ 'x-api-key': 'k', host: new URL(base).host }) }),
+    ]);
+    expect(answer).toMatchObject({ status: 418, statusMessage: 'Teapot', body: JSON.stringify({ echoed: '{"sub":"alice"}' }) });
+    expect(answer.headers).toMatchObject({ 'content-type': 'application/json', 'x-upstream': 'yes', 'set-cookie': ['a=1', 'b=2'] });
+  });
+
+  test.each([
+    ['the REST API', '/dev/me'],
+    ['the HTTP API', '/me'],
+    ['a path parameter', '/dev/auth/sessions/%7Babc%7Ddef'],
+  ])('on a Bearer route of %s, an allowed origin may read the answer, with no credentials mode', async (_case, path) => {
+    const answer = await call(`${await gateway([APP])}${path}`, { headers: { origin: APP } });
+    expect(answer.status).toBe(418);
+    expect(answer.headers['access-control-allow-origin']).toBe(APP);
+    expect(corsHeaders(answer.headers)).toEqual(['access-control-allow-origin']);
+    expect(answer.headers.vary).toBe('Origin');
+  });
+
+  test('on a Bearer route, another origin gets none of the CORS headers offline added', async () => {
+    const answer = await call(`${await gateway([APP])}/dev/me`, { headers: { origin: OTHER } });
+    expect(corsHeaders(answer.headers)).toEqual([]);
+    expect(answer.headers.vary).toBe('Origin');
+  });
+
+  test.each([
+    ['POST', '/dev/auth/token'],
+    ['POST', '/dev/auth/revoke'],
+    ['GET', '/dev/unknown'],
+    ['GET', '/dev/me/extra'],
+  ])('%s %s is no Bearer route: no CORS, even for an allowed origin', async (method, path) => {
+    const answer = await call(`${await gateway([APP])}${path}`, { method, headers: { origin: APP } });
+    expect(answer.status).toBe(418);
+    expect(corsHeaders(answer.headers)).toEqual([]);
+  });
+
+  test('with CORS_ORIGINS unset, no route has CORS, and a preflight goes to offline', async () => {
+    const base = await gateway([]);
+    const answer = await call(`${base}/me`, { headers: { origin: APP } });
+    expect(corsHeaders(answer.headers)).toEqual([]);
+    expect(answer.headers).not.toHaveProperty('vary');
+    const preflight = await call(`${base}/me`, { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'GET' } });
+    expect(corsHeaders(preflight.headers)).toEqual([]);
+    expect(seen.map(({ method }) => method)).toEqual(['GET', 'OPTIONS']);
+  });
+
+  test.each([
+    ['/dev/auth/sessions/x', 'OPTIONS,DELETE'],
+    ['/auth/logout', 'OPTIONS,POST'],
+  ])('answers the preflight of an allowed origin for %s itself: %s, Authorization and Content-Type', async (path, methods) => {
+    const answer = await call(`${await gateway([OTHER, APP])}${path}`, {
+      method: 'OPTIONS',
+      headers: { origin: APP, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,x-api-key' },
+    });
+    expect(answer.status).toBe(204);
+    expect(answer.headers).toMatchObject({
+      'access-control-allow-origin': APP,
+      'access-control-allow-methods': methods,
+      'access-control-allow-headers': 'Authorization,Content-Type',
+      vary: 'Origin',
+    });
+    expect(answer.headers).not.toHaveProperty('access-control-allow-credentials');
+    expect(seen).toEqual([]);
+  });
+
+  test('refuses the preflight of another origin: no CORS header, so its browser sends nothing', async () => {
+    const answer = await call(`${await gateway([APP])}/dev/me`, { method: 'OPTIONS', headers: { origin: OTHER, 'access-control-request-method': 'GET' } });
+    expect(answer.status).toBe(204);
+    expect(corsHeaders(answer.headers)).toEqual([]);
+    expect(seen).toEqual([]);
+  });
+
+  test('never answers a preflight for an API-key route: it goes to offline, stripped', async () => {
+    const answer = await call(`${await gateway([APP])}/dev/auth/token`, {
+      method: 'OPTIONS',
+      headers: { origin: APP, 'access-control-request-method': 'POST' },
+    });
+    expect(seen.map(({ method, url }) => `${method} ${url}`)).toEqual(['OPTIONS /dev/auth/token']);
+    expect(corsHeaders(answer.headers)).toEqual([]);
+  });
+
+  test('streams the answer: the first bytes arrive before offline has finished', async () => {
+    const base = await gateway([APP]);
+    const first = await new Promise<{ chunk: string; rest: Promise<string> }>((resolve, reject) => {
+      httpRequest(`${base}/dev/stream`, (res) => {
+        res.setEncoding('utf8');
+        res.once('data', (chunk: string) => {
+          let rest = '';
+          res.on('data', (more: string) => (rest += more));
+          resolve({ chunk, rest: once(res, 'end').then(() => rest) });
+        });
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(first.chunk).toBe('first;');
+    finishStream?.();
+    expect(await first.rest).toBe('last');
+  });
+
+  test('answers 502 in the handlers\' error shape when offline is not there', async () => {
+    const closed = createServer();
+    closed.listen(0, 'localhost');
+    await once(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const answer = await call(`${await gateway([APP], port)}/dev/me`);
+    expect(answer.status).toBe(502);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: 'BAD_GATEWAY' });
+  });
+});
