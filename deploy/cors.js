@@ -1,6 +1,6 @@
 // @ts-check
 // CORS for browser apps, from CORS_ORIGINS (shared/config.ts: loadCorsOrigins). serverless.yml reads these
-// exports as `${file(./deploy/cors.js):name}` at package time; scripts/local-gateway.mjs applies the same
+// exports as `${file(./deploy/cors.js):name}` at package time; scripts/local-gateway.js applies the same
 // rules under `npm start`. Unset or empty, every export is "none", and the template holds no CORS at all.
 //
 // CORS applies to the Bearer routes alone, the ones a browser app calls with its user's token. The trusted
@@ -82,7 +82,9 @@ async function gatewayResponses(resolver) {
           'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin',
           'gatewayresponse.header.Vary': "'Origin'",
         };
-  const names = ['UnauthorizedGatewayResponse', 'AccessDeniedGatewayResponse', 'Default4xxGatewayResponse', 'Default5xxGatewayResponse'];
+  // Not ACCESS_DENIED: the TOKEN authorizer refuses with 401 (UNAUTHORIZED), never with a Deny policy, so a
+  // 403 ACCESS_DENIED only ever answers IAM on the trusted routes, which no browser may call.
+  const names = ['UnauthorizedGatewayResponse', 'Default4xxGatewayResponse', 'Default5xxGatewayResponse'];
   return { Resources: Object.fromEntries(names.map((name) => [name, { Properties: { ResponseParameters: { ...ResponseParameters } } }])) };
 }
 

@@ -4,7 +4,7 @@
 //
 //   trustedCallers   apiKey (default): an `x-api-key` with a usage plan that throttles it.
 //                    iam (aws target only): SigV4-signed requests (`aws_iam`) from principals allowed to
-//                    execute-api:Invoke them; the stack exports a managed policy that allows exactly that.
+//                    execute-api:Invoke them (the RestApiExecutionArn output is the prefix for that policy).
 //                    serverless offline cannot check SigV4, so the local target keeps the API key.
 //   usagePlanRate    requests per second across every caller of the key, sign-ins included (default 20)
 //   usagePlanBurst   requests allowed at once above that rate (default 50)

@@ -4,6 +4,8 @@
 // Everything else passes through untouched and streamed: status, headers, body.
 //
 //   - every Access-Control-* header offline added is dropped;
+//   - the request header sls-offline-authorizer-override is dropped: offline would put its JSON in place of
+//     the authorizer's context, so one valid token plus that header would act as any user;
 //   - with CORS_ORIGINS set, on the Bearer routes only (deploy/cors.js), under /<stage> (REST API) and at
 //     the root (HTTP API): a preflight from an allowed origin is answered here, as API Gateway would, and
 //     a response gets Access-Control-Allow-Origin for an allowed origin, and `Vary: Origin`.
@@ -14,6 +16,8 @@ const { BEARER_ROUTES, ALLOWED_HEADERS } = require('../deploy/cors.js');
 
 /** Connection-level headers: each hop sets its own. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
+/** Offline's switch to replace the authorizer's context with the header's JSON (src/events/http). */
+const AUTHORIZER_OVERRIDE = 'sls-offline-authorizer-override';
 
 /**
  * @param {{ upstreamPort: number, stage: string, origins: readonly string[] }} options
@@ -42,7 +46,9 @@ function createLocalGateway({ upstreamPort, stage, origins }) {
       return;
     }
 
-    const upstream = request({ host: 'localhost', port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent }, (answer) => {
+    // Node has already lowercased the names and merged repeats into one entry: this drops every spelling and copy.
+    const { [AUTHORIZER_OVERRIDE]: _override, ...headers } = req.headers;
+    const upstream = request({ host: 'localhost', port: upstreamPort, method: req.method, path: req.url, headers, agent }, (answer) => {
       /** @type {string[]} */
       const headers = [];
       const raw = answer.rawHeaders;

@@ -10,7 +10,8 @@
 //   JWT_SECRET    (or JWT_KEYS) when unset, handlers use the public development secret, accepted under offline only
 //   CORS_ORIGINS  browser origins allowed on the Bearer routes, e.g. http://localhost:5173; unset: none
 //
-// A port given in PORT or LAMBDA_PORT that is in use stops the script at once, naming the variable.
+// A port given in PORT or LAMBDA_PORT that is invalid or in use stops the script at once, naming the variable;
+// so do offline's own --httpPort, --lambdaPort and --host, which would bypass the gateway.
 // Arguments are passed on to `serverless offline start`, e.g. `npm start -- --stage local`.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,9 +43,23 @@ function fail(/** @type {string} */ message) {
   console.error(`\nnpm start: ${message}\n`);
 }
 
+/**
+ * Offline's own options for what this script owns: passed on, they would put offline where the gateway is not
+ * (its CORS unfiltered, the banner wrong). The variables say the same.
+ */
+const OWNED_OPTIONS = {
+  '--httpPort': 'set PORT instead',
+  '--lambdaPort': 'set LAMBDA_PORT instead',
+  '--host': 'npm start serves on localhost only',
+};
+
 async function main() {
   const args = process.argv.slice(2);
-  const port = nonEmpty(process.env.PORT) ?? '3000';
+  for (const arg of args) {
+    const option = Object.keys(OWNED_OPTIONS).find((name) => arg === name || arg.startsWith(`${name}=`));
+    if (option !== undefined) throw new Error(`${option} is not passed on to serverless offline: ${OWNED_OPTIONS[/** @type {keyof typeof OWNED_OPTIONS} */ (option)]}`);
+  }
+  const port = portFrom('PORT', '3000');
   const stage = stageFrom(args);
   // Validated as the functions will (a ConfigError naming CORS_ORIGINS), before anything starts.
   const origins = cors.parseOrigins(process.env.CORS_ORIGINS);
@@ -53,7 +68,7 @@ async function main() {
   const offlinePort = await freePort();
   const gateway = localGateway.createLocalGateway({ upstreamPort: offlinePort, stage, origins });
   await listen(gateway, Number(port), 'PORT');
-  const lambdaPort = nonEmpty(process.env.LAMBDA_PORT) ?? String(await freePort());
+  const lambdaPort = portFrom('LAMBDA_PORT', undefined) ?? String(await freePort());
   // Only a check: offline binds it itself, a moment later.
   const probe = await listen(createServer(), Number(lambdaPort), 'LAMBDA_PORT');
   await new Promise((resolve) => probe.close(resolve));
@@ -269,6 +284,20 @@ function listen(server, port, variable) {
   });
 }
 
+/**
+ * A port number from the variable, or the fallback when it is unset.
+ * @template {string | undefined} F
+ * @param {string} variable @param {F} fallback
+ * @returns {string | F}
+ */
+function portFrom(variable, fallback) {
+  const raw = nonEmpty(process.env[variable]);
+  if (raw === undefined) return fallback;
+  const port = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || port < 1 || port > 65535) throw new Error(`${variable} must be a port number from 1 to 65535, got "${raw}"`);
+  return String(port);
+}
+
 /** @returns {Promise<number>} */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -281,15 +310,22 @@ function freePort() {
   });
 }
 
-/** The URL with any password replaced, fit to print. @param {string} raw */
+/**
+ * Where REDIS_URL points, fit to print: scheme, host, port, database, and `***@` for any credentials. A URL
+ * with a fragment, a query or another path is not shown at all: that is a password cut at an unencoded
+ * # ? or /, whose rest the parser took for those (and its first digits for a port). The functions refuse
+ * it and say why.
+ * @param {string} raw
+ */
 function redactUrl(raw) {
+  let url;
   try {
-    const url = new URL(raw);
-    if (url.password !== '') url.password = '***';
-    return url.toString();
+    url = new URL(raw.trim());
   } catch {
     return '(REDIS_URL is not a valid URL)';
   }
+  if (url.hash !== '' || url.search !== '' || !/^\/?\d*$/.test(url.pathname)) return '(REDIS_URL is not valid: the functions will say why)';
+  return `${url.protocol}//${url.username !== '' || url.password !== '' ? '***@' : ''}${url.host}${url.pathname}`;
 }
 
 /** @param {string[]} args */

@@ -1,4 +1,5 @@
 // Reads and validates the environment once per container; every problem names its variable.
+import { MAX_TTL_LIMIT } from './claims';
 import { ConfigError } from './errors';
 
 /** Used only under `serverless offline` when JWT_SECRET is unset. Public by design: never deploy it. */
@@ -17,6 +18,11 @@ export interface RedisConfig {
   waitReplicas: number;
   /** REDIS_URL is a cluster's configuration endpoint (cluster mode enabled). */
   cluster: boolean;
+  /**
+   * REDIS_ALLOW_EVICTION: serve even when a node's maxmemory-policy may evict keys. Unsafe: eviction can drop
+   * a session index and undo logout-all or revoke-by-subject. Off, such a Redis is refused at connect.
+   */
+  allowEviction: boolean;
 }
 
 export interface SigningKeyConfig {
@@ -52,7 +58,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 export function loadConfig(env: Env): Config {
   const offline = env.IS_OFFLINE === 'true';
   const defaultTtlSeconds = readInteger(env, 'TOKEN_TTL', 900, 1);
-  const maxTtlSeconds = readInteger(env, 'MAX_TTL', 86_400, 1);
+  const maxTtlSeconds = readInteger(env, 'MAX_TTL', 86_400, 1, MAX_TTL_LIMIT);
   if (defaultTtlSeconds > maxTtlSeconds) {
     throw new ConfigError(`TOKEN_TTL (${defaultTtlSeconds}) must not exceed MAX_TTL (${maxTtlSeconds})`);
   }
@@ -82,6 +88,7 @@ export function loadRedisConfig(env: Env): RedisConfig {
     timeoutMs: readInteger(env, 'REDIS_TIMEOUT_MS', 1000, 50),
     waitReplicas: readInteger(env, 'REDIS_WAIT_REPLICAS', 0, 0),
     cluster: readBoolean(env, 'REDIS_CLUSTER'),
+    allowEviction: readBoolean(env, 'REDIS_ALLOW_EVICTION'),
   };
 }
 
@@ -90,20 +97,44 @@ function readRedisUrl(env: Env): string {
   if (raw === undefined || raw.trim() === '') {
     throw new ConfigError('REDIS_URL is required, for example redis://127.0.0.1:6379 or rediss://user:password@host:6379');
   }
+  // The value may hold a password: every message says what is wrong, none echoes any part of it.
+  const encodeHint = 'percent-encode # / ? % in the password as %23 %2F %3F %25';
   let url: URL;
   try {
     url = new URL(raw.trim());
-  } catch (cause) {
-    // The value may hold a password: say what is wrong, never echo it.
-    throw new ConfigError('REDIS_URL is not a valid URL', { cause });
+  } catch (error) {
+    // Not `{ cause: error }`: Node's URL error carries the whole value, password included, in its `input`
+    // field, and a crash prints the cause chain. Keep only what kind of failure it was.
+    throw new ConfigError(`REDIS_URL is not a valid URL (${encodeHint})`, { cause: urlErrorWithoutInput(error) });
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new ConfigError(`REDIS_URL must start with redis:// or rediss:// (TLS), not ${url.protocol}//`);
+    // Not the scheme it found either: without `//`, `user:password@host` reads as scheme `user:`.
+    throw new ConfigError('REDIS_URL must start with redis:// or rediss:// (TLS)');
   }
   if (url.hostname === '') {
     throw new ConfigError('REDIS_URL has no host');
   }
+  // node-redis reads credentials, host, port and a database number, nothing else. A fragment, a query or
+  // another path is a password cut short at an unencoded # ? or /: the rest of it would then be taken for
+  // the host and port, and shown in every connection error.
+  if (url.hash !== '' || url.search !== '' || !/^\/?\d*$/.test(url.pathname)) {
+    throw new ConfigError(`REDIS_URL may hold only credentials, host, port and a database number (${encodeHint})`);
+  }
+  try {
+    // What node-redis does to the credentials, at each connect: fail here, at cold start, instead.
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch (cause) {
+    // URIError's message is "URI malformed", nothing of the value.
+    throw new ConfigError(`REDIS_URL has a % that is not followed by two hex digits (${encodeHint})`, { cause });
+  }
   return raw.trim();
+}
+
+/** A URL parse failure as Node reports it (TypeError, ERR_INVALID_URL), without the `input` it keeps. */
+function urlErrorWithoutInput(error: unknown): TypeError {
+  const code = (error as { code?: unknown }).code;
+  return Object.assign(new TypeError('Invalid URL'), typeof code === 'string' ? { code } : {});
 }
 
 /** The kid of the one-key ring that JWT_SECRET makes. */
@@ -125,7 +156,11 @@ function readSigningKeys(env: Env, offline: boolean): SigningKeyConfig[] {
   return [{ kid: SINGLE_SECRET_KID, secret: checkSecret('JWT_SECRET', single, offline) }];
 }
 
-/** `kid:secret` pairs separated by commas, newest first. `source` names where they came from, in errors. */
+/**
+ * `kid:secret` pairs separated by commas, newest first (so a secret cannot hold a comma). `source` names where
+ * they came from, in errors. Errors name an entry by its number, never by its kid: with a comma in a secret,
+ * what follows it up to a colon would read as a kid.
+ */
 export function parseKeyring(ring: string, source: string, offline: boolean): SigningKeyConfig[] {
   const keys: SigningKeyConfig[] = [];
   ring.split(',').forEach((entry, index) => {
@@ -133,10 +168,11 @@ export function parseKeyring(ring: string, source: string, offline: boolean): Si
     const kid = entry.slice(0, Math.max(separator, 0)).trim();
     const secret = entry.slice(separator + 1).trim();
     if (separator <= 0 || !KID_PATTERN.test(kid)) {
-      throw new ConfigError(`${source} entry ${index + 1} must be kid:secret, with a kid of 1-64 letters, digits, ".", "_" or "-"`);
+      throw new ConfigError(`${source} entry ${index + 1} must be kid:secret, with a kid of 1-64 letters, digits, ".", "_" or "-" (and no comma in the secret)`);
     }
-    if (keys.some((key) => key.kid === kid)) throw new ConfigError(`${source} lists the kid "${kid}" twice`);
-    keys.push({ kid, secret: checkSecret(`${source} secret of kid "${kid}"`, secret, offline) });
+    const first = keys.findIndex((key) => key.kid === kid);
+    if (first >= 0) throw new ConfigError(`${source} entry ${index + 1} repeats the kid of entry ${first + 1}`);
+    keys.push({ kid, secret: checkSecret(`${source} entry ${index + 1}: the secret`, secret, offline) });
   });
   return keys;
 }
@@ -151,7 +187,7 @@ function checkSecret(name: string, secret: string, offline: boolean): string {
   return secret;
 }
 
-function readInteger(env: Env, name: string, fallback: number, min: number): number {
+function readInteger(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   if (!/^\d+$/.test(raw.trim())) {
@@ -161,6 +197,7 @@ function readInteger(env: Env, name: string, fallback: number, min: number): num
   if (!Number.isSafeInteger(value) || value < min) {
     throw new ConfigError(`${name} must be an integer of at least ${min}, got "${raw}"`);
   }
+  if (value > max) throw new ConfigError(`${name} must be at most ${max}, got "${raw}"`);
   return value;
 }
 
@@ -183,6 +220,9 @@ function readNonEmpty(env: Env, name: string, fallback: string): string {
  * allows none. Each entry must be an origin exactly as a browser sends it in `Origin` (scheme, lowercase host,
  * port only when not the default), since API Gateway compares them as strings.
  */
+/** A DNS name (internationalized ones in their xn-- form, as the URL parser gives them) or a bracketed IPv6 address. */
+const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])$/;
+
 export function loadCorsOrigins(env: Env): string[] {
   const raw = env.CORS_ORIGINS?.trim() ?? '';
   if (raw === '') return [];
@@ -190,6 +230,8 @@ export function loadCorsOrigins(env: Env): string[] {
   raw.split(',').forEach((entry, index) => {
     const origin = entry.trim();
     const expected = 'an origin such as https://app.example.com (http or https, host, optional port; no path, no trailing slash, no "*")';
+    // user:password@ is never part of an origin, and may be a secret: refuse it without echoing the entry.
+    if (origin.includes('@')) throw new ConfigError(`CORS_ORIGINS entry ${index + 1} must be ${expected}, without user:password@`);
     let url: URL | undefined;
     try {
       url = new URL(origin);
@@ -201,6 +243,10 @@ export function loadCorsOrigins(env: Env): string[] {
     }
     if (url.origin !== origin) {
       throw new ConfigError(`CORS_ORIGINS entry ${index + 1} must be ${expected}, got "${origin}" (did you mean "${url.origin}"?)`);
+    }
+    // The URL parser lets through characters no DNS name has (a quote would break the template's header value).
+    if (!HOST_NAME.test(url.hostname)) {
+      throw new ConfigError(`CORS_ORIGINS entry ${index + 1} must be ${expected}, got "${origin}" (its host has characters no host name has)`);
     }
     if (origins.includes(origin)) throw new ConfigError(`CORS_ORIGINS lists "${origin}" twice`);
     origins.push(origin);

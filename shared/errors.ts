@@ -64,6 +64,25 @@ export class StoreUnavailableError extends AppError {
   readonly code = 'STORE_UNAVAILABLE';
 }
 
+/**
+ * A Redis node may evict keys when full (its `maxmemory-policy` is not `noeviction`): it could drop a session
+ * index and undo a revocation. Found when a connection to the node is made, before its first command, and
+ * refused there: it fails closed as an unreachable Redis does (wrapped in a StoreUnavailableError).
+ */
+export class EvictionPolicyError extends AppError {
+  readonly code = 'REDIS_EVICTION_POLICY';
+
+  constructor(
+    message: string,
+    /** `unknown` when INFO does not say. */
+    readonly policy: string,
+    /** `host:port` of the node. */
+    readonly node: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The signing keys could not be fetched (SSM Parameter Store). Nothing can be signed or verified: fail closed. */
 export class KeyringUnavailableError extends AppError {
   readonly code = 'KEYRING_UNAVAILABLE';

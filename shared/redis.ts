@@ -1,5 +1,6 @@
 // The container's one Redis connection: opened lazily, shared by every invocation, replaced when it dies,
-// and bounded in time so that a slow or absent Redis fails closed within REDIS_TIMEOUT_MS.
+// and bounded in time so that a slow or absent Redis fails closed within REDIS_TIMEOUT_MS. A node whose
+// maxmemory-policy may evict keys is refused as it is connected (see checkEvictionPolicy).
 // With REDIS_CLUSTER=true it is a cluster client, and each command runs on the node that owns its key.
 import {
   ClientClosedError,
@@ -11,12 +12,12 @@ import {
   SocketClosedUnexpectedlyError,
 } from '@redis/client';
 import type { RedisConfig } from './config';
-import { StoreUnavailableError } from './errors';
+import { EvictionPolicyError, StoreUnavailableError } from './errors';
 import { describeError, log, recordRedisCall, type RequestScope } from './log';
 import { connectMetrics } from './metrics';
 import { scripts } from './scripts';
 
-export type ConnectionConfig = Pick<RedisConfig, 'url' | 'timeoutMs'> & { cluster?: boolean };
+export type ConnectionConfig = Pick<RedisConfig, 'url' | 'timeoutMs'> & { cluster?: boolean; allowEviction?: boolean };
 
 /** A connection to one Redis server: the whole of it, or the cluster node that owns a key. */
 export type RedisClient = ReturnType<typeof createSingleClient>;
@@ -32,6 +33,10 @@ export type Route = { key: string } | { primary: number };
 const BROKEN_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 /** Cluster replies that mean our map of slots to nodes is out of date. */
 const STALE_TOPOLOGY_REPLY = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+/** The one policy under which Redis never deletes a key before its TTL, whatever the memory pressure. */
+const SAFE_POLICY = 'noeviction';
+const EVICTION_RISK = 'a full Redis may evict session indexes and labels, so logout-all and revoke-by-subject can leave tokens alive';
+const EVICTION_FIX = 'set maxmemory-policy to noeviction in the ElastiCache/MemoryDB parameter group (REDIS_ALLOW_EVICTION=true serves anyway, unsafely)';
 
 class DeadlineExceededError extends Error {
   constructor(what: string, timeoutMs: number) {
@@ -64,6 +69,8 @@ export class RedisConnection {
   #connects = 0;
   /** Given up on. One may still finish connecting (destroy() cannot close a socket not yet made). */
   readonly #discarded = new WeakSet<Target>();
+  /** By node address, what its last eviction-policy check logged: a refusal retried by every request is logged once. */
+  readonly #policyVerdicts = new Map<string, string>();
 
   constructor(private readonly config: ConnectionConfig) {}
 
@@ -140,8 +147,9 @@ export class RedisConnection {
         client = await withDeadline(node, deadline, 'connect', () => this.discard(target));
       } catch (error) {
         // A cluster node that cannot be reached means our map of the cluster may be stale (a failover):
-        // start over from the configuration endpoint next time.
-        this.discard(target);
+        // start over from the configuration endpoint next time. A node refused for its eviction policy is
+        // not: its connection stays, and the next request on it reads the policy again.
+        if (!(error instanceof EvictionPolicyError)) this.discard(target);
         throw error;
       }
     } else {
@@ -160,7 +168,8 @@ export class RedisConnection {
 
   private connection(): Connection {
     if (this.#current !== undefined) return this.#current;
-    const target = this.config.cluster === true ? clusterTarget(this.config) : singleTarget(this.config);
+    const checkPolicy = (address: string, client: RedisClient) => this.checkEvictionPolicy(address, client);
+    const target = this.config.cluster === true ? clusterTarget(this.config, checkPolicy) : singleTarget(this.config, checkPolicy);
     target.onEnd(() => this.forget(target));
     const started = Date.now();
     const connection: Connection = {
@@ -182,13 +191,40 @@ export class RedisConnection {
         (error: unknown) => {
           // Never cache a failure: the next caller connects again.
           this.discard(target);
-          log.warn('redis connect failed', { latencyMs: Date.now() - started, reason: describeError(error) });
+          // checkEvictionPolicy logged it once; each request still says why in its own line.
+          if (!(error instanceof EvictionPolicyError)) log.warn('redis connect failed', { latencyMs: Date.now() - started, reason: describeError(error) });
           throw error;
         },
       ),
     };
     this.#current = connection;
     return connection;
+  }
+
+  /**
+   * Part of connecting to a node, never of a request on it: reads its maxmemory-policy with INFO (CONFIG is
+   * disabled on ElastiCache) and refuses it if it may evict, unless allowed: eviction could drop a session
+   * index and undo a revocation. A refusal is not cached: each request retries it, INFO included, until one
+   * sees noeviction. It is logged once per node and verdict, not once per request.
+   */
+  private async checkEvictionPolicy(address: string, client: RedisClient): Promise<void> {
+    const policy = evictionPolicy(String(await client.info('memory')));
+    if (policy === SAFE_POLICY) {
+      this.#policyVerdicts.delete(address);
+      return;
+    }
+    const allowed = this.config.allowEviction === true;
+    const verdict = `${allowed ? 'allowed' : 'refused'} ${policy}`;
+    const isNew = this.#policyVerdicts.get(address) !== verdict;
+    this.#policyVerdicts.set(address, verdict);
+    const fields = { policy, node: address, risk: EVICTION_RISK, fix: EVICTION_FIX };
+    if (allowed) {
+      if (isNew) log.warn(`redis maxmemory-policy is ${policy}, not ${SAFE_POLICY}: serving anyway because REDIS_ALLOW_EVICTION=true`, fields);
+      return;
+    }
+    const error = new EvictionPolicyError(`maxmemory-policy ${policy} (not ${SAFE_POLICY}) on ${address}`, policy, address);
+    if (isNew) log.error(`redis maxmemory-policy is ${policy}, not ${SAFE_POLICY}: refusing to serve`, { code: error.code, ...fields });
+    throw error;
   }
 
   private forget(target: Target): void {
@@ -244,11 +280,17 @@ function createClusterClient(config: ConnectionConfig) {
   });
 }
 
-function singleTarget(config: ConnectionConfig): Target {
+/** Reads a node's eviction policy, and throws EvictionPolicyError if it may not be used. */
+type PolicyCheck = (address: string, client: RedisClient) => Promise<void>;
+
+function singleTarget(config: ConnectionConfig, checkPolicy: PolicyCheck): Target {
   const client = createSingleClient(config);
   listenForErrors(client);
   return {
-    connect: () => client.connect(),
+    connect: async () => {
+      await client.connect();
+      await checkPolicy(addressOf(config.url), client);
+    },
     node: () => client,
     primaryCount: () => 1,
     close: () => client.close(),
@@ -257,16 +299,30 @@ function singleTarget(config: ConnectionConfig): Target {
   };
 }
 
-function clusterTarget(config: ConnectionConfig): Target {
+function clusterTarget(config: ConnectionConfig, checkPolicy: PolicyCheck): Target {
   const cluster: RedisClusterClient = createClusterClient(config);
   listenForErrors(cluster);
+  // Each node's policy is read the first time a command needs it, not at connect, so that a dead primary
+  // fails only its own slots. A node connection is checked once; a refusal is forgotten, to be read again.
+  const checks = new WeakMap<RedisClient, Promise<void>>();
+  const checked = async (client: RedisClient): Promise<RedisClient> => {
+    let check = checks.get(client);
+    if (check === undefined) {
+      const address = cluster.masters.find((master) => master.client === client)?.address ?? 'unknown';
+      check = checkPolicy(address, client);
+      checks.set(client, check);
+      check.catch(() => checks.delete(client));
+    }
+    await check;
+    return client;
+  };
   return {
     connect: () => cluster.connect(),
     node: async (route) => {
-      if ('key' in route) return cluster.getNodeClientForKey(route.key);
+      if ('key' in route) return checked(await cluster.getNodeClientForKey(route.key));
       const primary = cluster.masters[route.primary];
       if (primary === undefined) throw new Error(`the cluster has no primary #${route.primary}`);
-      return cluster.nodeClient(primary);
+      return checked(await cluster.nodeClient(primary));
     },
     primaryCount: () => cluster.masters.length,
     close: () => cluster.close(),
@@ -274,6 +330,17 @@ function clusterTarget(config: ConnectionConfig): Target {
     // A cluster client outlives its node connections; stale ones are discarded on error instead.
     onEnd: () => undefined,
   };
+}
+
+/** `host:port` of a URL, without its credentials: safe to log. */
+function addressOf(url: string): string {
+  const { hostname, port } = new URL(url);
+  return `${hostname}:${port === '' ? '6379' : port}`;
+}
+
+/** The `maxmemory_policy` field of `INFO memory`; `unknown` when absent, which is refused like an evicting one. */
+function evictionPolicy(info: string): string {
+  return /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'unknown';
 }
 
 function listenForErrors(emitter: { on(event: 'error', listener: (error: unknown) => void): unknown }): void {

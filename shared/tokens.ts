@@ -2,8 +2,9 @@
 // (jwt-redis's allowlist), so deleting the label kills the token at once.
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import jsonwebtoken, { type GetPublicKeyOrSecret, type JwtPayload } from 'jsonwebtoken';
-import JWTR, { TokenDestroyedError, TokenInvalidError as JwtRedisInvalidError } from 'jwt-redis';
+import JWTR, { TokenDestroyedError } from 'jwt-redis';
 import type { RedisClientType } from 'redis';
+import { depthExceeds, isNumericDate, MAX_CLAIMS_DEPTH, subjectProblem } from './claims';
 import { KID_PATTERN, type SigningKeyConfig, type TokenConfig } from './config';
 import {
   AppError,
@@ -122,17 +123,17 @@ export class TokenService {
    */
   async verify(token: string, scope?: RequestScope): Promise<VerifiedToken> {
     const { keyFor } = this.#keyring ?? (await this.keyring());
-    let payload: JwtPayload;
+    const verified = readClaims(token);
     try {
-      payload = await this.jwtrFor(scope).verify<JwtPayload>(token, keyFor, {
+      await this.jwtrFor(scope).verify<JwtPayload>(token, keyFor, {
         algorithms: [ALGORITHM],
         issuer: this.config.issuer,
         audience: this.config.audience,
       });
     } catch (error) {
-      throw toAuthError(error, token);
+      throw toAuthError(error, verified);
     }
-    return toVerifiedToken(payload);
+    return verified;
   }
 
   private labelReader(scope?: RequestScope): LabelReader {
@@ -201,21 +202,39 @@ function toKeyring(keys: SigningKeyConfig[]): Keyring {
   };
 }
 
-function toVerifiedToken(payload: JwtPayload): VerifiedToken {
-  const { sub, jti, iat, exp } = payload;
-  // The signature is ours, so these hold for every token we issued; check anyway rather than trust.
-  if (typeof exp !== 'number') throw new TokenInvalidError('token has no exp claim');
-  if (typeof iat !== 'number') throw new TokenInvalidError('token has no iat claim');
-  if (typeof sub !== 'string' || sub === '') throw new TokenInvalidError('token has no sub claim');
-  if (!isJti(jti) || tagOfJti(jti) !== subjectTag(sub)) throw new TokenInvalidError('token has no valid jti claim');
-  const claims: CustomClaims = {};
-  for (const [name, value] of Object.entries(payload)) {
-    if (!RESERVED_CLAIMS.has(name)) claims[name] = value;
+/**
+ * The claims of a compact JWS, refused unless shaped as we sign them, before jsonwebtoken reads them: it
+ * takes any payload for an object (JSON `null` makes it throw a TypeError) and any number for a date (±1e20
+ * is an invalid Date, whose toISOString throws). This runs before the signature is checked, so it refuses
+ * only what no token of ours holds; once jsonwebtoken has verified the token, these are its signed claims:
+ * parsed from the same segment, as jws decodes it (base64 of the same characters, then JSON.parse).
+ */
+function readClaims(token: string): VerifiedToken {
+  const segments = token.split('.');
+  if (segments.length !== 3) throw new TokenMalformedError('token is not a compact JWS (three dot-separated segments)');
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(segments[1] as string, 'base64url').toString('utf8'));
+  } catch (cause) {
+    throw new TokenMalformedError('token payload is not JSON', { cause });
   }
-  return { sub, jti, iat, exp, claims };
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw new TokenMalformedError('token payload is not a JSON object');
+  }
+  const { sub, jti, iat, exp, nbf } = payload as Record<string, unknown>;
+  if (!isNumericDate(exp)) throw new TokenInvalidError('token has no valid exp claim (whole seconds, 1970 to 9999)');
+  if (!isNumericDate(iat)) throw new TokenInvalidError('token has no valid iat claim (whole seconds, 1970 to 9999)');
+  if (nbf !== undefined && !isNumericDate(nbf)) throw new TokenInvalidError('token has an invalid nbf claim (whole seconds, 1970 to 9999)');
+  if (subjectProblem(sub) !== undefined) throw new TokenInvalidError('token has no valid sub claim');
+  if (!isJti(jti) || tagOfJti(jti) !== subjectTag(sub as string)) throw new TokenInvalidError('token has no valid jti claim');
+  // fromEntries defines own properties: a "__proto__" claim stays a claim, not the object's prototype.
+  const claims: CustomClaims = Object.fromEntries(Object.entries(payload).filter(([name]) => !RESERVED_CLAIMS.has(name)));
+  // The authorizer serializes them into its context, recursively.
+  if (depthExceeds(claims, MAX_CLAIMS_DEPTH)) throw new TokenInvalidError(`token claims nest deeper than ${MAX_CLAIMS_DEPTH} levels`);
+  return { sub: sub as string, jti, iat, exp, claims };
 }
 
-function toAuthError(error: unknown, token: string): Error {
+function toAuthError(error: unknown, verified: VerifiedToken): Error {
   // StoreUnavailableError passes through: Redis trouble is not an authentication failure.
   if (error instanceof AppError) return error;
   if (error instanceof jsonwebtoken.TokenExpiredError) {
@@ -224,18 +243,15 @@ function toAuthError(error: unknown, token: string): Error {
   if (error instanceof jsonwebtoken.NotBeforeError) {
     return new TokenNotYetValidError(`token not valid before ${error.date.toISOString()}`, { cause: error });
   }
-  // jsonwebtoken lets JSON.parse's error out when a header that says typ JWT comes with a payload that is not JSON.
-  if (error instanceof SyntaxError) return new TokenMalformedError('token payload is not JSON', { cause: error });
   if (error instanceof jsonwebtoken.JsonWebTokenError) {
-    return error.message === 'jwt malformed' || error.message.startsWith('invalid token')
+    // Past readClaims, only jws's own decoding fails here: a header that is not JSON, or a non-base64url character.
+    return error.message.startsWith('invalid token')
       ? new TokenMalformedError(error.message, { cause: error })
       : new TokenInvalidError(error.message, { cause: error });
   }
   if (error instanceof TokenDestroyedError) {
     // jwt-redis looks the label up only after the signature and claims held: these values are ours.
-    const { jti, sub } = jsonwebtoken.decode(token) as JwtPayload;
-    return new TokenRevokedError('token has been revoked', { jti: String(jti), sub: String(sub) }, { cause: error });
+    return new TokenRevokedError('token has been revoked', { jti: verified.jti, sub: verified.sub }, { cause: error });
   }
-  if (error instanceof JwtRedisInvalidError) return new TokenInvalidError('token has no jti claim', { cause: error });
   return error instanceof Error ? error : new Error(String(error));
 }

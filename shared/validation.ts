@@ -1,13 +1,11 @@
 // Checks the sign request body. Everything refused here is a 400 that changes nothing.
+import { depthExceeds, MAX_CLAIMS_DEPTH, subjectProblem } from './claims';
 import { ValidationError } from './errors';
 import { isJti } from './sessions';
 import { RESERVED_CLAIMS, type CustomClaims, type IssueRequest } from './tokens';
 
-export const MAX_SUBJECT_LENGTH = 256;
 /** Claims travel in every request's Authorization header: keep them small. */
 export const MAX_CLAIMS_BYTES = 4 * 1024;
-/** Deeper claims are refused before anything walks them recursively (JSON.stringify would overflow). */
-export const MAX_CLAIMS_DEPTH = 32;
 const ALLOWED_FIELDS = new Set(['sub', 'claims', 'ttl']);
 
 export interface SignLimits {
@@ -29,11 +27,9 @@ export function parseSignRequest(body: unknown, limits: SignLimits): IssueReques
 }
 
 function parseSubject(sub: unknown): string {
-  if (typeof sub !== 'string' || sub.trim() === '') throw new ValidationError('sub must be a non-empty string');
-  if (sub.length > MAX_SUBJECT_LENGTH) throw new ValidationError(`sub must be at most ${MAX_SUBJECT_LENGTH} characters`);
-  // A lone surrogate becomes U+FFFD in UTF-8, so two such subjects would hash to one session index.
-  if (!sub.isWellFormed()) throw new ValidationError('sub must be well-formed Unicode (no lone surrogates)');
-  return sub;
+  const problem = subjectProblem(sub);
+  if (problem !== undefined) throw new ValidationError(problem);
+  return sub as string;
 }
 
 function parseClaims(claims: unknown): CustomClaims {
@@ -61,17 +57,6 @@ function parseTtl(ttl: unknown, limits: SignLimits): number {
     throw new ValidationError(`ttl must be an integer number of seconds from 1 to ${limits.maxTtlSeconds}`);
   }
   return ttl;
-}
-
-/** Whether a parsed JSON value nests deeper than `limit`; iterative, so no depth can overflow the stack. */
-function depthExceeds(value: unknown, limit: number): boolean {
-  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    if (typeof next.value !== 'object' || next.value === null) continue;
-    if (next.depth > limit) return true;
-    for (const child of Object.values(next.value)) pending.push({ value: child, depth: next.depth + 1 });
-  }
-  return false;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

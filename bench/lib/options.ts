@@ -112,12 +112,14 @@ function usage(command: string, summary: string, knobs: Record<string, string>, 
  * long run with the defaults.
  */
 function checkFlags(source: Source, withValue: readonly string[], switches: readonly string[] = []): void {
-  for (const arg of source.argv) {
-    if (!arg.startsWith('--')) continue;
+  for (let index = 0; index < source.argv.length; index += 1) {
+    const arg = source.argv[index] as string;
     if (switches.includes(arg)) continue;
     const flag = arg.split('=', 1)[0] as string;
     if (switches.includes(flag)) throw new UsageError(`${flag} takes no value`);
-    if (!withValue.includes(flag)) throw new UsageError(`unknown option ${flag} (see --help)`);
+    if (!withValue.includes(flag)) throw new UsageError(`unknown ${arg.startsWith('-') ? 'option' : 'argument'} ${flag} (see --help)`);
+    // `--name value`: the value is the next argument.
+    if (!arg.includes('=')) index += 1;
   }
 }
 

@@ -9,8 +9,10 @@ jest.setTimeout(60_000);
 const APP = 'https://app.example.com';
 const DEV = 'http://localhost:5173';
 const BEARER = BEARER_ROUTES.map(({ method, path }) => `${method} ${path}`).sort();
-/** Every gateway response but INVALID_API_KEY's: those a Bearer route's caller can meet. */
-const CORS_GATEWAY_RESPONSES = ['UNAUTHORIZED', 'ACCESS_DENIED', 'DEFAULT_4XX', 'DEFAULT_5XX'];
+/** The gateway responses a Bearer route's caller can meet. */
+const CORS_GATEWAY_RESPONSES = ['UNAUTHORIZED', 'DEFAULT_4XX', 'DEFAULT_5XX'];
+/** Only the trusted routes' callers meet these: a wrong API key, and IAM's refusal (trustedCallers=iam). */
+const TRUSTED_ONLY_GATEWAY_RESPONSES = ['INVALID_API_KEY', 'ACCESS_DENIED'];
 
 const packaged: Packaged[] = [];
 let none: Template;
@@ -118,6 +120,12 @@ describe('serverless package with CORS_ORIGINS set', () => {
       'gatewayresponse.header.Access-Control-Allow-Origin': 'method.request.header.Origin',
       'gatewayresponse.header.Vary': "'Origin'",
     });
+  });
+
+  test.each(TRUSTED_ONLY_GATEWAY_RESPONSES)('the %s gateway response, met only on the trusted routes, carries no CORS', (responseType) => {
+    for (const template of [one, two]) {
+      expect(JSON.stringify(gatewayResponse(template, responseType).ResponseParameters)).not.toMatch(/access-control|vary/i);
+    }
   });
 
   test('a missing or wrong API key has a gateway response of its own, without CORS, in the handlers\' shape', () => {

@@ -20,6 +20,7 @@ const OFFLINE_PUBLIC_DEFAULT_KEY = createHash('md5').update('').digest('hex');
 let redis: RedisServer;
 let api: RunningApi;
 let baseUrl: string;
+let lambdaPort: number;
 /** Every token the API handed out, to check afterwards that none of them reached a log. */
 const issuedTokens: string[] = [];
 
@@ -32,9 +33,10 @@ interface SignResponse {
 
 beforeAll(async () => {
   redis = await startRedisServer();
+  lambdaPort = await freePort();
   api = await startApi({
     PORT: String(await freePort()),
-    LAMBDA_PORT: String(await freePort()),
+    LAMBDA_PORT: String(lambdaPort),
     REDIS_URL: redis.url,
     SIGN_API_KEY,
     JWT_SECRET,
@@ -243,6 +245,35 @@ describe('serverless offline: sign, use, log out', () => {
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ revoked: 1 });
     expect((await me(issued.token)).status).toBe(401);
+  });
+
+  // Offline puts this header's JSON in place of the authorizer's context; npm start's gateway drops it.
+  test("a request header cannot change the caller: alice's token with an override naming bob stays alice's", async () => {
+    const alice = await signToken('override-alice');
+    const bob = await signToken('override-bob');
+    const bobContext = { principalId: 'override-bob', sub: 'override-bob', jti: bob.jti, iat: 1, exp: 4_102_444_800, customClaims: '{"role":"admin"}' };
+    // One value for both APIs: the REST API reads the context at its top, the HTTP API under `lambda`.
+    const headers = { authorization: `Bearer ${alice.token}`, 'sls-offline-authorizer-override': JSON.stringify({ ...bobContext, lambda: bobContext }) };
+    for (const base of [baseUrl, api.banner.httpApiUrl]) {
+      const identity = await request(`${base}/me`, { headers });
+      expect({ base, status: identity.status, body: identity.body }).toEqual({ base, status: 200, body: expect.objectContaining({ sub: 'override-alice', jti: alice.jti, claims: {} }) });
+      const sessions = await request(`${base}/auth/sessions`, { headers });
+      expect({ base, sessions: sessions.body }).toEqual({ base, sessions: { sessions: [expect.objectContaining({ jti: alice.jti, current: true })] } });
+      const endBob = await request(`${base}/auth/sessions/${encodeURIComponent(bob.jti)}`, { method: 'DELETE', headers });
+      expect({ base, status: endBob.status }).toEqual({ base, status: 404 });
+    }
+    expect((await request(`${baseUrl}/auth/logout-all`, { method: 'POST', headers })).status).toBe(204);
+    expect([(await me(alice.token)).status, (await me(bob.token)).status]).toEqual([401, 200]);
+  });
+
+  test("offline's Lambda invoke endpoint lets no web page read its answers (corsAllowOrigin: none)", async () => {
+    const invoke = `http://localhost:${lambdaPort}/2015-03-31/functions/revocable-jwt-dev-me/invocations`;
+    const origin = 'https://evil.example.com';
+    const answer = await request(invoke, { method: 'POST', headers: { origin, 'content-type': 'text/plain' }, body: '{}' });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = await request(invoke, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   test("the README's login backend (fetch with the API key) issues a token that works", async () => {

@@ -173,6 +173,7 @@ describe('serverless package: the CloudFormation template', () => {
           REDIS_TIMEOUT_MS: '1000',
           REDIS_WAIT_REPLICAS: '0',
           REDIS_CLUSTER: 'false',
+          REDIS_ALLOW_EVICTION: 'false',
           LOG_LEVEL: 'info',
           // Empty: no browser origin may call the Bearer routes.
           CORS_ORIGINS: '',

@@ -24,6 +24,7 @@ const CONTROLLED_VARIABLES = [
   'JWT_AUDIENCE',
   'REDIS_TIMEOUT_MS',
   'REDIS_WAIT_REPLICAS',
+  'REDIS_ALLOW_EVICTION',
   'LOG_LEVEL',
   'CORS_ORIGINS',
   'ESBUILD_WORK_FOLDER',
@@ -64,8 +65,8 @@ export function apiEnvironment(variables: Record<string, string>): NodeJS.Proces
 /** `npm start` itself, or the script it runs. */
 export type Launcher = 'npm' | 'script';
 
-export function runStartScript(env: NodeJS.ProcessEnv, launcher: Launcher = 'script'): { child: ChildProcess; output: () => string } {
-  const [command, args] = launcher === 'npm' ? ['npm', ['start']] : [process.execPath, [START_SCRIPT]];
+export function runStartScript(env: NodeJS.ProcessEnv, launcher: Launcher = 'script', scriptArgs: string[] = []): { child: ChildProcess; output: () => string } {
+  const [command, args] = launcher === 'npm' ? ['npm', ['start', '--', ...scriptArgs]] : [process.execPath, [START_SCRIPT, ...scriptArgs]];
   // detached: a process group of its own, so a test can end offline and redis-server along with it.
   const child = spawn(command, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -1,5 +1,6 @@
 // `npm start` without REDIS_URL or SIGN_API_KEY: it brings its own redis-server and key, and leaves nothing
 // running once it is told to stop.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -147,6 +148,55 @@ describe('npm start: ports', () => {
       expect(output().trim()).toBe(`npm start: ${variable} ${port} is in use; set ${variable} to a free port`);
     } finally {
       await new Promise((resolve) => held.close(resolve));
+    }
+  });
+
+  test.each([
+    ['PORT', 'abc'],
+    ['PORT', '0'],
+    ['LAMBDA_PORT', '70000'],
+  ])('%s=%s stops it at once, in one line naming the variable', async (variable, value) => {
+    const { child, output } = runStartScript(apiEnvironment({ [variable]: value }));
+    expect(await exitOf(child)).toBe(1);
+    expect(output().trim()).toBe(`npm start: ${variable} must be a port number from 1 to 65535, got "${value}"`);
+  });
+
+  test.each([
+    [['--httpPort', '3921'], '--httpPort is not passed on to serverless offline: set PORT instead'],
+    [['--lambdaPort=3922'], '--lambdaPort is not passed on to serverless offline: set LAMBDA_PORT instead'],
+    [['--host', '0.0.0.0'], '--host is not passed on to serverless offline: npm start serves on localhost only'],
+  ])('offline\'s own option %p, which would bypass the gateway, is refused', async (args, message) => {
+    const { child, output } = runStartScript(apiEnvironment({}), 'script', args);
+    expect(await exitOf(child)).toBe(1);
+    expect(output().trim()).toBe(`npm start: ${message}`);
+  });
+});
+
+describe('npm start: secrets', () => {
+  const run = () => randomBytes(6).toString('hex');
+
+  // The reported crash: the URL parser's error, kept as the config error's cause, printed the whole URL.
+  test.each([
+    ['does not parse', (a: string, b: string) => `redis://app:pa#${a}/${b}@127.0.0.1:6379`],
+    ['parses, cut at the #: 12345 as a port, the rest as a fragment', (a: string, b: string) => `redis://app:12345#${a}/${b}@127.0.0.1:6379`],
+  ])('a REDIS_URL whose password has an unencoded # and / (it %s): no trace of it in the banner or the crash output', async (_case, url) => {
+    const [a, b] = [`Frag${run()}`, `Frag${run()}`];
+    const port = await freePort();
+    const { child, output } = runStartScript(apiEnvironment({ PORT: String(port), LAMBDA_PORT: String(await freePort()), REDIS_URL: url(a, b), SIGN_API_KEY: run() }));
+    try {
+      const deadline = Date.now() + 45_000;
+      while (!output().includes('revocable-jwt is up') && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(output()).toMatch(/^ +Redis +\(REDIS_URL is not (a )?valid/m);
+      // Each function fails its cold start on the config error, and offline prints it, cause and all.
+      expect((await request(`http://localhost:${port}/dev/me`, { headers: { authorization: 'Bearer a.b.c' } })).status).toBe(401);
+      expect((await request(`http://localhost:${port}/dev/auth/token`, { method: 'POST', body: '{}' })).status).toBeGreaterThanOrEqual(400);
+      const deadlineForCrash = Date.now() + 10_000;
+      while (!/REDIS_URL (is not a valid URL|may hold only)/.test(output()) && Date.now() < deadlineForCrash) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(output()).toMatch(/REDIS_URL (is not a valid URL|may hold only)/);
+      for (const fragment of [a, b]) expect({ fragment, shown: output().includes(fragment) }).toEqual({ fragment, shown: false });
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => (child.exitCode === null && child.signalCode === null ? child.once('exit', resolve) : resolve(undefined)));
     }
   });
 });

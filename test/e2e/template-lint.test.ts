@@ -57,10 +57,12 @@ async function lint(command: [string, string[]], dir: string): Promise<string[]>
   );
 }
 
-const TARGETS: [string, string[]][] = [
-  ['local (the default)', []],
-  ['aws (stage prod)', AWS_TARGET_ARGS],
-  ['aws with trustedCallers=iam', [...AWS_TARGET_ARGS, '--param=trustedCallers=iam']],
+/** Each target, and the settings that add resources: CORS with one origin and with several, IAM, a quota. */
+const TARGETS: [string, string[], Record<string, string>][] = [
+  ['local (the default)', [], {}],
+  ['local with one CORS origin', [], { CORS_ORIGINS: 'https://app.example.com' }],
+  ['aws (stage prod) with a usage plan quota', [...AWS_TARGET_ARGS, '--param=usagePlanQuota=100000/DAY'], {}],
+  ['aws with trustedCallers=iam and two CORS origins', [...AWS_TARGET_ARGS, '--param=trustedCallers=iam'], { CORS_ORIGINS: 'https://app.example.com,http://localhost:5173' }],
 ];
 
 const packaged = new Map<string, Packaged>();
@@ -68,7 +70,7 @@ let command: [string, string[]];
 
 beforeAll(async () => {
   command = await cfnLint();
-  const results = await Promise.all(TARGETS.map(([, args]) => packageService(apiEnvironment({}), args)));
+  const results = await Promise.all(TARGETS.map(([, args, variables]) => packageService(apiEnvironment(variables), args)));
   TARGETS.forEach(([target], index) => packaged.set(target, results[index] as Packaged));
 }, 180_000);
 

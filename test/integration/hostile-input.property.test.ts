@@ -1,13 +1,15 @@
 // Property-based tests of the real authorizer and sign handlers against a real redis-server.
 //
 // Authorizer: for any Authorization header (random text, a JWS with any header, payload, `alg` and key, a
-// real token mutated), the answer is a refusal (exactly "Unauthorized", a 401) or an Allow of a token we
+// real token mutated, a token signed with our key whose payload or claims are any JSON), the answer is a refusal (exactly "Unauthorized", a 401) or an Allow of a token we
 // issued and did not revoke, for exactly its subject and claims. Never a 500 while Redis is healthy.
 // Sign: for any body, 201 or 400, never 500; a 400 writes nothing to Redis; a 201's token is allowed with
 // exactly the subject and claims that were asked for.
 import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import fc from 'fast-check';
+import { MAX_NUMERIC_DATE } from '../../shared/claims';
 import { labelKey, newJti } from '../../shared/sessions';
+import { RESERVED_CLAIMS } from '../../shared/tokens';
 import { anyString, hostileJsonText, hostileKey, nested, prototypeKeys } from '../helpers/arbitraries';
 import { coldStart, type Container } from '../helpers/cold-start';
 import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
@@ -322,6 +324,74 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
       runs(300),
     );
     console.log(`leaked-key forgeries: 300 tried, ${allowed} allowed (each for a session with a label, with its own subject)`);
+  });
+
+  it('signed with a key of the ring, any JSON as the payload or a claim: refused, or allowed only when every claim is as we sign it; never a 500', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // JSON texts, so that numbers JSON.stringify cannot write are in too (1e400 parses as Infinity).
+    const absurdNumber = fc.constantFrom('1e20', '-1e20', '1e308', '-1e308', '1e400', '-1e400', '-1', '-0', '0.5', '1.5', '1e-400', `${now + 3600}.5`, `${now + 3600}e0`, '8.64e12', String(MAX_NUMERIC_DATE + 1), '9007199254740993');
+    const anyJson = fc.oneof(hostileJsonText, absurdNumber, fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)));
+    /** Mostly right, so that a whole token is right often enough; else wrong or any JSON; now and then absent. */
+    const claim = (right: string[], wrong: string[] = []) =>
+      fc.option(fc.oneof({ weight: 10, arbitrary: fc.constantFrom(...right) }, { weight: 1, arbitrary: wrong.length > 0 ? fc.oneof(fc.constantFrom(...wrong), anyJson) : anyJson }), { nil: undefined, freq: 20 });
+    const objectPayload = fc.constantFrom(...issued).chain((entry) =>
+      fc.record({
+        sub: claim([JSON.stringify(entry.sub)], [JSON.stringify(entry.sub === 'user-0' ? 'user-1' : 'user-0')]),
+        jti: claim([JSON.stringify(entry.jti)], [JSON.stringify([entry.jti]), JSON.stringify({ jti: entry.jti })]),
+        iat: claim([String(now - 10)]),
+        exp: claim([String(now + 3600)], [String(now - 3600)]),
+        nbf: fc.option(fc.oneof({ weight: 2, arbitrary: fc.constant(String(now - 3600)) }, { weight: 1, arbitrary: fc.constant(String(now + 3600)) }, { weight: 1, arbitrary: anyJson }), { nil: undefined, freq: 2 }),
+        iss: claim([JSON.stringify(ISSUER)]),
+        aud: claim([JSON.stringify(AUDIENCE), JSON.stringify(['another-api', AUDIENCE])]),
+        // Custom claims, and reserved ones written twice (JSON.parse keeps the last).
+        extra: fc.array(fc.tuple(hostileKey, anyJson), { maxLength: 3 }),
+      }).map(({ extra, ...claims }) => `{${[...Object.entries(claims).flatMap(([name, text]) => (text === undefined ? [] : [[name, text]])), ...extra].map(([name, text]) => `${JSON.stringify(name)}:${text}`).join(',')}}`),
+    );
+    const payloads = fc.oneof({ weight: 5, arbitrary: objectPayload }, { weight: 1, arbitrary: anyJson });
+    const isDate = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_NUMERIC_DATE;
+    const depth = (value: unknown): number => (typeof value === 'object' && value !== null ? 1 + Math.max(0, ...Object.values(value).map(depth)) : 0);
+
+    /** What the authorizer must do with a token of this payload, signed with a key of the ring. */
+    function oracle(payload: unknown): { allow: false } | { allow: true; sub: string; jti: string; claims: Record<string, unknown> } {
+      if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return { allow: false };
+      const { sub, jti, iat, exp, nbf, iss, aud } = payload as Record<string, unknown>;
+      const entry = typeof jti === 'string' ? byJti.get(jti) : undefined;
+      // Removing a key refuses its tokens by signature; their labels stay (see the leaked-key property).
+      const labelled = entry !== undefined && (entry.live || entry.why === 'signed by a removed key');
+      const claims = Object.fromEntries(Object.entries(payload).filter(([name]) => !RESERVED_CLAIMS.has(name)));
+      const nowSeconds = Date.now() / 1000;
+      const allow =
+        labelled &&
+        sub === entry.sub &&
+        isDate(exp) &&
+        exp > nowSeconds &&
+        isDate(iat) &&
+        (nbf === undefined || (isDate(nbf) && nbf <= nowSeconds)) &&
+        iss === ISSUER &&
+        (aud === AUDIENCE || (Array.isArray(aud) && aud.includes(AUDIENCE))) &&
+        depth(claims) <= 32;
+      return allow ? { allow, sub: entry.sub, jti: entry.jti, claims } : { allow: false };
+    }
+
+    const seen = { allow: 0, deny: 0 };
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(KEYS.current, KEYS.previous), fc.constantFrom('JWT', undefined), payloads, async (key, typ, payloadText) => {
+        const token = forgeJws({ header: { alg: 'HS256', ...(typ === undefined ? {} : { typ }), kid: key.kid }, payload: payloadText, secret: key.secret });
+        const decision = await decide(`Bearer ${token}`);
+        const expected = oracle(JSON.parse(payloadText));
+        expect({ payloadText, outcome: decision.outcome }).toEqual({ payloadText, outcome: expected.allow ? 'allow' : 'deny' });
+        seen[decision.outcome as 'allow' | 'deny'] += 1;
+        if (decision.outcome === 'allow' && expected.allow) {
+          expect(decision.result.principalId).toBe(expected.sub);
+          expect(decision.result.context).toMatchObject({ sub: expected.sub, jti: expected.jti, customClaims: JSON.stringify(expected.claims) });
+        }
+      }),
+      runs(600),
+    );
+    // Both answers were put to the test, not only refusals.
+    expect(seen.allow).toBeGreaterThan(10);
+    expect(seen.deny).toBeGreaterThan(10);
+    console.log(`ring-key tokens with any claims: 600 tried, ${seen.allow} allowed, ${seen.deny} refused`);
   });
 
   describe('sign', () => {

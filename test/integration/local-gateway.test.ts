@@ -2,7 +2,7 @@
 // offline that misbehaves as offline does: it answers every request with CORS headers for any origin.
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { createLocalGateway } from '../../scripts/local-gateway';
 
 const APP = 'http://localhost:5173';
@@ -180,6 +180,36 @@ describe('Local gateway: API Gateway CORS in front of serverless offline', () =>
     });
     expect(seen.map(({ method, url }) => `${method} ${url}`)).toEqual(['OPTIONS /dev/auth/token']);
     expect(corsHeaders(answer.headers)).toEqual([]);
+  });
+
+  test('drops sls-offline-authorizer-override, in any case and every copy, so no header can change who the caller is', async () => {
+    const base = new URL(await gateway([APP]));
+    // Raw bytes: an HTTP client would merge or normalise the copies before the gateway saw them.
+    const socket = connect({ host: base.hostname, port: Number(base.port) });
+    await once(socket, 'connect');
+    // write, not end: a client that half-closes is one that went away, and the gateway drops its request.
+    socket.write(
+      [
+        'GET /dev/auth/sessions HTTP/1.1',
+        `Host: ${base.host}`,
+        'Authorization: Bearer token-of-alice',
+        'sls-offline-authorizer-override: {"principalId":"bob","sub":"bob"}',
+        'SLS-Offline-Authorizer-Override: {"principalId":"carol","sub":"carol"}',
+        'sLs-OfFlInE-aUtHoRiZeR-oVeRrIdE: {"principalId":"dave","sub":"dave"}',
+        'X-Other: kept',
+        'Connection: close',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+    await once(socket, 'close');
+    expect(answer).toMatch(/^HTTP\/1\.1 418 /);
+    expect(seen).toHaveLength(1);
+    const { headers } = seen[0] as Seen;
+    expect(Object.keys(headers).filter((name) => name.includes('authorizer'))).toEqual([]);
+    expect(headers).toMatchObject({ authorization: 'Bearer token-of-alice', 'x-other': 'kept' });
   });
 
   test('streams the answer: the first bytes arrive before offline has finished', async () => {

@@ -17,13 +17,14 @@ import { createThrowawayPki, type ThrowawayCa, type ThrowawayPki } from '../help
 /**
  * The README's ACL rules for the application's user, after `user <name> on >password`. Every `+command`
  * and `~pattern` here is needed by some feature (the minimality test removes each in turn); SET, DEL, the
- * Z* commands, PTTL and PEXPIRE are called only from the Lua scripts, but ACLs check those calls too.
+ * Z* commands, PTTL and PEXPIRE are called only from the Lua scripts, but ACLs check those calls too. INFO
+ * is called only at connect, to read the eviction policy.
  */
 const APP_RULES = [
   'resetchannels', '-@all',
   '~jwt_label:*', '~jwt_sessions:*',
   '+get', '+mget', '+zrange', '+scan', '+unlink', '+wait', '+evalsha', '+eval',
-  '+set', '+del', '+zadd', '+zrem', '+zremrangebyscore', '+zcard', '+zscore', '+pttl', '+pexpire',
+  '+set', '+del', '+zadd', '+zrem', '+zremrangebyscore', '+zcard', '+zscore', '+pttl', '+pexpire', '+info',
 ];
 const APP_USER = 'jwt';
 // Distinctive, so that a log line echoing one would be caught.
@@ -152,6 +153,8 @@ describe('Redis over TLS as a least-privilege ACL user', () => {
         for (const [i, missing] of grants.entries()) {
           await setRules(APP_RULES.filter((rule) => rule !== missing));
           await admin.scriptFlush();
+          // The container connects again under these rules: what runs only at connect (INFO) is checked too.
+          await admin.sendCommand(['CLIENT', 'KILL', 'USER', APP_USER]);
           await host.flush();
           const before = host.lines().length;
           const error: unknown = await everyFeature(host, `minimal${i}`).then(() => new Error(`every feature worked without ${missing}`), (failed: unknown) => failed);

@@ -12,8 +12,9 @@ import {
 } from '../../shared/errors';
 import { setLogLevel } from '../../shared/log';
 import { RedisConnection } from '../../shared/redis';
-import { labelKey, newJti, SessionStore } from '../../shared/sessions';
+import { isJti, labelKey, newJti, SessionStore } from '../../shared/sessions';
 import { RESERVED_CLAIMS, TokenService } from '../../shared/tokens';
+import { forgeJws } from '../helpers/jws';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
 const SECRET = 'integration-secret-0123456789-abcdefghij';
@@ -178,7 +179,7 @@ describe('Class: TokenService (real redis-server)', () => {
     it('refuses a token without exp', async () => {
       const eternal = forge({}, { expiresIn: undefined });
       await storeLabel(server, eternal);
-      await expect(tokens.verify(eternal)).rejects.toThrow(/no exp claim/);
+      await expect(tokens.verify(eternal)).rejects.toThrow(/no valid exp claim/);
     });
 
     it.each([
@@ -210,6 +211,64 @@ describe('Class: TokenService (real redis-server)', () => {
 
     it.each(['not-a-jwt', 'a.b.c', 'eyJhbGciOiJIUzI1NiJ9.e30'])('refuses the malformed token %p', async (token) => {
       await expect(tokens.verify(token)).rejects.toThrow(TokenMalformedError);
+    });
+
+    describe('signed with our key, with claims we would never sign', () => {
+      const now = Math.floor(Date.now() / 1000);
+      const jti = newJti('user-1');
+      /** Everything right, as JSON texts: a case replaces one of them, so that only it can be at fault. */
+      const valid: Record<string, string> = {
+        sub: '"user-1"',
+        jti: JSON.stringify(jti),
+        iat: String(now),
+        exp: String(now + 60),
+        iss: JSON.stringify(config.issuer),
+        aud: JSON.stringify(config.audience),
+      };
+      /** Our header, our key: only the payload can be wrong. `payload` is JSON text, so 1e400 can be written. */
+      const signed = (payload: string) => forgeJws({ header: { alg: 'HS256', typ: 'JWT', kid: 'default' }, payload, secret: SECRET });
+      const withClaims = (changes: Record<string, string | undefined>) => {
+        const claims = { ...valid, ...changes };
+        return signed(`{${Object.entries(claims).flatMap(([name, text]) => (text === undefined ? [] : [`${JSON.stringify(name)}:${text}`])).join(',')}}`);
+      };
+      /** An object `levels` deep: as a claim, it puts the claims one level deeper. */
+      const nestedObject = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+
+      beforeEach(async () => {
+        await (await server.admin()).set(labelKey(jti), 'true', { EX: 60 });
+      });
+
+      it('allows the same token with every claim right (the control)', async () => {
+        await expect(tokens.verify(withClaims({}))).resolves.toMatchObject({ sub: 'user-1', jti, iat: now, exp: now + 60, claims: {} });
+        await expect(tokens.verify(withClaims({ nbf: String(now - 1), deep: nestedObject(31) }))).resolves.toMatchObject({ jti });
+      });
+
+      const absurdDates = ['1e20', '-1e20', '1e308', '-1e308', '1e400', '-1', '1.5', `${now + 60}.5`, '"1700000000"', 'null', 'true', '{}', '[]', '253402300800'];
+      const absurd: Array<[string, Record<string, string | undefined>]> = [
+        ...absurdDates.flatMap((text) => ['exp', 'nbf', 'iat'].map((name): [string, Record<string, string>] => [`${name} ${text}`, { [name]: text }])),
+        ['no exp', { exp: undefined }],
+        ['no iat', { iat: undefined }],
+        ...['{}', '5', `[${JSON.stringify(jti)}]`, 'null', '""'].map((text): [string, Record<string, string>] => [`jti ${text}`, { jti: text }]),
+        ...['{}', '5', '["user-1"]', 'null', '""'].map((text): [string, Record<string, string>] => [`sub ${text}`, { sub: text }]),
+        // Strings sign refuses as a subject, each with a labelled jti of its own: only the subject is wrong.
+        ...[' ', 'user-1\ud800', 'u'.repeat(257)].map((sub): [string, Record<string, string>] => [`sub ${JSON.stringify(sub).slice(0, 20)}`, { sub: JSON.stringify(sub), jti: JSON.stringify(newJti(sub)) }]),
+        ['custom claims 33 levels deep (sign refuses them past 32)', { deep: nestedObject(32) }],
+      ];
+      it.each(absurd)('refuses %s: 401 (TokenInvalidError), not a 500', async (_case, changes) => {
+        const caseJti: unknown = JSON.parse(changes.jti ?? 'null');
+        if (isJti(caseJti)) await (await server.admin()).set(labelKey(caseJti), 'true', { EX: 60 });
+        await expect(tokens.verify(withClaims(changes))).rejects.toThrow(TokenInvalidError);
+      });
+
+      it.each(['null', '[]', '[1]', '5', '"user-1"', 'true'])('refuses the payload %s: 401 (TokenMalformedError), not a 500', async (payload) => {
+        await expect(tokens.verify(signed(payload))).rejects.toThrow(TokenMalformedError);
+      });
+
+      it('keeps a claim named __proto__ as a claim, not as the prototype of the claims', async () => {
+        const { claims } = await tokens.verify(withClaims({ ['__proto__']: '{"role":"admin"}' }));
+        expect(Object.getPrototypeOf(claims)).toBe(Object.prototype);
+        expect(Object.keys(claims)).toEqual(['__proto__']);
+      });
     });
   });
 

@@ -43,7 +43,7 @@ describe('bench options', () => {
     expect(options(benchInvocation(ROOT, { env: { BENCH_ITERATIONS: '70' }, argv: ['--iterations', '60'] })).iterations).toBe(60);
   });
 
-  it.each([['--hepl'], ['--iteration=5'], ['--quick=yes']])('refuses the unknown flag %s', (flag) => {
+  it.each([['--hepl'], ['--iteration=5'], ['--quick=yes'], ['-q'], ['quick']])('refuses the unknown flag %s', (flag) => {
     expect(() => benchInvocation(ROOT, { env: {}, argv: [flag] })).toThrow(UsageError);
   });
 

@@ -17,7 +17,7 @@ function configError(env: Record<string, string>): ConfigError {
 describe('Function: loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig(base);
-    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', timeoutMs: 1000, waitReplicas: 0, cluster: false });
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', timeoutMs: 1000, waitReplicas: 0, cluster: false, allowEviction: false });
     expect(config.tokens).toEqual({
       keys: [{ kid: 'default', secret: STRONG_SECRET }],
       issuer: 'revocable-jwt',
@@ -36,13 +36,14 @@ describe('Function: loadConfig', () => {
       REDIS_TIMEOUT_MS: '250',
       REDIS_WAIT_REPLICAS: '1',
       REDIS_CLUSTER: 'true',
+      REDIS_ALLOW_EVICTION: 'true',
       TOKEN_TTL: '60',
       MAX_TTL: '3600',
       JWT_ISSUER: 'https://auth.example.com',
       JWT_AUDIENCE: 'orders',
       LOG_LEVEL: 'WARN',
     });
-    expect(config.redis).toEqual({ url: 'rediss://app:p%40ss@cache.example.com:6380', timeoutMs: 250, waitReplicas: 1, cluster: true });
+    expect(config.redis).toEqual({ url: 'rediss://app:p%40ss@cache.example.com:6380', timeoutMs: 250, waitReplicas: 1, cluster: true, allowEviction: true });
     expect(config.tokens).toMatchObject({ issuer: 'https://auth.example.com', audience: 'orders', defaultTtlSeconds: 60, maxTtlSeconds: 3600 });
     expect(config.logLevel).toBe('warn');
   });
@@ -51,6 +52,12 @@ describe('Function: loadConfig', () => {
     [{ REDIS_URL: undefined }, /REDIS_URL is required/],
     [{ REDIS_URL: 'http://localhost:6379' }, /REDIS_URL must start with redis:\/\/ or rediss:\/\//],
     [{ REDIS_URL: 'not a url' }, /REDIS_URL is not a valid URL/],
+    // A password with an unencoded # ? or / that still parses: the rest of it lands in a fragment, query or path.
+    [{ REDIS_URL: 'redis://user:123#rest@host:6379' }, /REDIS_URL may hold only credentials, host, port and a database number/],
+    [{ REDIS_URL: 'redis://user:123?rest@host:6379' }, /REDIS_URL may hold only credentials, host, port and a database number/],
+    [{ REDIS_URL: 'redis://user:123/rest@host:6379' }, /REDIS_URL may hold only credentials, host, port and a database number/],
+    [{ REDIS_URL: 'redis://user:pa%zz@host:6379' }, /REDIS_URL has a % that is not followed by two hex digits/],
+    [{ REDIS_URL: 'redis://us%er:pass@host:6379' }, /REDIS_URL has a % that is not followed by two hex digits/],
     [{ JWT_SECRET: undefined }, /JWT_SECRET or JWT_KEYS is required/],
     [{ JWT_KEYS: `k1:${'y'.repeat(32)}` }, /set JWT_KEYS or JWT_SECRET, not both/],
     [{ JWT_SECRET: 'short' }, /JWT_SECRET must be at least 32 bytes/],
@@ -59,15 +66,27 @@ describe('Function: loadConfig', () => {
     [{ TOKEN_TTL: '1.5' }, /TOKEN_TTL must be a whole number/],
     [{ MAX_TTL: 'ten' }, /MAX_TTL must be a whole number/],
     [{ TOKEN_TTL: '600', MAX_TTL: '60' }, /TOKEN_TTL \(600\) must not exceed MAX_TTL \(60\)/],
+    // Ten years at most: every exp sign writes must be a date verify accepts (shared/claims.ts).
+    [{ MAX_TTL: '315360001' }, /MAX_TTL must be at most 315360000/],
     [{ REDIS_TIMEOUT_MS: '10' }, /REDIS_TIMEOUT_MS must be an integer of at least 50/],
     [{ REDIS_WAIT_REPLICAS: '-1' }, /REDIS_WAIT_REPLICAS must be a whole number/],
     [{ REDIS_CLUSTER: 'yes' }, /REDIS_CLUSTER must be true or false/],
+    [{ REDIS_ALLOW_EVICTION: '1' }, /REDIS_ALLOW_EVICTION must be true or false/],
     [{ JWT_ISSUER: ' ' }, /JWT_ISSUER must not be empty/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
   ])('refuses %p with a message naming the variable', (override, message) => {
     const env = { ...base, ...override } as Record<string, string>;
     for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
     expect(configError(env).message).toMatch(message);
+  });
+
+  it('accepts a database number, and a password with every reserved character percent-encoded', () => {
+    const url = `redis://user:${encodeURIComponent('p#a/s?s%w@o:r d')}@host:6379/2`;
+    expect(loadConfig({ ...base, REDIS_URL: url }).redis.url).toBe(url);
+  });
+
+  it('accepts a MAX_TTL of ten years, the longest whose every exp verify accepts', () => {
+    expect(loadConfig({ ...base, MAX_TTL: '315360000' }).tokens.maxTtlSeconds).toBe(315_360_000);
   });
 
   it('never echoes a malformed REDIS_URL, which may carry a password', () => {
@@ -100,8 +119,8 @@ describe('Function: loadConfig', () => {
       [`${secretA}`, /JWT_KEYS entry 1 must be kid:secret/],
       [`:${secretA}`, /JWT_KEYS entry 1 must be kid:secret/],
       [`k1:${secretA},bad kid:${secretB}`, /JWT_KEYS entry 2 must be kid:secret/],
-      [`k1:${secretA},k1:${secretB}`, /lists the kid "k1" twice/],
-      [`k1:short`, /JWT_KEYS secret of kid "k1" must be at least 32 bytes/],
+      [`k1:${secretA},k1:${secretB}`, /JWT_KEYS entry 2 repeats the kid of entry 1/],
+      [`k1:short`, /JWT_KEYS entry 1: the secret must be at least 32 bytes/],
       [`k1:${DEVELOPMENT_SECRET}`, /public development secret/],
     ])('refuses %p', (keys, message) => {
       expect(configError(withKeys(keys)).message).toMatch(message);

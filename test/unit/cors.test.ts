@@ -47,6 +47,8 @@ describe('Function: loadCorsOrigins', () => {
     ['the opaque origin', 'null'],
     ['an empty entry', `${APP},,${DEV}`],
     ['credentials', 'https://user:pw@app.example.com'],
+    ['a quote in the host', "https://a'b.example.com"],
+    ['a host ending in a dot', 'https://app.example.com.'],
   ])('refuses %s, naming CORS_ORIGINS and what an origin looks like', (_case, value) => {
     const error = corsError(value);
     expect(error.message).toMatch(/^CORS_ORIGINS entry \d must be an origin such as https:\/\/app\.example\.com/);
@@ -57,6 +59,16 @@ describe('Function: loadCorsOrigins', () => {
     ['the default port', 'https://app.example.com:443', APP],
   ])('refuses %s, which a browser never sends, and says what it would', (_case, value, origin) => {
     expect(corsError(value).message).toContain(`(did you mean "${origin}"?)`);
+  });
+
+  it.each([['user:s3cr#t/pw@'], ['user:s3cr#t/pw@app.example.com@'], ['s3cr#t/pw@']])('never echoes user info %s, which may be a secret', (userInfo) => {
+    const error = corsError(`https://${userInfo}app.example.com`);
+    expect(error.message).toContain('without user:password@');
+    expect(`${error.message}${String(error.stack)}`).not.toContain('s3cr#t');
+  });
+
+  it('accepts a bracketed IPv6 host and a punycode name', () => {
+    expect(loadCorsOrigins({ CORS_ORIGINS: 'http://[::1]:5173,https://xn--bcher-kva.example' })).toEqual(['http://[::1]:5173', 'https://xn--bcher-kva.example']);
   });
 
   it('refuses an origin listed twice', () => {

@@ -45,7 +45,7 @@ describe('Function: fetchKeyring (a stand-in for SSM)', () => {
     [undefined, /is empty/],
     ['  ', /is empty/],
     ['no-colon-here-0123456789abcdefghijklmnop', /the keyring parameter \/revocable-jwt\/prod\/jwt-keys entry 1 must be kid:secret/],
-    ['k1:short', /secret of kid "k1" must be at least 32 bytes/],
+    ['k1:short', /entry 1: the secret must be at least 32 bytes/],
   ])('refuses the value %p with a ConfigError that never repeats a secret', async (value, message) => {
     const failure = fetchKeyring(PARAMETER, 1000, reader(value));
     await expect(failure).rejects.toThrow(ConfigError);

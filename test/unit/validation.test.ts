@@ -1,5 +1,6 @@
+import { MAX_SUBJECT_LENGTH } from '../../shared/claims';
 import { ValidationError } from '../../shared/errors';
-import { MAX_CLAIMS_BYTES, MAX_SUBJECT_LENGTH, parseSignRequest } from '../../shared/validation';
+import { MAX_CLAIMS_BYTES, parseSignRequest } from '../../shared/validation';
 
 const limits = { defaultTtlSeconds: 900, maxTtlSeconds: 3600 };
 
