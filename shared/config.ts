@@ -6,6 +6,7 @@ import { ConfigError } from './errors';
 export const DEVELOPMENT_SECRET = 'local-development-secret-do-not-deploy-0123456789';
 
 const MIN_SECRET_BYTES = 32;
+const MAX_SESSIONS_LIMIT = 1000;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -20,7 +21,7 @@ export interface RedisConfig {
   cluster: boolean;
   /**
    * REDIS_ALLOW_EVICTION: serve even when a node's maxmemory-policy may evict keys. Unsafe: eviction can drop
-   * a session index and undo logout-all or revoke-by-subject. Off, such a Redis is refused at connect.
+   * a revocation counter and undo logout-all or revoke-by-subject. Off, such a Redis is refused at connect.
    */
   allowEviction: boolean;
 }
@@ -40,8 +41,19 @@ export interface TokenConfig {
   maxTtlSeconds: number;
 }
 
+export type SessionLimitAction = 'end-oldest' | 'refuse';
+const SESSION_LIMIT_ACTIONS: readonly SessionLimitAction[] = ['end-oldest', 'refuse'];
+
+export interface SessionConfig {
+  /** MAX_SESSIONS: the most live sessions one subject may hold; bounds every per-subject operation. */
+  maxSessions: number;
+  /** SESSION_LIMIT: what sign does for a subject at the cap: end its oldest session, or refuse (409). */
+  onLimit: SessionLimitAction;
+}
+
 export interface Config {
   redis: RedisConfig;
+  sessions: SessionConfig;
   /**
    * Where the signing keys come from. From SSM, `tokens.keys` is empty until they are fetched at cold
    * start, so that no secret passes through the deployment template.
@@ -68,6 +80,7 @@ export function loadConfig(env: Env): Config {
   }
   return {
     redis: loadRedisConfig(env),
+    sessions: loadSessionConfig(env),
     keySource: keyringParameter === '' ? { from: 'environment' } : { from: 'ssm', parameterName: keyringParameter },
     tokens: {
       keys: keyringParameter === '' ? readSigningKeys(env, offline) : [],
@@ -90,6 +103,17 @@ export function loadRedisConfig(env: Env): RedisConfig {
     cluster: readBoolean(env, 'REDIS_CLUSTER'),
     allowEviction: readBoolean(env, 'REDIS_ALLOW_EVICTION'),
   };
+}
+
+/**
+ * MAX_SESSIONS and SESSION_LIMIT. At most 1,000 sessions: a listing of them stays near 100 KB, and no
+ * per-subject script holds Redis for more than a few milliseconds (README, Capacity).
+ */
+export function loadSessionConfig(env: Env): SessionConfig {
+  const raw = env.SESSION_LIMIT?.trim() ?? '';
+  const onLimit = raw === '' ? 'end-oldest' : SESSION_LIMIT_ACTIONS.find((action) => action === raw);
+  if (onLimit === undefined) throw new ConfigError(`SESSION_LIMIT must be one of ${SESSION_LIMIT_ACTIONS.join(', ')}, got "${env.SESSION_LIMIT}"`);
+  return { maxSessions: readInteger(env, 'MAX_SESSIONS', 100, 1, MAX_SESSIONS_LIMIT), onLimit };
 }
 
 function readRedisUrl(env: Env): string {

@@ -45,7 +45,10 @@ export class TokenNotYetValidError extends AuthError {
   readonly code = 'TOKEN_NOT_YET_VALID';
 }
 
-/** Signature and claims hold, but the label is gone: logged out, revoked, or lost with Redis data. */
+/**
+ * Signature and claims hold, but the label is gone or its subject was revoked since it was signed: logged out,
+ * revoked, or lost with Redis data.
+ */
 export class TokenRevokedError extends AuthError {
   readonly code = 'TOKEN_REVOKED';
 
@@ -59,15 +62,20 @@ export class TokenRevokedError extends AuthError {
   }
 }
 
+/** Sign refused: the subject already holds MAX_SESSIONS live sessions, and SESSION_LIMIT is `refuse`. Nothing was stored. */
+export class SessionLimitError extends AppError {
+  readonly code = 'SESSION_LIMIT_REACHED';
+}
+
 /** Redis could not answer within the bound. Never treated as an allow: callers fail closed. */
 export class StoreUnavailableError extends AppError {
   readonly code = 'STORE_UNAVAILABLE';
 }
 
 /**
- * A Redis node may evict keys when full (its `maxmemory-policy` is not `noeviction`): it could drop a session
- * index and undo a revocation. Found when a connection to the node is made, before its first command, and
- * refused there: it fails closed as an unreachable Redis does (wrapped in a StoreUnavailableError).
+ * A Redis node may evict keys when full (its `maxmemory-policy` is not `noeviction`): it could drop a
+ * revocation counter and undo a revocation. Found when a connection to the node is made, before its first
+ * command, and refused there: it fails closed as an unreachable Redis does (wrapped in a StoreUnavailableError).
  */
 export class EvictionPolicyError extends AppError {
   readonly code = 'REDIS_EVICTION_POLICY';

@@ -5,6 +5,7 @@
 import {
   ClientClosedError,
   ClientOfflineError,
+  ConnectionTimeoutError,
   createClient,
   createCluster,
   DisconnectsClientError,
@@ -35,7 +36,7 @@ const BROKEN_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 const STALE_TOPOLOGY_REPLY = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 /** The one policy under which Redis never deletes a key before its TTL, whatever the memory pressure. */
 const SAFE_POLICY = 'noeviction';
-const EVICTION_RISK = 'a full Redis may evict session indexes and labels, so logout-all and revoke-by-subject can leave tokens alive';
+const EVICTION_RISK = 'a full Redis may evict revocation counters, session indexes and labels, so logout-all and revoke-by-subject can leave tokens alive';
 const EVICTION_FIX = 'set maxmemory-policy to noeviction in the ElastiCache/MemoryDB parameter group (REDIS_ALLOW_EVICTION=true serves anyway, unsafely)';
 
 class DeadlineExceededError extends Error {
@@ -87,39 +88,24 @@ export class RedisConnection {
 
   /**
    * Runs one command within the time bound, on the node `route` names. If the socket under it turns out
-   * to be dead (the server dropped it while the container was frozen) or the cluster moved the slot, it is
+   * to be dead (the server dropped it while the container was frozen), the cluster moved the slot, or the
+   * connect it waited for, begun before it, timed out while the process was frozen or stalled, it is
    * retried once on a fresh connection, inside the same bound. Only idempotent commands may go through
    * here: reads, and writes that leave the same state when applied twice (our scripts, DEL, UNLINK).
    * The time it takes counts toward `scope`'s, the invocation it serves.
    */
   async run<T>(operation: string, route: Route, command: Command<T>, scope?: RequestScope): Promise<T> {
     const started = performance.now();
-    const deadline = Date.now() + this.config.timeoutMs;
     try {
-      return await this.attempt(route, command, deadline);
-    } catch (error) {
-      if (!isStaleConnection(error) || Date.now() >= deadline) throw unavailable(operation, error);
-      log.warn('redis connection lost, retrying once on a new connection', { operation, reason: describeError(error) }, scope);
-      try {
-        return await this.attempt(route, command, deadline);
-      } catch (retryError) {
-        throw unavailable(operation, retryError);
-      }
+      return await this.withinBound(operation, scope, (deadline) => this.attempt(route, command, deadline));
     } finally {
       if (scope !== undefined) recordRedisCall(scope, performance.now() - started);
     }
   }
 
   /** How many primaries hold data: 1, or the cluster's masters. Connects if need be. */
-  async primaryCount(): Promise<number> {
-    const connection = this.connection();
-    const deadline = Date.now() + this.config.timeoutMs;
-    try {
-      const target = await withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.target));
-      return target.primaryCount();
-    } catch (error) {
-      throw unavailable('connect', error);
-    }
+  primaryCount(): Promise<number> {
+    return this.withinBound('connect', undefined, async (deadline) => (await this.connected(this.connection(), deadline)).primaryCount());
   }
 
   /** Closes the connection (tests, shutdown). The next command opens a new one. */
@@ -135,11 +121,36 @@ export class RedisConnection {
     }
   }
 
+  /**
+   * Runs `work` within one time bound, counted from now: this command's own. What failed is retried once,
+   * inside the same bound, on a fresh connection when it was the connection that failed and not the command:
+   * the socket was gone, or a connect begun before this command gave up on its own clock (see below).
+   */
+  private async withinBound<T>(operation: string, scope: RequestScope | undefined, work: (deadline: number) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.config.timeoutMs;
+    try {
+      return await work(deadline);
+    } catch (error) {
+      if (!(isStaleConnection(error) || isLateConnectTimeout(error)) || Date.now() >= deadline) throw unavailable(operation, error);
+      const what = isLateConnectTimeout(error) ? 'redis connect begun before this command timed out' : 'redis connection lost';
+      log.warn(`${what}, retrying once on a new connection`, { operation, reason: describeError(error) }, scope);
+      try {
+        return await work(deadline);
+      } catch (retryError) {
+        throw unavailable(operation, retryError);
+      }
+    }
+  }
+
+  /** The connection's target once its handshake is done, within `deadline`; given up on (and discarded) after it. */
+  private connected(connection: Connection, deadline: number): Promise<Target> {
+    if (connection.connected) return Promise.resolve(connection.target);
+    return withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.target));
+  }
+
   private async attempt<T>(route: Route, command: Command<T>, deadline: number): Promise<T> {
     const connection = this.connection();
-    const target = connection.connected
-      ? connection.target
-      : await withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.target));
+    const target = connection.connected ? connection.target : await this.connected(connection, deadline);
     const node = target.node(route);
     let client: RedisClient;
     if (node instanceof Promise) {
@@ -360,6 +371,17 @@ function isStaleConnection(error: unknown): boolean {
   if (error instanceof ErrorReply) return STALE_TOPOLOGY_REPLY.test(error.message);
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && BROKEN_SOCKET_CODES.has(code);
+}
+
+/**
+ * node-redis gave up a connect on its own timer (connectTimeout, as long as our bound) although the command
+ * waiting for it still has time: so the connect began before that command, at init or for an earlier one.
+ * Frozen (Lambda between invocations) or stalled (a blocked event loop) past that timer, the process runs it
+ * as soon as it resumes, before reading the socket that may well hold the answer: that says nothing about
+ * Redis, and the command connects afresh within its own bound.
+ */
+function isLateConnectTimeout(error: unknown): boolean {
+  return error instanceof ConnectionTimeoutError;
 }
 
 function unavailable(operation: string, cause: unknown): StoreUnavailableError {

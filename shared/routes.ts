@@ -2,7 +2,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyEventPathParameters, APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { loadCorsOrigins } from './config';
 import { requestOrigin, withCors } from './cors';
-import { KeyringUnavailableError, StoreUnavailableError, ValidationError } from './errors';
+import { KeyringUnavailableError, SessionLimitError, StoreUnavailableError, ValidationError } from './errors';
 import { errorBody } from './http';
 import { describeError, newRequestScope, type Fields, type RequestScope } from './log';
 import { logDecision } from './metrics';
@@ -94,6 +94,10 @@ function failure(name: string, error: unknown, started: number, scope: RequestSc
   if (error instanceof ValidationError) {
     writeRequestLine('info', name, { outcome: 'rejected', reason: error.message, status: 400 }, started, scope);
     return errorBody(400, error.code, error.message);
+  }
+  if (error instanceof SessionLimitError) {
+    writeRequestLine('info', name, { outcome: 'refused', reason: error.message, status: 409 }, started, scope);
+    return errorBody(409, error.code, error.message);
   }
   if (error instanceof StoreUnavailableError || error instanceof KeyringUnavailableError) {
     writeRequestLine('error', name, { outcome: 'error', reason: describeError(error), status: 503 }, started, scope);

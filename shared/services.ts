@@ -28,7 +28,7 @@ export function getServices(): Services {
       log.warn('JWT_SECRET is unset: using the public development secret (serverless offline only)');
     }
     const redis = new RedisConnection(config.redis);
-    const sessions = new SessionStore(redis, config.redis.waitReplicas);
+    const sessions = new SessionStore(redis, config.redis.waitReplicas, { ...config.sessions, maxTtlSeconds: config.tokens.maxTtlSeconds });
     const { keySource } = config;
     const loadKeys = keySource.from === 'ssm' ? () => fetchKeyring(keySource.parameterName, KEYRING_FETCH_TIMEOUT_MS) : undefined;
     services = { config, redis, sessions, tokens: new TokenService(redis, sessions, config.tokens, loadKeys) };

@@ -1,22 +1,25 @@
 // The Redis data model: a label per live token (`jwt_label:<jti>`, read by jwt-redis) and, per subject,
-// an index of its live jtis (`jwt_sessions:{tag}`, a sorted set scored by exp).
+// an index of its live jtis (`jwt_sessions:{tag}`, a sorted set scored by exp) and a revocation counter
+// (`jwt_revoked:{tag}`): a label stamped below the counter is dead (shared/scripts.ts says why it holds).
 //
 // A jti is `{tag}random`: the tag is derived from the subject and, in braces, is a Redis Cluster hash tag,
-// so a subject's labels and index share one slot and one script can change them together.
+// so a subject's keys share one slot and one script can change them together.
 import { createHash, randomFillSync } from 'node:crypto';
-import { StoreUnavailableError } from './errors';
+import { MAX_TTL_LIMIT } from './claims';
+import { loadSessionConfig, type SessionConfig } from './config';
+import { SessionLimitError, StoreUnavailableError } from './errors';
 import type { RequestScope } from './log';
 import type { Command, RedisConnection } from './redis';
+import type { SessionKeys } from './scripts';
 
 export const LABEL_PREFIX = 'jwt_label:';
 export const INDEX_PREFIX = 'jwt_sessions:';
+export const COUNTER_PREFIX = 'jwt_revoked:';
 /** 16 random bytes: 128 bits, as base64url (22 characters). */
 const RANDOM_BYTES = 16;
 /** 132 bits of SHA-256(sub): a collision would merge two subjects' indexes, so it must not happen. */
 const TAG_LENGTH = 22;
 const JTI_PATTERN = /^\{([A-Za-z0-9_-]{22})\}[A-Za-z0-9_-]{22}$/;
-/** Bounded retries of logout-all when signs for the same subject keep landing in between. */
-const END_ALL_ATTEMPTS = 5;
 const SCAN_BATCH = 1000;
 
 export interface Session {
@@ -61,6 +64,39 @@ export function isJti(value: unknown): value is string {
 
 export const labelKey = (jti: string): string => `${LABEL_PREFIX}${jti}`;
 const indexKey = (tag: string): string => `${INDEX_PREFIX}{${tag}}`;
+export const counterKey = (tag: string): string => `${COUNTER_PREFIX}{${tag}}`;
+const subjectKeys = (tag: string): Omit<SessionKeys, 'label'> => ({ index: indexKey(tag), counter: counterKey(tag) });
+
+/** The generation a label value, `[<generation>:]<issued at, ms>`, was stamped with: 0 without one. */
+function generationOf(label: string): number {
+  const colon = label.indexOf(':');
+  return colon < 0 ? 0 : Number(label.slice(0, colon));
+}
+
+/** A label is live when it exists and was not stamped below its subject's counter (absent: 0). */
+function isLive(label: string | null | undefined, counter: string | null | undefined): label is string {
+  return typeof label === 'string' && generationOf(label) >= Number(counter ?? 0);
+}
+
+/**
+ * The label `key`, or null when it is gone or stamped below its subject's counter: one MGET of both, in the
+ * same slot. This is how verify reads a label, the authorizer's one Redis call.
+ */
+export async function readLiveLabel(redis: RedisConnection, key: string, scope?: RequestScope): Promise<string | null> {
+  const tag = tagOfJti(key.slice(LABEL_PREFIX.length));
+  // verify has already refused any other jti.
+  if (tag === undefined) return null;
+  const [label, counter] = await redis.run('MGET', { key }, (client) => client.mGet([key, counterKey(tag)]), scope);
+  return isLive(label, counter) ? label : null;
+}
+
+export interface SessionLimits extends SessionConfig {
+  /** MAX_TTL: no label lives longer, so a revocation's counter lives at least this long. */
+  maxTtlSeconds: number;
+}
+
+/** Without the service's configuration (tools, tests): its defaults, and the longest lifetime a token may have. */
+const DEFAULT_LIMITS: SessionLimits = { ...loadSessionConfig({}), maxTtlSeconds: MAX_TTL_LIMIT };
 
 export class SessionStore {
   /**
@@ -70,26 +106,32 @@ export class SessionStore {
   constructor(
     private readonly redis: RedisConnection,
     private readonly waitReplicas = 0,
+    private readonly limits: SessionLimits = DEFAULT_LIMITS,
   ) {}
 
-  /** Stores the label and indexes the session, in one atomic step. `issuedAtMs` is when the token was signed. */
+  /**
+   * Stores the label and indexes the session, in one atomic step, within the subject's MAX_SESSIONS: ending
+   * its oldest sessions, or throwing SessionLimitError (nothing stored). `issuedAtMs` is when the token was signed.
+   */
   async register(sub: string, jti: string, exp: number, issuedAtMs: number, scope?: RequestScope): Promise<void> {
-    const lifetimeMs = exp * 1000 - issuedAtMs;
-    const index = indexKey(subjectTag(sub));
-    await this.redis.run(
+    const keys = { label: labelKey(jti), ...subjectKeys(subjectTag(sub)) };
+    const session = { jti, issuedAtMs, exp, lifetimeMs: exp * 1000 - issuedAtMs, nowSeconds: Math.floor(issuedAtMs / 1000) };
+    const { maxSessions, onLimit } = this.limits;
+    const stored = await this.redis.run(
       'registerSession',
-      { key: index },
-      (client) => client.registerSession(labelKey(jti), index, jti, issuedAtMs, exp, lifetimeMs, Math.floor(issuedAtMs / 1000)),
+      { key: keys.index },
+      (client) => client.registerSession(keys, session, { maxSessions, onLimit, labelPrefix: LABEL_PREFIX }),
       scope,
     );
+    if (stored === 0) throw new SessionLimitError(`the subject already has ${maxSessions} live sessions (MAX_SESSIONS); end one first`);
   }
 
   /** Ends one session, whoever owns it. Resolves false if it was not live. */
   async end(jti: string, scope?: RequestScope): Promise<boolean> {
     const tag = tagOfJti(jti);
     if (tag === undefined) return false;
-    const index = indexKey(tag);
-    const ended = await this.redis.run('endSession', { key: index }, this.replicated((client) => client.endSession(labelKey(jti), index, jti)), scope);
+    const keys = { label: labelKey(jti), ...subjectKeys(tag) };
+    const ended = await this.redis.run('endSession', { key: keys.index }, this.replicated((client) => client.endSession(keys, jti)), scope);
     return ended === 1;
   }
 
@@ -99,34 +141,28 @@ export class SessionStore {
     return this.end(jti, scope);
   }
 
-  /** Ends every session of a subject, atomically against concurrent signs. Resolves how many were live. */
+  /**
+   * Ends every session of a subject signed before it, in one script, listed in the index or not: nothing
+   * signing meanwhile can make it retry or fail. Resolves how many sessions the index listed.
+   */
   async endAll(sub: string, scope?: RequestScope): Promise<number> {
-    const index = indexKey(subjectTag(sub));
-    for (let attempt = 1; attempt <= END_ALL_ATTEMPTS; attempt += 1) {
-      const jtis = await this.redis.run('ZRANGE', { key: index }, (client) => client.zRange(index, 0, -1), scope);
-      const ended = await this.redis.run(
-        'endAllSessions',
-        { key: index },
-        this.replicated((client) => client.endAllSessions(index, jtis.map(labelKey), jtis)),
-        scope,
-      );
-      if (ended >= 0) return ended;
-    }
-    throw new Error(`logout-all kept racing new sessions ${END_ALL_ATTEMPTS} times`);
+    const keys = subjectKeys(subjectTag(sub));
+    const maxTtlMs = this.limits.maxTtlSeconds * 1000;
+    return this.redis.run('endAllSessions', { key: keys.index }, this.replicated((client) => client.endAllSessions(keys, maxTtlMs, LABEL_PREFIX)), scope);
   }
 
   /** The subject's live sessions, newest first. */
   async list(sub: string, nowSeconds: number, scope?: RequestScope): Promise<Session[]> {
-    const index = indexKey(subjectTag(sub));
+    const { index, counter } = subjectKeys(subjectTag(sub));
     const entries = await this.redis.run('ZRANGE', { key: index }, (client) => client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' }), scope);
     if (entries.length === 0) return [];
-    // Labels share the index's slot, so one MGET reads them all; a missing label is a dead session.
-    const issuedAtMs = await this.redis.run('MGET', { key: index }, (client) => client.mGet(entries.map((entry) => labelKey(entry.value))), scope);
+    // Labels and counter share the index's slot, so one MGET reads them all.
+    const [generation, ...labels] = await this.redis.run('MGET', { key: index }, (client) => client.mGet([counter, ...entries.map((entry) => labelKey(entry.value))]), scope);
     const live: Array<{ session: Session; issuedAtMs: number }> = [];
     entries.forEach((entry, i) => {
-      const value = issuedAtMs[i];
-      if (value === null || value === undefined) return;
-      const ms = Number(value);
+      const label = labels[i];
+      if (!isLive(label, generation)) return;
+      const ms = Number(label.slice(label.indexOf(':') + 1));
       live.push({ session: { jti: entry.value, issuedAt: Math.floor(ms / 1000), expiresAt: entry.score }, issuedAtMs: ms });
     });
     return live.sort((a, b) => b.issuedAtMs - a.issuedAtMs).map(({ session }) => session);

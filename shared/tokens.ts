@@ -1,5 +1,6 @@
 // Issues and verifies tokens. A token is valid only while its label `jwt_label:<jti>` exists in Redis
-// (jwt-redis's allowlist), so deleting the label kills the token at once.
+// (jwt-redis's allowlist) and its subject's revocations have not overtaken it, so deleting the label, or
+// revoking the subject, kills the token at once.
 import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import jsonwebtoken, { type GetPublicKeyOrSecret, type JwtPayload } from 'jsonwebtoken';
 import JWTR, { TokenDestroyedError } from 'jwt-redis';
@@ -16,7 +17,7 @@ import {
 } from './errors';
 import type { RequestScope } from './log';
 import type { RedisConnection } from './redis';
-import { isJti, LABEL_PREFIX, newJti, subjectTag, tagOfJti, type SessionStore } from './sessions';
+import { isJti, LABEL_PREFIX, newJti, readLiveLabel, subjectTag, tagOfJti, type SessionStore } from './sessions';
 
 const ALGORITHM = 'HS256';
 
@@ -88,7 +89,8 @@ export class TokenService {
     else if (loadKeys === undefined) throw new Error('TokenService needs signing keys or a way to load them');
     this.#redis = redis;
     // jwt-redis reads the label (GET) after checking the signature. It is typed against the full client
-    // but calls nothing else here, so it gets a bounded, retried GET and nothing more.
+    // but calls nothing else here, so it gets a bounded, retried read, which also reads the subject's
+    // revocation counter (one MGET) and answers null for a label stamped below it.
     this.#jwtr = new JWTR(this.labelReader() as unknown as RedisClientType, { prefix: LABEL_PREFIX });
   }
 
@@ -137,7 +139,7 @@ export class TokenService {
   }
 
   private labelReader(scope?: RequestScope): LabelReader {
-    return { get: (key) => this.#redis.run('GET', { key }, (client) => client.get(key), scope) };
+    return { get: (key) => readLiveLabel(this.#redis, key, scope) };
   }
 
   /**

@@ -24,12 +24,12 @@ export interface BenchResult {
 
 /** The handlers this run compares with their floors, and the floor of each. */
 export const FLOORS: Record<FloorId, { floor: string; handler: string; title: string }> = {
-  authorizer: { floor: 'floor-authorizer', handler: 'authorizer-info', title: 'Authorizer — floor: HMAC check + GET' },
+  authorizer: { floor: 'floor-authorizer', handler: 'authorizer-info', title: 'Authorizer — floor: HMAC check + MGET of the label and its subject\'s revocation counter' },
   sign: { floor: 'floor-sign', handler: 'sign-info', title: 'Sign — floor: HMAC + SET … PX (sign does one EVALSHA round trip)' },
   logout: { floor: 'floor-logout', handler: 'logout-info', title: 'Logout — floor: HMAC + DEL (logout does one EVALSHA round trip)' },
 };
 
-const LIMITS = { handlerVsFloor: 1.25, throughputVsGet: 0.8, bundleVsCore: 1.05, loadVsCore: 1.1 };
+const LIMITS = { handlerVsFloor: 1.25, throughputVsMget: 0.8, bundleVsCore: 1.05, loadVsCore: 1.1 };
 
 function row(warm: WarmResult, id: string): LatencyRow {
   const found = warm.latency.find((candidate) => candidate.id === id);
@@ -59,15 +59,16 @@ export function evaluateTargets(warm: WarmResult, cold: ColdResult, inFlight: nu
       pass: value <= LIMITS.handlerVsFloor,
     });
   }
-  const shareOfGet = (id: string) => throughput(warm, id) / throughput(warm, 'get');
-  const percent = (id: string) => `${fixed(shareOfGet(id) * 100, 0)} %`;
-  const share = shareOfGet('authorizer-info');
+  // The authorizer's one round trip is an MGET of two keys: its throughput is compared with that, bare.
+  const shareOfMget = (id: string) => throughput(warm, id) / throughput(warm, 'mget');
+  const percent = (id: string) => `${fixed(shareOfMget(id) * 100, 0)} %`;
+  const share = shareOfMget('authorizer-info');
   targets.push({
-    target: `authorizer throughput vs bare GET, ${inFlight} in flight`,
+    target: `authorizer throughput vs bare MGET, ${inFlight} in flight`,
     // The floor's own share says how far the target can be reached at all.
-    measured: `${percent('authorizer-info')} (${thousands(throughput(warm, 'authorizer-info'))} vs ${thousands(throughput(warm, 'get'))} calls/s; log silent ${percent('authorizer-silent')}; the floor itself ${percent('floor-authorizer')})`,
-    limit: `≥ ${LIMITS.throughputVsGet * 100} %`,
-    pass: share >= LIMITS.throughputVsGet,
+    measured: `${percent('authorizer-info')} (${thousands(throughput(warm, 'authorizer-info'))} vs ${thousands(throughput(warm, 'mget'))} calls/s; log silent ${percent('authorizer-silent')}; the floor itself ${percent('floor-authorizer')})`,
+    limit: `≥ ${LIMITS.throughputVsMget * 100} %`,
+    pass: share >= LIMITS.throughputVsMget,
   });
   const biggest = [...cold.bundles].sort((a, b) => b.vsCore - a.vsCore)[0];
   if (biggest !== undefined) {
@@ -154,14 +155,14 @@ export function markdown(result: BenchResult): string {
   out.push('');
   out.push(`## Throughput, ${settings.inFlight} calls in flight`);
   out.push('');
-  const get = throughput(warm, 'get');
+  const mget = throughput(warm, 'mget');
   out.push(
     table(
-      ['Candidate', 'calls/s (median of rounds)', 'vs bare GET', 'slowest – fastest round'],
+      ['Candidate', 'calls/s (median of rounds)', 'vs bare MGET', 'slowest – fastest round'],
       warm.throughput.map((candidate) => [
         candidate.label,
         thousands(candidate.opsPerSecond),
-        `${fixed((candidate.opsPerSecond / get) * 100, 0)} %`,
+        `${fixed((candidate.opsPerSecond / mget) * 100, 0)} %`,
         `${thousands(Math.min(...candidate.rounds))} – ${thousands(Math.max(...candidate.rounds))}`,
       ]),
     ),
@@ -222,7 +223,7 @@ export function svg(result: BenchResult): string {
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 90}" height="${height}" font-family="sans-serif" font-size="12">`);
   parts.push(`<rect width="100%" height="100%" fill="white"/>`);
-  parts.push(`<text x="10" y="20" font-size="14" font-weight="bold">Warm p50 over its floor (authorizer: HMAC + GET, sign: HMAC + SET, logout: HMAC + DEL)</text>`);
+  parts.push(`<text x="10" y="20" font-size="14" font-weight="bold">Warm p50 over its floor (authorizer: HMAC + MGET, sign: HMAC + SET, logout: HMAC + DEL)</text>`);
   for (let tick = 0; tick <= max; tick += 0.5) {
     parts.push(`<line x1="${x(tick)}" y1="${top - 6}" x2="${x(tick)}" y2="${height - 30}" stroke="#ddd"/>`);
     parts.push(`<text x="${x(tick)}" y="${height - 16}" text-anchor="middle" fill="#555">${tick}×</text>`);

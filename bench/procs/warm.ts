@@ -15,7 +15,8 @@ import { handler as sign } from '../../functions/sign';
 import { setLogLevel } from '../../shared/log';
 import { getServices } from '../../shared/services';
 import { scripts } from '../../shared/scripts';
-import { INDEX_PREFIX, labelKey, newJti, subjectTag } from '../../shared/sessions';
+import { counterKey, INDEX_PREFIX, LABEL_PREFIX, labelKey, newJti, subjectTag } from '../../shared/sessions';
+import { loadSessionConfig } from '../../shared/config';
 import { proxyEvent, tokenAuthorizerEvent } from '../../test/helpers/events';
 import type { FloorId, LatencyRow, SanityResult, ThroughputRow, WarmMessage, WarmResult, WarmSettings } from '../lib/protocol';
 import { median, summarize } from '../lib/stats';
@@ -115,6 +116,8 @@ async function main(options: WarmSettings): Promise<WarmResult> {
   }
   const authEvents: APIGatewayTokenAuthorizerEvent[] = readerTokens.map((token) => tokenAuthorizerEvent(`Bearer ${token}`));
   const readerLabels = readers.map((reader) => labelKey(reader.jti));
+  // What the authorizer reads in its one MGET: the label, and its subject's revocation counter.
+  const readerKeys = readers.map((reader) => [labelKey(reader.jti), counterKey(subjectTag(reader.sub))]);
   const signEvents: APIGatewayProxyEvent[] = Array.from({ length: SIGNERS }, (_, k) =>
     proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: `bench-user-${k}`, claims: { role: 'user', plan: 'pro' } }) }),
   );
@@ -156,6 +159,7 @@ async function main(options: WarmSettings): Promise<WarmResult> {
   const expectOk = (result: unknown) => void (result === 'OK' || fail(`expected OK, got ${String(result)}`));
   const expectDeleted = (result: unknown) => void (result === 1 || fail(`expected 1 deleted, got ${String(result)}`));
   const expectLabel = (result: unknown) => void (typeof result === 'string' && result !== '' ? 0 : fail(`label missing: ${String(result)}`));
+  const expectLabels = (result: unknown) => expectLabel((result as unknown[] | null)?.[0]);
   const expectReader = (result: unknown) => void ((result as JwtPayload | undefined)?.sub?.startsWith('bench-reader-') ? 0 : fail('verify gave no subject'));
   const expectAllow = (result: unknown) => {
     const policy = result as APIGatewayAuthorizerResult;
@@ -221,21 +225,20 @@ async function main(options: WarmSettings): Promise<WarmResult> {
 
   // Sessions written and ended through the bare client with our own scripts: the handlers' round trips alone.
   interface ScriptSession {
-    label: string;
-    index: string;
-    jti: string;
-    /** Seconds, and the issue time in ms as the script takes it. */
-    iat: number;
-    issuedAtMs: number;
-    exp: number;
+    keys: { label: string; index: string; counter: string };
+    session: { jti: string; issuedAtMs: number; exp: number; lifetimeMs: number; nowSeconds: number };
   }
   const scriptTags = Array.from({ length: SIGNERS }, (_, k) => subjectTag(`bench-script-${k}`));
+  const cap = { ...loadSessionConfig({}), labelPrefix: LABEL_PREFIX };
   let scripted = 0;
   const scriptSession = (now: number): ScriptSession => {
     scripted += 1;
-    const sub = `bench-script-${scripted % SIGNERS}`;
-    const jti = newJti(sub);
-    return { label: labelKey(jti), index: `${INDEX_PREFIX}{${scriptTags[scripted % SIGNERS] as string}}`, jti, iat: now, issuedAtMs: now * 1000, exp: now + 900 };
+    const tag = scriptTags[scripted % SIGNERS] as string;
+    const jti = newJti(`bench-script-${scripted % SIGNERS}`);
+    return {
+      keys: { label: labelKey(jti), index: `${INDEX_PREFIX}{${tag}}`, counter: counterKey(tag) },
+      session: { jti, issuedAtMs: now * 1000, exp: now + 900, lifetimeMs: LABEL_TTL_MS, nowSeconds: now },
+    };
   };
   let scriptSessions: ScriptSession[] = [];
   let endSessions: ScriptSession[] = [];
@@ -243,6 +246,7 @@ async function main(options: WarmSettings): Promise<WarmResult> {
 
   const candidates: Candidate[] = [
     { id: 'get', label: 'node-redis GET (bare)', kind: 'baseline', floor: 'authorizer', logLevel: 'info', throughput: true, call: () => plain.get(readerLabels[nextReader()] as string), check: expectLabel },
+    { id: 'mget', label: 'node-redis MGET label + counter (bare)', kind: 'baseline', floor: 'authorizer', logLevel: 'info', throughput: true, call: () => plain.mGet(readerKeys[nextReader()] as string[]), check: expectLabels },
     { id: 'set', label: 'node-redis SET … PX (bare)', kind: 'baseline', floor: 'sign', logLevel: 'info', throughput: true, call: () => plain.set(freshKey(), nowSeconds(), { PX: LABEL_TTL_MS }), check: expectOk },
     { id: 'evalsha', label: 'node-redis EVALSHA (SET … PX in Lua)', kind: 'baseline', floor: 'sign', logLevel: 'info', throughput: true, call: () => plain.setInLua(freshKey(), nowSeconds(), String(LABEL_TTL_MS)), check: expectOk },
     {
@@ -253,7 +257,7 @@ async function main(options: WarmSettings): Promise<WarmResult> {
       },
       call: (i) => {
         const session = scriptSessions[i] as ScriptSession;
-        return plain.registerSession(session.label, session.index, session.jti, session.issuedAtMs, session.exp, LABEL_TTL_MS, session.iat);
+        return plain.registerSession(session.keys, session.session, cap);
       },
       check: (result) => void (result === 1 || fail(`registerSession replied ${String(result)}`)),
     },
@@ -262,11 +266,11 @@ async function main(options: WarmSettings): Promise<WarmResult> {
       prepare: async (n) => {
         const now = Math.floor(Date.now() / 1000);
         endSessions = Array.from({ length: n }, () => scriptSession(now));
-        await Promise.all(endSessions.map((session) => plain.registerSession(session.label, session.index, session.jti, session.issuedAtMs, session.exp, LABEL_TTL_MS, session.iat)));
+        await Promise.all(endSessions.map((session) => plain.registerSession(session.keys, session.session, cap)));
       },
       call: (i) => {
         const session = endSessions[i] as ScriptSession;
-        return plain.endSession(session.label, session.index, session.jti);
+        return plain.endSession(session.keys, session.session.jti);
       },
       check: expectDeleted,
     },
@@ -284,13 +288,13 @@ async function main(options: WarmSettings): Promise<WarmResult> {
     { id: 'jwtr-naive', label: 'jwt-redis verify, string secret (naive seed usage)', kind: 'reference', floor: 'authorizer', logLevel: 'info', throughput: true, share: 0.25, call: () => naive.verify<JwtPayload>(readerTokens[nextReader()] as string, secret, verifyOptions), check: expectReader },
     { id: 'jwtr-key', label: 'jwt-redis verify, KeyObject, bare client', kind: 'reference', floor: 'authorizer', logLevel: 'info', throughput: true, call: () => keyed.verify<JwtPayload>(readerTokens[nextReader()] as string, key as unknown as Buffer, verifyOptions), check: expectReader },
     {
-      id: 'floor-authorizer', label: 'floor: HMAC check + GET', kind: 'floor', floor: 'authorizer', logLevel: 'info', throughput: true,
+      id: 'floor-authorizer', label: 'floor: HMAC check + MGET', kind: 'floor', floor: 'authorizer', logLevel: 'info', throughput: true,
       call: () => {
         const k = nextReader();
         if (!hmacCheck(readerTokens[k] as string)) return Promise.resolve(null);
-        return plain.get(readerLabels[k] as string);
+        return plain.mGet(readerKeys[k] as string[]);
       },
-      check: expectLabel,
+      check: expectLabels,
     },
     {
       id: 'floor-sign', label: 'floor: HMAC + SET … PX', kind: 'floor', floor: 'sign', logLevel: 'info', throughput: true,

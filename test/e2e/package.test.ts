@@ -168,6 +168,8 @@ describe('serverless package: the CloudFormation template', () => {
           JWT_KEYS_SSM_PARAMETER: '',
           TOKEN_TTL: '900',
           MAX_TTL: '86400',
+          MAX_SESSIONS: '100',
+          SESSION_LIMIT: 'end-oldest',
           JWT_ISSUER: 'revocable-jwt',
           JWT_AUDIENCE: 'revocable-jwt-api',
           REDIS_TIMEOUT_MS: '1000',

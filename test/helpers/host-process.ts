@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import type { HandlerName } from './handler-host';
 
-// The same value as handler-host's FLUSH_MARKER; not imported, as that would load every handler here.
+// The same values as handler-host's; not imported, as that would load every handler here.
 const FLUSH_MARKER = '__handler_host_flush__';
+const STALL_MARKER = '__handler_host_stall__';
 import type { Invocation, InvocationResult } from './handler-host';
 
 export interface HostBundle {
@@ -31,8 +32,15 @@ export function bundleHandlerHost(): HostBundle {
   return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+export interface InvokeOptions {
+  /** Blocks the container's event loop this long before the handler runs (see Invocation.stallMs). */
+  stallMs?: number;
+  /** Called once the container has begun that stall (for a test that stops it meanwhile). */
+  onStall?: () => void;
+}
+
 export interface HostProcess {
-  invoke(handler: HandlerName, event: unknown): Promise<InvocationResult>;
+  invoke(handler: HandlerName, event: unknown, options?: InvokeOptions): Promise<InvocationResult>;
   /**
    * Resolves once everything the container wrote before this call has been read. Its log lines travel on
    * stdout and stderr, apart from the IPC reply: call this before reading lines() after an invocation.
@@ -42,6 +50,8 @@ export interface HostProcess {
   lines(): string[];
   /** The lines that are JSON objects (the log), parsed. */
   logEntries(): Array<Record<string, unknown>>;
+  /** SIGSTOP freezes the container as Lambda does between invocations; SIGCONT thaws it. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void;
   stop(): void;
 }
 
@@ -58,7 +68,14 @@ export async function startHost(bundle: HostBundle, env: Record<string, string>)
   const output: string[] = [];
   // Per flush id: how many of the two streams have not yet delivered its marker, and whom to tell.
   const flushes = new Map<number, { streams: number; resolve: () => void }>();
+  const stalls = new Map<number, () => void>();
   const onLine = (line: string) => {
+    if (line.startsWith(`${STALL_MARKER} `)) {
+      const id = Number(line.slice(STALL_MARKER.length + 1));
+      stalls.get(id)?.();
+      stalls.delete(id);
+      return;
+    }
     if (!line.startsWith(`${FLUSH_MARKER} `)) {
       if (line !== '') output.push(line);
       return;
@@ -99,14 +116,15 @@ export async function startHost(bundle: HostBundle, env: Record<string, string>)
   child.removeAllListeners('exit');
 
   return {
-    invoke(handler, event) {
+    invoke(handler, event, { stallMs, onStall } = {}) {
       const id = (nextId += 1);
+      if (onStall !== undefined) stalls.set(id, onStall);
       return new Promise((resolve, reject) => {
         pending.set(id, (result) => {
           pending.delete(id);
           resolve(result);
         });
-        const message: Invocation = { id, handler, event };
+        const message: Invocation = { id, handler, event, ...(stallMs === undefined ? {} : { stallMs }) };
         child.send(message, (error) => {
           if (error !== null) reject(error);
         });
@@ -132,6 +150,9 @@ export async function startHost(bundle: HostBundle, env: Record<string, string>)
           return [];
         }
       }),
+    signal: (signal) => {
+      child.kill(signal);
+    },
     stop: () => {
       child.kill('SIGKILL');
     },

@@ -1,10 +1,11 @@
-// A throwaway Redis Cluster: three primaries with a replica each, on free ports, made with redis-cli.
+// A throwaway Redis Cluster: three primaries with a replica each, on free ports, made with redis-cli; over
+// TLS and with an ACL file if asked, so that clients must speak TLS to and log in on every node.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startRedisServer, type RedisServer } from './redis-server';
+import { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server';
 
 export interface RedisCluster {
   nodes: RedisServer[];
@@ -17,9 +18,30 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-export async function startRedisCluster(): Promise<RedisCluster> {
+export interface RedisClusterOptions {
+  /** Every node serves TLS only, clients, replication and the cluster bus alike (see RedisServerOptions.tls). */
+  tls?: RedisServerOptions['tls'];
+  /** Every node reads this ACL file, and replicas and the tests' own clients log in as `admin`. */
+  acl?: {
+    /** ACL file lines: `admin` must be a user there allowed everything (`~* &* +@all`). */
+    users: string[];
+    admin: { username: string; password: string };
+  };
+}
+
+export async function startRedisCluster({ acl, tls }: RedisClusterOptions = {}): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
   const nodes: RedisServer[] = [];
+  let authArgs: string[] = [];
+  let cliAuth: string[] = [];
+  if (acl !== undefined) {
+    const aclFile = join(dir, 'users.acl');
+    writeFileSync(aclFile, `${acl.users.join('\n')}\n`);
+    authArgs = ['--aclfile', aclFile, '--masteruser', acl.admin.username, '--masterauth', acl.admin.password];
+    cliAuth = ['--user', acl.admin.username, '--pass', acl.admin.password, '--no-auth-warning'];
+  }
+  const tlsArgs = tls === undefined ? [] : ['--tls-cluster', 'yes', '--tls-replication', 'yes'];
+  const cliTls = tls === undefined ? [] : ['--tls', '--cacert', tls.caFile];
   try {
     for (let i = 0; i < 6; i += 1) {
       // A folder each: a replica's full sync writes dump.rdb there, which nodes must not share.
@@ -34,10 +56,14 @@ export async function startRedisCluster(): Promise<RedisCluster> {
           '--dir', nodeDir,
           // Replicas sync at once, not after the default 5 s wait for more replicas to join.
           '--repl-diskless-sync-delay', '0',
-        ]),
+          ...authArgs,
+          ...tlsArgs,
+        ], { admin: acl?.admin, tls }),
       );
     }
     await promisify(execFile)('redis-cli', [
+      ...cliAuth,
+      ...cliTls,
       '--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`),
       '--cluster-replicas', '1', '--cluster-yes',
     ], { timeout: 30_000 });

@@ -1,10 +1,11 @@
-// Keeps `npm run bench` and `npm run bench:memory` from rotting: a tiny run of each, written to a temporary
+// Keeps `npm run bench`, `bench:memory` and `bench:cap` from rotting: a tiny run of each, written to a temporary
 // folder (never bench/results). Benchmarks are not tests: nothing here asserts a time, only that the runs
 // complete, that every handler call answered as it should, and that the reports carry their rows.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBench } from '../../bench/lib/bench';
+import { capMarkdown, runCap } from '../../bench/lib/cap';
 import { LAMBDA_BUILD, UNPATCHED_CLIENT } from '../../bench/lib/cold';
 import { runMemory } from '../../bench/lib/memory';
 import type { BenchResult } from '../../bench/lib/report';
@@ -13,6 +14,7 @@ jest.setTimeout(180_000);
 
 const LATENCY_ROWS = [
   'get',
+  'mget',
   'set',
   'evalsha',
   'evalsha-register',
@@ -82,7 +84,7 @@ describe('bench smoke run (no timing asserted)', () => {
       expect(row.summary.n).toBeGreaterThan(0);
       expect(Number.isFinite(row.summary.p50)).toBe(true);
     }
-    expect(saved.warm.throughput.map((row) => row.id)).toEqual(expect.arrayContaining(['get', 'floor-authorizer', 'authorizer-info', 'sign-info', 'logout-info']));
+    expect(saved.warm.throughput.map((row) => row.id)).toEqual(expect.arrayContaining(['get', 'mget', 'floor-authorizer', 'authorizer-info', 'sign-info', 'logout-info']));
 
     // Correctness, not speed: every timed call got the answer it should, and logout revoked at once.
     expect(saved.warm.failures).toBe(0);
@@ -106,8 +108,19 @@ describe('bench smoke run (no timing asserted)', () => {
 
     const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
     for (const heading of ['## Reach targets', '## Warm latency', '## Throughput', '## Cold start']) expect(markdown).toContain(heading);
-    expect(markdown).toContain('**floor: HMAC check + GET**');
+    expect(markdown).toContain('**floor: HMAC check + MGET**');
     expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  });
+
+  it('npm run bench:cap: completes and reports the Redis time of each per-subject operation', async () => {
+    const { rows, redis } = await runCap({ caps: [10], rounds: 2, progress: () => undefined });
+    expect(rows.map((row) => [row.cap, row.operation])).toEqual([
+      [10, 'GET /auth/sessions'],
+      [10, 'sign at the cap (ends the oldest)'],
+      [10, 'logout-all, POST /auth/revoke {sub}'],
+    ]);
+    for (const row of rows) expect(row.medianUs).toBeGreaterThan(0);
+    expect(capMarkdown(rows, redis, 'npm run bench:cap')).toContain('| 10 | logout-all, POST /auth/revoke {sub} |');
   });
 
   it('npm run bench:memory: completes and reports bytes per session', async () => {

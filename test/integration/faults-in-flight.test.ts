@@ -142,7 +142,8 @@ describe('Redis faults with 64 requests in flight on one container', () => {
           const answer = await authorize(forged[n % forged.length] as string);
           observations.push({ kind: 'forged', outcome: outcomeOf(answer), answer });
         } else if (roll < 18) {
-          const answer = await container.invoke('sign', proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, ttl: 600 }) }));
+          // Over 32 subjects: thousands of signs for one would reach MAX_SESSIONS and end its oldest sessions.
+          const answer = await container.invoke('sign', proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: `${sub}-${n % 32}`, ttl: 600 }) }));
           observations.push({ kind: 'sign', outcome: outcomeOf(answer), answer });
           if (outcomeOf(answer) === 201) signed.push({ issued: { ...(JSON.parse((answer as { result: APIGatewayProxyResult }).result.body) as Issued), answeredAt: answer.answeredAt } });
         } else {
@@ -237,7 +238,9 @@ describe('Redis faults with 64 requests in flight on one container', () => {
 
   beforeAll(async () => {
     server = await startRedisServer();
-    container = await startWatchedContainer({ REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: String(TIMEOUT_MS), LOG_LEVEL: 'silent' });
+    // Each fault's subject holds 448 sessions before the load starts: under the default MAX_SESSIONS, its
+    // live tokens would end as the oldest.
+    container = await startWatchedContainer({ REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: String(TIMEOUT_MS), LOG_LEVEL: 'silent', MAX_SESSIONS: '1000' });
   });
 
   afterAll(async () => {

@@ -133,7 +133,7 @@ describe('Handlers (real redis-server)', () => {
       server.pause();
       try {
         const refusal = authorize(`Bearer ${token}`);
-        await expect(refusal).rejects.toThrow(/Redis GET failed/);
+        await expect(refusal).rejects.toThrow(/Redis MGET failed/);
         await expect(refusal).rejects.not.toThrow(/^Unauthorized$/);
       } finally {
         server.resume();
@@ -360,8 +360,8 @@ describe('Handlers (real redis-server)', () => {
         handlers.authorizer(tokenAuthorizerEvent('Bearer not.a.jwt'), { awsRequestId: 'req-d' }).catch(() => undefined),
       ]);
       const calls = Object.fromEntries(lines().filter((line) => typeof line.requestId === 'string' && line.requestId.startsWith('req-')).map((line) => [line.requestId, line.RedisCalls]));
-      // The authorizer's GET, logout-all's ZRANGE and script, sign's script, and no call for a malformed token.
-      expect(calls).toEqual({ 'req-a': 1, 'req-b': 2, 'req-c': 1, 'req-d': 0 });
+      // The authorizer's MGET, logout-all's script, sign's script, and no call for a malformed token.
+      expect(calls).toEqual({ 'req-a': 1, 'req-b': 1, 'req-c': 1, 'req-d': 0 });
     });
 
     it('counts refusals by reason, and HTTP routes by status', async () => {

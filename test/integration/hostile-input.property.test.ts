@@ -22,6 +22,12 @@ const KEYS = {
   removed: { kid: 'k-2026-11', secret: 'property-removed-secret-0123456789abcdefgh' },
 };
 const ring = (...names: Array<keyof typeof KEYS>) => names.map((name) => `${KEYS[name].kid}:${KEYS[name].secret}`).join(',');
+/** The kids the authorizer's ring holds; any other refuses a token before its signature is checked. */
+const RING_KIDS: ReadonlySet<unknown> = new Set([KEYS.current.kid, KEYS.previous.kid]);
+/** The refusal of a kid outside the ring (jsonwebtoken wraps the key lookup's error in its own words). */
+const KID_REFUSED = /^TOKEN_INVALID: error in secret or public key callback: token (has no valid kid|was signed with a key that is not in the ring)$/;
+/** The refusals of a payload not shaped as ours, which come before the key is looked up. */
+const SHAPE_REFUSED = /^TOKEN_(MALFORMED|INVALID): token (is not a compact JWS|payload is not|has no valid|has an invalid|claims nest deeper)/;
 const ISSUER = 'revocable-jwt';
 const AUDIENCE = 'revocable-jwt-api';
 
@@ -122,6 +128,17 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
 
   const issuedToken = () => fc.constantFrom(...issued);
 
+  /** Why the service refuses a token (`CODE: message`), or `allowed`: the authorizer's own check, with its reason. */
+  async function reasonOf(token: string): Promise<string> {
+    return main
+      .services()
+      .tokens.verify(token)
+      .then(
+        () => 'allowed',
+        (error: { code?: unknown; message?: unknown }) => `${String(error.code)}: ${String(error.message)}`,
+      );
+  }
+
   it('allows every live token we issued, in every valid spelling of the header, and refuses the others', async () => {
     await fc.assert(
       fc.asyncProperty(issuedToken(), fc.mixedCase(fc.constant('bearer')), fc.constantFrom(' ', '\t', '  ', ' \t'), fc.constantFrom('', ' ', '\t'), async (entry, scheme, gap, trailing) => {
@@ -154,6 +171,8 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
 
   it('refuses any JWS we did not issue: every alg, every kid, our keys and others, any claims, a label or not', async () => {
     const now = Math.floor(Date.now() / 1000);
+    // Stands for a jti of the payload's own subject, so that a payload shaped as ours is common.
+    const SAME_SUBJECT = 'same-subject';
     const algs = fc.oneof(fc.constantFrom(...ALL_ALGS), fc.constantFrom('hs256', 'HS256 ', 'None', 'NONE', '', 'RS256 ', 'HS1', 'EdDSA'), anyString(6));
     const kids = fc.oneof(
       fc.constantFrom(KEYS.current.kid, KEYS.previous.kid, KEYS.removed.kid, undefined, '', 'default', '__proto__', 'constructor', 'toString', '../../etc/passwd'),
@@ -168,7 +187,7 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
     const subject = fc.oneof(fc.constantFrom(...issued.map((entry) => entry.sub), '', 'user-0 ', 'USER-0'), anyString(12));
     const payload = fc.record({
       sub: fc.option(subject, { nil: undefined }),
-      jti: fc.oneof(fc.constantFrom(...issued.map((entry) => entry.jti)), subject.map((sub) => newJti(sub)), anyString(30), fc.constant(undefined)),
+      jti: fc.oneof(fc.constantFrom(...issued.map((entry) => entry.jti)), subject.map((sub) => newJti(sub)), anyString(30), fc.constant(undefined), fc.constant(SAME_SUBJECT)),
       iat: time,
       exp: time,
       nbf: fc.option(time, { nil: undefined }),
@@ -176,7 +195,7 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
       aud: fc.oneof(fc.constant(AUDIENCE), fc.constantFrom<unknown>(undefined, 'another-api', [AUDIENCE, 'x'], [], AUDIENCE.toUpperCase())),
       role: fc.constantFrom('user', 'admin', undefined),
       extra: fc.option(fc.tuple(hostileKey, fc.jsonValue({ maxDepth: 2 }))),
-    });
+    }).map((fields) => (fields.jti === SAME_SUBJECT ? { ...fields, jti: typeof fields.sub === 'string' ? newJti(fields.sub) : undefined } : fields));
     const secrets = fc.constantFrom(KEYS.current.secret, KEYS.previous.secret, KEYS.removed.secret, 'attacker-secret-0123456789abcdefghijklmn', '');
     await fc.assert(
       fc.asyncProperty(header, payload, secrets, fc.boolean(), fc.option(fc.constantFrom(...ALL_ALGS), { nil: undefined }), async (h, p, secret, withLabel, signingAlg) => {
@@ -194,6 +213,16 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
           labelledByTest.add(p.jti as string);
         }
         const decision = await decide(`Bearer ${token}`);
+        // The kid the service reads: an `extra` header field may repeat "kid", and JSON.parse keeps the last.
+        const kid = (JSON.parse(headerText) as { kid?: unknown }).kid;
+        if (!RING_KIDS.has(kid)) {
+          // Refused for its kid, whatever its signature, unless its payload is refused first: the same payload,
+          // signed as we sign, tells which.
+          const shaped = await reasonOf(forgeJws({ header: { alg: 'HS256', typ: 'JWT', kid: KEYS.current.kid }, payload: payloadText, secret: KEYS.current.secret }));
+          const expected = SHAPE_REFUSED.test(shaped) ? shaped : expect.stringMatching(KID_REFUSED);
+          expect({ kid, decision: decision.outcome, reason: await reasonOf(token) }).toEqual({ kid, decision: 'deny', reason: expected });
+          return;
+        }
         const kidKey = Object.values(KEYS).find((key) => key.kid === h.kid && key !== KEYS.removed);
         if (h.alg === 'HS256' && alg === 'HS256' && kidKey !== undefined && kidKey.secret === secret) {
           // Signed with a key of the ring, exactly as we sign: what a leaked key allows. Even then a token is
@@ -211,6 +240,21 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
       }),
       runs(600),
     );
+  });
+
+  it('refuses a live token re-signed with the current key under a kid the ring does not hold (unknown, removed), for its kid', async () => {
+    const entry = issued.find((candidate) => candidate.why === 'live') as Issued;
+    const [headerText, payloadText] = entry.token.split('.').map((segment) => Buffer.from(segment, 'base64url').toString('utf8')) as [string, string];
+    // The control: under its own kid, the current one, these bytes are the live token we issued.
+    expect(JSON.parse(headerText)).toMatchObject({ kid: KEYS.current.kid });
+    expect(forgeJws({ header: headerText, payload: payloadText, secret: KEYS.current.secret })).toBe(entry.token);
+    expect(await reasonOf(entry.token)).toBe('allowed');
+
+    for (const kid of ['k-2027-01', KEYS.removed.kid]) {
+      const token = forgeJws({ header: { alg: 'HS256', typ: 'JWT', kid }, payload: payloadText, secret: KEYS.current.secret });
+      expect({ kid, decision: await decide(`Bearer ${token}`) }).toEqual({ kid, decision: { outcome: 'deny' } });
+      expect(await reasonOf(token)).toBe('TOKEN_INVALID: error in secret or public key callback: token was signed with a key that is not in the ring');
+    }
   });
 
   it('refuses a live session re-signed with any alg but HS256, with a ring key or any other (claims and label all right)', async () => {

@@ -106,7 +106,7 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
       const { token } = await signToken();
       server.pause();
       try {
-        await expect(authorize({ authorization: `Bearer ${token}` })).rejects.toThrow(/Redis GET failed/);
+        await expect(authorize({ authorization: `Bearer ${token}` })).rejects.toThrow(/Redis MGET failed/);
       } finally {
         server.resume();
       }

@@ -1,9 +1,9 @@
 // REDIS_WAIT_REPLICAS: an acknowledged logout survives a failover to the replica.
 import { setLogLevel } from '../../shared/log';
 import { RedisConnection } from '../../shared/redis';
-import { labelKey, SessionStore } from '../../shared/sessions';
+import { INDEX_PREFIX, labelKey, SessionStore, subjectTag } from '../../shared/sessions';
 import { TokenService } from '../../shared/tokens';
-import { StoreUnavailableError } from '../../shared/errors';
+import { StoreUnavailableError, TokenRevokedError } from '../../shared/errors';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
 const config = { keys: [{ kid: 'k', secret: 'replication-test-secret-0123456789abcd' }], issuer: 'i', audience: 'a', defaultTtlSeconds: 600, maxTtlSeconds: 600 };
@@ -57,6 +57,31 @@ describe('REDIS_WAIT_REPLICAS (primary with a replica)', () => {
     await primary.kill();
     await (await replica.admin()).sendCommand(['REPLICAOF', 'NO', 'ONE']);
     expect(await (await replica.admin()).exists(labelKey(issued.jti))).toBe(0);
+  });
+
+  it('acknowledges logout-all only once the replica holds it, so promoting the replica keeps every earlier token refused', async () => {
+    const sessions = new SessionStore(redis, 1);
+    const tokens = new TokenService(redis, sessions, config);
+    const issued = [await tokens.issue({ sub: 'alice', claims: {}, ttlSeconds: 600 }), await tokens.issue({ sub: 'alice', claims: {}, ttlSeconds: 600 })];
+    // Without their index, only the subject's revocation counter can end them: it must reach the replica.
+    await (await primary.admin()).del(`${INDEX_PREFIX}{${subjectTag('alice')}}`);
+    replica.pause();
+    let acknowledged = false;
+    const logoutAll = sessions.endAll('alice').then(() => (acknowledged = true));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(acknowledged).toBe(false);
+    replica.resume();
+    await logoutAll;
+
+    await primary.kill();
+    await (await replica.admin()).sendCommand(['REPLICAOF', 'NO', 'ONE']);
+    const promoted = new RedisConnection({ url: replica.url, timeoutMs: 1000 });
+    try {
+      const afterFailover = new TokenService(promoted, new SessionStore(promoted), config);
+      for (const { token } of issued) await expect(afterFailover.verify(token)).rejects.toThrow(TokenRevokedError);
+    } finally {
+      await promoted.close();
+    }
   });
 
   it('refuses to acknowledge (503) when the replica cannot confirm in time, and the retry succeeds once it can', async () => {

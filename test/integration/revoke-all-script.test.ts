@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setLogLevel } from '../../shared/log';
 import { RedisConnection } from '../../shared/redis';
-import { SessionStore } from '../../shared/sessions';
+import { labelKey, newJti, SessionStore } from '../../shared/sessions';
 import { TokenService } from '../../shared/tokens';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
@@ -58,6 +58,20 @@ describe('Script: npm run revoke-all', () => {
     expect(result).toMatchObject({ code: 0, stdout: expect.stringMatching(/^revoked 4 tokens in \d+ ms$/m) });
     for (const { token } of issued) await expect(tokens.verify(token)).rejects.toThrow(/revoked/);
     expect(await (await server.admin()).dbSize()).toBe(0);
+  });
+
+  it('revokes every token when there are many more than one SCAN page holds', async () => {
+    // Labels only, as many sessions leave behind: 5000 spread over 50 subjects, written in one MSET.
+    const bulk = Array.from({ length: 5000 }, (_, i) => labelKey(newJti(`bulk-${i % 50}`)));
+    const admin = await server.admin();
+    await admin.mSet(bulk.map((key) => [key, '1'] as [string, string]));
+    const issued = await Promise.all(['carol', 'dave'].map((sub) => tokens.issue({ sub, claims: {}, ttlSeconds: 60 })));
+
+    const result = await runScript(['--yes'], { REDIS_URL: server.url });
+
+    expect(result).toMatchObject({ code: 0, stdout: expect.stringMatching(/^revoked 5002 tokens in \d+ ms$/m) });
+    for (const { token } of issued) await expect(tokens.verify(token)).rejects.toThrow(/revoked/);
+    expect(await admin.keys('jwt_label:*')).toEqual([]);
   });
 
   it('fails clearly when REDIS_URL is missing', async () => {

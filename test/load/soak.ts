@@ -205,7 +205,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const server: RedisServer = await startRedisServer();
   const factory = containerFactory();
   const admin = await server.admin();
-  const containerEnv = (keys: string) => ({ REDIS_URL: server.url, JWT_KEYS: keys, REDIS_TIMEOUT_MS: String(options.redisTimeoutMs), LOG_LEVEL: 'silent' });
+  // The oracle does not model MAX_SESSIONS ending the oldest sessions (session-cap.test.ts does), and a
+  // subject here signs about ten tokens a second: the highest cap keeps it out of reach.
+  const containerEnv = (keys: string) => ({ REDIS_URL: server.url, JWT_KEYS: keys, REDIS_TIMEOUT_MS: String(options.redisTimeoutMs), LOG_LEVEL: 'silent', MAX_SESSIONS: '1000' });
   const mainRing = options.mutation === 'keep-removed-key' ? ring('current', 'previous', 'removed') : options.mutation === 'drop-previous-key' ? ring('current') : ring('current', 'previous');
   const main = factory.load(containerEnv(mainRing));
   const elsewhere = options.mutation === 'logout-to-another-redis' ? await startRedisServer() : undefined;

@@ -25,6 +25,7 @@ describe('Function: loadConfig', () => {
       defaultTtlSeconds: 900,
       maxTtlSeconds: 86_400,
     });
+    expect(config.sessions).toEqual({ maxSessions: 100, onLimit: 'end-oldest' });
     expect(config.logLevel).toBe('info');
     expect(config.offline).toBe(false);
   });
@@ -42,10 +43,13 @@ describe('Function: loadConfig', () => {
       JWT_ISSUER: 'https://auth.example.com',
       JWT_AUDIENCE: 'orders',
       LOG_LEVEL: 'WARN',
+      MAX_SESSIONS: '1000',
+      SESSION_LIMIT: 'refuse',
     });
     expect(config.redis).toEqual({ url: 'rediss://app:p%40ss@cache.example.com:6380', timeoutMs: 250, waitReplicas: 1, cluster: true, allowEviction: true });
     expect(config.tokens).toMatchObject({ issuer: 'https://auth.example.com', audience: 'orders', defaultTtlSeconds: 60, maxTtlSeconds: 3600 });
     expect(config.logLevel).toBe('warn');
+    expect(config.sessions).toEqual({ maxSessions: 1000, onLimit: 'refuse' });
   });
 
   it.each([
@@ -74,6 +78,10 @@ describe('Function: loadConfig', () => {
     [{ REDIS_ALLOW_EVICTION: '1' }, /REDIS_ALLOW_EVICTION must be true or false/],
     [{ JWT_ISSUER: ' ' }, /JWT_ISSUER must not be empty/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+    [{ MAX_SESSIONS: '0' }, /MAX_SESSIONS must be an integer of at least 1/],
+    [{ MAX_SESSIONS: '1001' }, /MAX_SESSIONS must be at most 1000/],
+    [{ MAX_SESSIONS: 'many' }, /MAX_SESSIONS must be a whole number/],
+    [{ SESSION_LIMIT: 'evict' }, /SESSION_LIMIT must be one of end-oldest, refuse, got "evict"/],
   ])('refuses %p with a message naming the variable', (override, message) => {
     const env = { ...base, ...override } as Record<string, string>;
     for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
