@@ -84,7 +84,7 @@ describe('bench smoke run (no timing asserted)', () => {
       expect(row.summary.n).toBeGreaterThan(0);
       expect(Number.isFinite(row.summary.p50)).toBe(true);
     }
-    expect(saved.warm.throughput.map((row) => row.id)).toEqual(expect.arrayContaining(['get', 'mget', 'floor-authorizer', 'authorizer-info', 'sign-info', 'logout-info']));
+    expect(saved.warm.throughput.map((row) => row.id)).toEqual(expect.arrayContaining(['get', 'mget', 'floor-authorizer', 'floor-sign', 'floor-logout', 'authorizer-info', 'authorizer-silent', 'sign-info', 'logout-info']));
 
     // Correctness, not speed: every timed call got the answer it should, and logout revoked at once.
     expect(saved.warm.failures).toBe(0);
@@ -94,21 +94,29 @@ describe('bench smoke run (no timing asserted)', () => {
     expect(saved.cold.load.map((row) => row.name).sort()).toEqual(['authorizer', 'dependency core', 'dependency core + createClient()', UNPATCHED_CLIENT, 'logout', 'sign'].sort());
     expect(saved.cold.firstInvoke.map((row) => row.name)).toEqual(['authorizer', 'sign', 'logout']);
 
-    expect(saved.targets.map((target) => target.target)).toEqual([
-      expect.stringContaining('authorizer warm p50'),
-      expect.stringContaining('sign warm p50'),
-      expect.stringContaining('logout warm p50'),
-      expect.stringContaining('authorizer throughput'),
-      expect.stringContaining('largest function bundle'),
-      expect.stringContaining('@redis/bloom'),
-      expect.stringContaining('function load'),
-      expect.stringContaining('revocation immediate'),
-      expect.stringContaining('every timed call'),
+    // The targets issue 11 decided: each handler against its own floor, the request line's allowance at log
+    // info, throughput against the floor's own, load against the core plus its createClient().
+    expect(saved.targets.map((target) => [target.target, target.limit])).toEqual([
+      ['authorizer warm p50 vs its floor (HMAC check + MGET), log silent', '≤ 1.25×'],
+      ['authorizer warm p50 vs its floor (HMAC check + MGET), log info (one JSON line per request)', '≤ 1.35×'],
+      ['sign warm p50 vs its floor (HMAC + EVALSHA registerSession), log info (one JSON line per request)', '≤ 1.25×'],
+      ['logout warm p50 vs its floor (HMAC + DEL), log silent', '≤ 1.25×'],
+      ['logout warm p50 vs its floor (HMAC + DEL), log info (one JSON line per request)', '≤ 1.35×'],
+      ["authorizer throughput vs its floor's (HMAC check + MGET), 64 in flight, log info", '≥ 80 %'],
+      ['largest function bundle vs dependency core (minified)', '≤ 1.05×'],
+      ['bundles carrying @redis/bloom, json, search or time-series', 'none'],
+      ['slowest function load (require in a fresh node) vs dependency core + its createClient()', '≤ 1.10×'],
+      ['revocation immediate: the very next check after logout refuses', 'yes'],
+      ['every timed call answered as expected (no check weakened)', 'yes'],
     ]);
+    expect(saved.targets.find((target) => target.target.startsWith('sign warm'))?.measured).toContain('log silent');
+    expect(saved.targets.find((target) => target.target.startsWith('authorizer throughput'))?.measured).toContain('log silent');
 
     const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
     for (const heading of ['## Reach targets', '## Warm latency', '## Throughput', '## Cold start']) expect(markdown).toContain(heading);
     expect(markdown).toContain('**floor: HMAC check + MGET**');
+    expect(markdown).toContain('**floor: HMAC + EVALSHA registerSession**');
+    expect(markdown).toContain('| Candidate | calls/s (median of rounds) | vs its floor | vs bare MGET |');
     expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
   });
 
