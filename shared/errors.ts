@@ -73,6 +73,12 @@ export class StoreUnavailableError extends AppError {
 }
 
 /**
+ * The connection under a write that is not idempotent died after the write was handed to it: Redis may have
+ * run it, only its reply lost. It was not retried (a second run could undo a revocation made meanwhile).
+ */
+export class StoreOutcomeUnknownError extends StoreUnavailableError {}
+
+/**
  * A Redis node may evict keys when full (its `maxmemory-policy` is not `noeviction`): it could drop a
  * revocation counter and undo a revocation. Found when a connection to the node is made, before its first
  * command, and refused there: it fails closed as an unreachable Redis does (wrapped in a StoreUnavailableError).

@@ -13,7 +13,7 @@ import {
   SocketClosedUnexpectedlyError,
 } from '@redis/client';
 import type { RedisConfig } from './config';
-import { EvictionPolicyError, StoreUnavailableError } from './errors';
+import { EvictionPolicyError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors';
 import { describeError, log, recordRedisCall, type RequestScope } from './log';
 import { connectMetrics } from './metrics';
 import { scripts } from './scripts';
@@ -29,6 +29,21 @@ export type Command<T> = (client: RedisClient, remainingMs: number) => Promise<T
 
 /** Where a command runs: the node that owns this key, or the n-th primary (for SCAN). */
 export type Route = { key: string } | { primary: number };
+
+/**
+ * When run() may send a command again, on a fresh connection, after the connection failed under it:
+ * - 'idempotent': applied twice it leaves what applying it once does, so it is retried even when the first
+ *   attempt may have run and only its reply was lost (reads; DEL, UNLINK; scripts that only delete or raise).
+ * - 'unsent': only when the first attempt failed before the command was handed a connection, so nothing of it
+ *   was written (a connect that failed, or node-redis's connect timer fired late, after a freeze). A connection
+ *   that dies after that may have taken the command with it, run or not: StoreOutcomeUnknownError, not a retry.
+ */
+export type Retry = 'idempotent' | 'unsent';
+
+/** Whether an attempt got as far as handing its command a connection: from then on it may have reached the server. */
+interface Progress {
+  handedOver: boolean;
+}
 
 /** Node error codes that mean the socket under a command is gone, not that Redis refused it. */
 const BROKEN_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
@@ -90,14 +105,13 @@ export class RedisConnection {
    * Runs one command within the time bound, on the node `route` names. If the socket under it turns out
    * to be dead (the server dropped it while the container was frozen), the cluster moved the slot, or the
    * connect it waited for, begun before it, timed out while the process was frozen or stalled, it is
-   * retried once on a fresh connection, inside the same bound. Only idempotent commands may go through
-   * here: reads, and writes that leave the same state when applied twice (our scripts, DEL, UNLINK).
+   * retried once on a fresh connection, inside the same bound, as far as `retry` allows (see Retry).
    * The time it takes counts toward `scope`'s, the invocation it serves.
    */
-  async run<T>(operation: string, route: Route, command: Command<T>, scope?: RequestScope): Promise<T> {
+  async run<T>(operation: string, route: Route, retry: Retry, command: Command<T>, scope?: RequestScope): Promise<T> {
     const started = performance.now();
     try {
-      return await this.withinBound(operation, scope, (deadline) => this.attempt(route, command, deadline));
+      return await this.withinBound(operation, scope, retry, (deadline, progress) => this.attempt(route, command, deadline, progress));
     } finally {
       if (scope !== undefined) recordRedisCall(scope, performance.now() - started);
     }
@@ -105,7 +119,7 @@ export class RedisConnection {
 
   /** How many primaries hold data: 1, or the cluster's masters. Connects if need be. */
   primaryCount(): Promise<number> {
-    return this.withinBound('connect', undefined, async (deadline) => (await this.connected(this.connection(), deadline)).primaryCount());
+    return this.withinBound('connect', undefined, 'idempotent', async (deadline) => (await this.connected(this.connection(), deadline)).primaryCount());
   }
 
   /** Closes the connection (tests, shutdown). The next command opens a new one. */
@@ -124,18 +138,24 @@ export class RedisConnection {
   /**
    * Runs `work` within one time bound, counted from now: this command's own. What failed is retried once,
    * inside the same bound, on a fresh connection when it was the connection that failed and not the command:
-   * the socket was gone, or a connect begun before this command gave up on its own clock (see below).
+   * the socket was gone, or a connect begun before this command gave up on its own clock (see below); and
+   * only if `retry` allows it after how far the attempt got.
    */
-  private async withinBound<T>(operation: string, scope: RequestScope | undefined, work: (deadline: number) => Promise<T>): Promise<T> {
+  private async withinBound<T>(operation: string, scope: RequestScope | undefined, retry: Retry, work: (deadline: number, progress: Progress) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.config.timeoutMs;
+    const progress: Progress = { handedOver: false };
     try {
-      return await work(deadline);
+      return await work(deadline, progress);
     } catch (error) {
       if (!(isStaleConnection(error) || isLateConnectTimeout(error)) || Date.now() >= deadline) throw unavailable(operation, error);
+      if (retry === 'unsent' && progress.handedOver) {
+        log.warn('redis connection lost under a command that may have run, not retried: it is not idempotent', { operation, reason: describeError(error) }, scope);
+        throw new StoreOutcomeUnknownError(`Redis ${operation} failed, and may have run: ${describeError(error)}`, { cause: error });
+      }
       const what = isLateConnectTimeout(error) ? 'redis connect begun before this command timed out' : 'redis connection lost';
       log.warn(`${what}, retrying once on a new connection`, { operation, reason: describeError(error) }, scope);
       try {
-        return await work(deadline);
+        return await work(deadline, { handedOver: false });
       } catch (retryError) {
         throw unavailable(operation, retryError);
       }
@@ -148,7 +168,7 @@ export class RedisConnection {
     return withDeadline(connection.ready, deadline, 'connect', () => this.discard(connection.target));
   }
 
-  private async attempt<T>(route: Route, command: Command<T>, deadline: number): Promise<T> {
+  private async attempt<T>(route: Route, command: Command<T>, deadline: number, progress: Progress): Promise<T> {
     const connection = this.connection();
     const target = connection.connected ? connection.target : await this.connected(connection, deadline);
     const node = target.node(route);
@@ -166,6 +186,12 @@ export class RedisConnection {
     } else {
       client = node;
     }
+    // Refused here, not by node-redis inside the command: here it is certain nothing was written (see Retry).
+    if (!client.isReady) {
+      this.discard(target);
+      throw new ClientOfflineError();
+    }
+    progress.handedOver = true;
     try {
       // A command written to a hung server is never answered and node-redis has no timeout for it:
       // give up on the whole connection, so the next invocation starts afresh.

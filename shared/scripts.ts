@@ -11,10 +11,11 @@
 // decides. A subject-wide revocation raises the counter, so every token signed before it is dead at once,
 // listed in the index or not, and the counter alone defines "before": no container's clock does.
 //
-// Invariants, both kept by endAllSessions alone (sign only reads the counter):
-// 1. The counter outlives every label stamped below it, or it would revive them by expiring: each revocation
-//    sets its TTL to the longest of its own TTL, the index's (as long as the subject's longest-lived label) and
-//    MAX_TTL (no label lives longer).
+// Invariants:
+// 1. The counter outlives every label of its subject, or it would revive those stamped below it by expiring.
+//    Sign keeps it so: it creates the counter at 0 with the subject's first label and extends it with every
+//    label that would outlive it, so this holds with no index and whatever MAX_TTL the revoking container has.
+//    A revocation keeps the counter's TTL, or, when it is gone, gives it the longest of the index's and MAX_TTL.
 // 2. A restarted counter is above every generation a live label holds: a revocation sets it to the greater of
 //    one more than its value and Redis's own clock in ms, so when it is gone (expired, at least MAX_TTL after it
 //    was set, or lost) it starts again at the clock, not at 1. Every value it held was at most the clock of its
@@ -56,7 +57,8 @@ const GENERATION = `
  * KEYS: label, index, counter. ARGV: jti, issued at (ms), exp (s), lifetime (ms), now (s), cap, on limit,
  * label prefix. Replies 1 once stored, 0 when refused at the cap (nothing written).
  *
- * Stores the label stamped with the counter, for exactly the token's lifetime; drops index entries that have
+ * Stores the label stamped with the counter, for exactly the token's lifetime, and keeps the counter (at 0 when
+ * the subject has none yet) alive at least as long (invariant 1); drops index entries that have
  * expired; adds this one scored by exp, and makes the index live as long as its longest-lived token. When the
  * index lists `cap` sessions or more, their labels say which still live and when each was signed: dead
  * entries go, and so do the oldest live sessions (labels deleted) until this one fits, or it is refused.
@@ -85,7 +87,14 @@ export const registerSession = defineScript({
         for i = 1, #live - cap + 1 do dropped[#dropped + 1] = live[i].jti end
       end
     end
-    redis.call('SET', KEYS[1], counter and (counter .. ':' .. ARGV[2]) or ARGV[2], 'PX', ARGV[4])
+    redis.call('SET', KEYS[1], current ~= 0 and (counter .. ':' .. ARGV[2]) or ARGV[2], 'PX', ARGV[4])
+    if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[4]) then
+      if counter then
+        redis.call('PEXPIRE', KEYS[3], ARGV[4])
+      else
+        redis.call('SET', KEYS[3], '0', 'PX', ARGV[4])
+      end
+    end
     redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
     for _, jti in ipairs(dropped) do
       redis.call('ZREM', KEYS[2], jti)

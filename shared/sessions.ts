@@ -7,8 +7,8 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { MAX_TTL_LIMIT } from './claims';
 import { loadSessionConfig, type SessionConfig } from './config';
-import { SessionLimitError, StoreUnavailableError } from './errors';
-import type { RequestScope } from './log';
+import { SessionLimitError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors';
+import { describeError, log, type RequestScope } from './log';
 import type { Command, RedisConnection } from './redis';
 import type { SessionKeys } from './scripts';
 
@@ -86,7 +86,7 @@ export async function readLiveLabel(redis: RedisConnection, key: string, scope?:
   const tag = tagOfJti(key.slice(LABEL_PREFIX.length));
   // verify has already refused any other jti.
   if (tag === undefined) return null;
-  const [label, counter] = await redis.run('MGET', { key }, (client) => client.mGet([key, counterKey(tag)]), scope);
+  const [label, counter] = await redis.run('MGET', { key }, 'idempotent', (client) => client.mGet([key, counterKey(tag)]), scope);
   return isLive(label, counter) ? label : null;
 }
 
@@ -112,17 +112,29 @@ export class SessionStore {
   /**
    * Stores the label and indexes the session, in one atomic step, within the subject's MAX_SESSIONS: ending
    * its oldest sessions, or throwing SessionLimitError (nothing stored). `issuedAtMs` is when the token was signed.
+   * Throws StoreUnavailableError when it may not have been stored: the token must then never be handed out.
    */
   async register(sub: string, jti: string, exp: number, issuedAtMs: number, scope?: RequestScope): Promise<void> {
     const keys = { label: labelKey(jti), ...subjectKeys(subjectTag(sub)) };
     const session = { jti, issuedAtMs, exp, lifetimeMs: exp * 1000 - issuedAtMs, nowSeconds: Math.floor(issuedAtMs / 1000) };
     const { maxSessions, onLimit } = this.limits;
-    const stored = await this.redis.run(
-      'registerSession',
-      { key: keys.index },
-      (client) => client.registerSession(keys, session, { maxSessions, onLimit, labelPrefix: LABEL_PREFIX }),
-      scope,
-    );
+    let stored: number;
+    try {
+      stored = await this.redis.run(
+        'registerSession',
+        { key: keys.index },
+        // ! Not idempotent: run again after its reply was lost, it would store the label again, bringing back a
+        // token revoked (by jti or logout-all) in between, and apply the cap twice. Retried only if never sent.
+        'unsent',
+        (client) => client.registerSession(keys, session, { maxSessions, onLimit, labelPrefix: LABEL_PREFIX }),
+        scope,
+      );
+    } catch (error) {
+      // It may have run: the caller answers 503 and this jti is never handed out. Take its label and index entry
+      // back, so that it holds no slot under the cap (the client signs again, with a new jti).
+      if (error instanceof StoreOutcomeUnknownError) await this.withdraw(keys, jti, scope);
+      throw error;
+    }
     if (stored === 0) throw new SessionLimitError(`the subject already has ${maxSessions} live sessions (MAX_SESSIONS); end one first`);
   }
 
@@ -131,7 +143,7 @@ export class SessionStore {
     const tag = tagOfJti(jti);
     if (tag === undefined) return false;
     const keys = { label: labelKey(jti), ...subjectKeys(tag) };
-    const ended = await this.redis.run('endSession', { key: keys.index }, this.replicated((client) => client.endSession(keys, jti)), scope);
+    const ended = await this.redis.run('endSession', { key: keys.index }, 'idempotent', this.replicated((client) => client.endSession(keys, jti)), scope);
     return ended === 1;
   }
 
@@ -148,16 +160,16 @@ export class SessionStore {
   async endAll(sub: string, scope?: RequestScope): Promise<number> {
     const keys = subjectKeys(subjectTag(sub));
     const maxTtlMs = this.limits.maxTtlSeconds * 1000;
-    return this.redis.run('endAllSessions', { key: keys.index }, this.replicated((client) => client.endAllSessions(keys, maxTtlMs, LABEL_PREFIX)), scope);
+    return this.redis.run('endAllSessions', { key: keys.index }, 'idempotent', this.replicated((client) => client.endAllSessions(keys, maxTtlMs, LABEL_PREFIX)), scope);
   }
 
   /** The subject's live sessions, newest first. */
   async list(sub: string, nowSeconds: number, scope?: RequestScope): Promise<Session[]> {
     const { index, counter } = subjectKeys(subjectTag(sub));
-    const entries = await this.redis.run('ZRANGE', { key: index }, (client) => client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' }), scope);
+    const entries = await this.redis.run('ZRANGE', { key: index }, 'idempotent', (client) => client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' }), scope);
     if (entries.length === 0) return [];
     // Labels and counter share the index's slot, so one MGET reads them all.
-    const [generation, ...labels] = await this.redis.run('MGET', { key: index }, (client) => client.mGet([counter, ...entries.map((entry) => labelKey(entry.value))]), scope);
+    const [generation, ...labels] = await this.redis.run('MGET', { key: index }, 'idempotent', (client) => client.mGet([counter, ...entries.map((entry) => labelKey(entry.value))]), scope);
     const live: Array<{ session: Session; issuedAtMs: number }> = [];
     entries.forEach((entry, i) => {
       const label = labels[i];
@@ -177,6 +189,19 @@ export class SessionStore {
     const revoked = await this.deleteMatching(`${LABEL_PREFIX}*`, onProgress);
     await this.deleteMatching(`${INDEX_PREFIX}*`, () => undefined);
     return revoked;
+  }
+
+  /**
+   * Best effort, after a registerSession that may have run: deletes the label of a token never handed out, and
+   * its index entry. Idempotent, unlike what it undoes. A failure is logged: the label then lives out its TTL,
+   * valid for a token no one holds, its session counted under the cap until it expires.
+   */
+  private async withdraw(keys: SessionKeys, jti: string, scope?: RequestScope): Promise<void> {
+    try {
+      await this.redis.run('endSession', { key: keys.index }, 'idempotent', (client) => client.endSession(keys, jti), scope);
+    } catch (error) {
+      log.warn('could not withdraw a session that may have been stored, for a token never handed out', { reason: describeError(error) }, scope);
+    }
   }
 
   /**
@@ -209,13 +234,14 @@ export class SessionStore {
       const route = { primary };
       let cursor = '0';
       do {
-        const page = await this.redis.run('SCAN', route, (client) => client.scan(cursor, { MATCH: pattern, COUNT: SCAN_BATCH }));
+        const page = await this.redis.run('SCAN', route, 'idempotent', (client) => client.scan(cursor, { MATCH: pattern, COUNT: SCAN_BATCH }));
         cursor = page.cursor;
         if (page.keys.length > 0) {
           // One UNLINK a key: keys of a page may lie in different slots, which one command may not span.
           const unlinked = await this.redis.run(
             'UNLINK',
             route,
+            'idempotent',
             this.replicated(async (client) => (await Promise.all(page.keys.map((key) => client.unlink(key)))).reduce((a, b) => a + b, 0)),
           );
           deleted += unlinked;

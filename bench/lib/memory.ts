@@ -1,4 +1,4 @@
-// `npm run bench:memory`: Redis memory per live session (its label plus its share of the subject's index),
+// `npm run bench:memory`: Redis memory per live session (its label plus its share of the subject's index and revocation counter),
 // for 100,000 sessions over 10,000 users by default, written through SessionStore.register as sign does.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -156,11 +156,11 @@ export function memoryMarkdown(result: MemoryResult): string {
     '',
     '| Measure | Value |',
     '| --- | ---: |',
-    `| **used_memory per session** (labels + indexes + keyspace overhead) | **${fixed(result.bytesPerSession, 0)} B** |`,
+    `| **used_memory per session** (labels + indexes + counters + keyspace overhead) | **${fixed(result.bytesPerSession, 0)} B** |`,
     `| used_memory_dataset per session | ${fixed(result.datasetBytesPerSession, 0)} B |`,
     `| keys alone per session (MEMORY USAGE: label + index share) | ${fixed(result.keysBytesPerSession, 0)} B |`,
     `| used_memory before → after | ${kib(result.usedMemoryBefore)} → ${kib(result.usedMemoryAfter)} |`,
-    `| keys (labels + indexes), with a TTL | ${thousands(result.keys)}, ${thousands(result.keysWithTtl)} |`,
+    `| keys (labels + indexes + counters), with a TTL | ${thousands(result.keys)}, ${thousands(result.keysWithTtl)} |`,
     `| one label, MEMORY USAGE (average of a sample) | ${fixed(result.labelBytes, 0)} B |`,
     `| one index of ~${fixed(perUser, 0)} sessions, MEMORY USAGE (average of a sample) | ${fixed(result.indexBytes, 0)} B |`,
     `| for 1,000,000 sessions at this ratio | ${fixed((result.bytesPerSession * 1e6) / 2 ** 20, 0)} MiB |`,

@@ -135,8 +135,9 @@ describe('bench smoke run (no timing asserted)', () => {
     const run = await runMemory({ sessions: 2000, users: 200, ttlSeconds: 900, out, progress: () => undefined }, 'bench smoke test');
 
     expect(existsSync(join(out, 'memory.md'))).toBe(true);
-    expect(run.result.keys).toBe(2200);
-    expect(run.result.keysWithTtl).toBe(2200);
+    // A label per session; an index and a revocation counter per subject.
+    expect(run.result.keys).toBe(2400);
+    expect(run.result.keysWithTtl).toBe(2400);
     expect(run.result.sampleIndex.entries).toBe(10);
     expect(run.result.bytesPerSession).toBeGreaterThan(0);
     expect(run.markdown).toContain('used_memory per session');

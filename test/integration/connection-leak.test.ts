@@ -41,7 +41,7 @@ describe('Class: RedisConnection, a connect given up on at its deadline', () => 
     const redis = new RedisConnection({ url: server.url, timeoutMs });
     // Connected first (retried: a busy machine may take longer than the bound to open it).
     for (let attempt = 1; attempt <= 10; attempt += 1) {
-      const connected = await redis.run('PING', { key: 'k' }, (client) => client.ping()).then(() => true, () => attempt === 10);
+      const connected = await redis.run('PING', { key: 'k' }, 'idempotent', (client) => client.ping()).then(() => true, () => attempt === 10);
       if (connected) break;
     }
     // Repeated until the timing lands (the retry's connect deadline fires first): a few tries at most.
@@ -49,7 +49,7 @@ describe('Class: RedisConnection, a connect given up on at its deadline', () => 
     for (let round = 0; round < 5 && !triggered; round += 1) {
       let attempts = 0;
       const outcome = await redis
-        .run('GET', { key: 'k' }, async (client, remainingMs) => {
+        .run('GET', { key: 'k' }, 'idempotent', async (client, remainingMs) => {
           attempts += 1;
           if (attempts > 1) return client.get('k');
           // The socket under the first attempt turns out dead just before the deadline, so the retry opens a

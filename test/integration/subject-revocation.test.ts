@@ -191,6 +191,39 @@ describe('Subject-wide revocation (real redis-server)', () => {
     }
   });
 
+  it('a revoking container with a smaller MAX_TTL than the signer\'s, and no index: the counter still outlives the label', async () => {
+    setLogLevel('silent');
+    const admin = await server.admin();
+    const redis = new RedisConnection({ url: server.url, timeoutMs: 2000 });
+    try {
+      const signer = new SessionStore(redis, 0, { maxSessions: 100, onLimit: 'end-oldest', maxTtlSeconds: 30 });
+      const tokens = new TokenService(redis, signer, { keys: [{ kid: 'k', secret: SECRET }], issuer: 'i', audience: 'a', defaultTtlSeconds: 30, maxTtlSeconds: 30 });
+      const { token } = await tokens.issue({ sub: 'rollout', claims: {}, ttlSeconds: 30 });
+      await admin.del(indexOf('rollout'));
+      // A container of another deploy, MAX_TTL 1 s, ends every session of the subject.
+      const revoker = new SessionStore(redis, 0, { maxSessions: 100, onLimit: 'end-oldest', maxTtlSeconds: 1 });
+      await revoker.endAll('rollout');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(await admin.pTTL(counterOf('rollout'))).toBeGreaterThan(25_000);
+      await expect(tokens.verify(token)).rejects.toThrow('revoked');
+    } finally {
+      await redis.close();
+    }
+  });
+
+  it('a revocation raises the counter even when it stands above Redis\'s clock (revocations within one ms, a clock set back)', async () => {
+    const admin = await server.admin();
+    const sub = 'above-the-clock';
+    await sign(container, sub);
+    // Ahead of the clock by a day, as after a clock step back or many revocations in one millisecond.
+    await admin.set(counterOf(sub), String(Date.now() + 86_400_000), { PX: 600_000 });
+    const stamped = await sign(container, sub);
+    expect(await decide(stamped.token)).toBe('allow');
+    await admin.del(indexOf(sub));
+    expect((await revokeSubject(container, sub)).statusCode).toBe(200);
+    expect(await decide(stamped.token)).toBe('deny');
+  });
+
   it('a label stamped while its subject had no counter holds its issue time alone, and is live until the subject is revoked', async () => {
     const admin = await server.admin();
     const { token, jti } = await sign(container, 'never-revoked');

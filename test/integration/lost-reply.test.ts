@@ -1,0 +1,192 @@
+// A sign whose script ran on Redis but whose reply was lost with its connection. registerSession is not
+// idempotent: run a second time it would store the label again, so a revocation answered in between (by jti,
+// or subject-wide) would be undone and the token handed out live. Sign must answer 503 instead, and leave no
+// live label for the jti it never handed out.
+//
+// A proxy between the sign container and redis-server forwards everything, except that the reply to the first
+// script call (EVALSHA or EVAL) is dropped and the connection closed: deterministically, after the script ran.
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { coldStart, type Container } from '../helpers/cold-start';
+import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { counterKey, labelKey, tagOfJti } from '../../shared/sessions';
+
+const SECRET = 'lost-reply-test-secret-0123456789abcdefghij';
+const SUBJECT = 'lost-reply-user';
+const JTI = /\{[A-Za-z0-9_-]{22}\}[A-Za-z0-9_-]{22}/;
+/** A script call in RESP, as node-redis writes it. */
+const SCRIPT_CALL = /\r\n(EVALSHA|EVAL)\r\n/i;
+
+interface ReplyDroppingProxy {
+  readonly port: number;
+  /**
+   * The next script call's reply is dropped and its connection closed, once `between(jti)` has settled.
+   * Resolves, or rejects, as `between` does.
+   */
+  dropNextScriptReply(between?: (jti: string) => Promise<void>): Promise<void>;
+  /** The jtis of the script calls whose reply was dropped. */
+  readonly dropped: string[];
+  close(): Promise<void>;
+}
+
+async function startReplyDroppingProxy(targetPort: number): Promise<ReplyDroppingProxy> {
+  let armed: ((jti: string) => Promise<void>) | undefined;
+  const dropped: string[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    let dropping: ((jti: string) => Promise<void>) | undefined;
+    let jti = '';
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('latin1');
+      if (armed !== undefined && dropping === undefined && SCRIPT_CALL.test(text)) {
+        dropping = armed;
+        armed = undefined;
+        jti = JTI.exec(text)?.[0] ?? '';
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      // NOSCRIPT: the script did not run; node-redis sends it again with EVAL, on this connection.
+      if (dropping === undefined || chunk.toString('latin1').startsWith('-NOSCRIPT')) {
+        client.write(chunk);
+        return;
+      }
+      // The script has run: its reply goes nowhere, and the connection dies once `between` is done.
+      const between = dropping;
+      dropping = () => Promise.resolve();
+      dropped.push(jti);
+      void between(jti)
+        .catch(() => undefined)
+        .finally(() => {
+          client.destroy();
+          upstream.destroy();
+        });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (typeof address !== 'object' || address === null) throw new Error('the proxy has no port');
+  return {
+    port: address.port,
+    dropped,
+    dropNextScriptReply: (between = () => Promise.resolve()) =>
+      new Promise<void>((resolve, reject) => {
+        armed = (jti) => {
+          const done = between(jti);
+          done.then(resolve, reject);
+          return done;
+        };
+      }),
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('sign whose script ran but whose reply was lost with its connection', () => {
+  let server: RedisServer;
+  let proxy: ReplyDroppingProxy;
+  /** Signs through the proxy. */
+  let signer: Container;
+  /** Another container, straight to Redis: revokes, authorizes. */
+  let other: Container;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    proxy = await startReplyDroppingProxy(server.port);
+    signer = coldStart({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '2000', LOG_LEVEL: 'silent' });
+    other = coldStart({ REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '2000', LOG_LEVEL: 'silent' });
+  });
+
+  beforeEach(async () => {
+    await (await server.admin()).flushAll();
+    proxy.dropped.length = 0;
+  });
+
+  afterAll(async () => {
+    await signer?.resetServices();
+    await other?.resetServices();
+    await proxy?.close();
+    await server?.stop();
+  });
+
+  const sign = () => signer.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: SUBJECT }) }));
+
+  /** Every jti with a live label: present and, when its subject has a counter, stamped at or above it. */
+  async function liveJtis(): Promise<string[]> {
+    const admin = await server.admin();
+    const live: string[] = [];
+    for (const key of await admin.keys(labelKey('*'))) {
+      const jti = key.slice(labelKey('').length);
+      const [label, counter] = await admin.mGet([key, counterKey(tagOfJti(jti) ?? '')]);
+      const generation = label?.includes(':') === true ? Number(label.slice(0, label.indexOf(':'))) : 0;
+      if (label !== null && label !== undefined && generation >= Number(counter ?? 0)) live.push(jti);
+    }
+    return live;
+  }
+
+  async function indexed(): Promise<string[]> {
+    const admin = await server.admin();
+    const index = (await admin.keys('jwt_sessions:*'))[0];
+    return index === undefined ? [] : admin.zRange(index, 0, -1);
+  }
+
+  async function expectNothingLiveFor(answer: APIGatewayProxyResult): Promise<void> {
+    expect(proxy.dropped).toHaveLength(1);
+    expect(proxy.dropped[0]).toMatch(JTI);
+    // Not a 201 with a token the client could use: it signs again, with a new jti.
+    expect(answer.statusCode).toBe(503);
+    expect(await liveJtis()).toEqual([]);
+    // Nor does the session hold a slot under MAX_SESSIONS.
+    expect(await indexed()).toEqual([]);
+    // The container carries on: the next sign works, on a fresh connection.
+    const again = await sign();
+    expect(again.statusCode).toBe(201);
+    const { jti, token } = JSON.parse(again.body) as { jti: string; token: string };
+    expect(await liveJtis()).toEqual([jti]);
+    expect(await other.authorizer(tokenAuthorizerEvent(`Bearer ${token}`))).toMatchObject({ principalId: SUBJECT, context: { jti } });
+  }
+
+  it('answers 503, and leaves no live label for the jti it never handed out', async () => {
+    const dropped = proxy.dropNextScriptReply(async (jti) => {
+      // The script had run: only its reply is lost.
+      expect(await (await server.admin()).exists(labelKey(jti))).toBe(1);
+    });
+    const answer = await sign();
+    await dropped;
+    await expectNothingLiveFor(answer);
+  });
+
+  it('cannot revive a jti revoked (POST /auth/revoke {jti}) between the script and the lost reply', async () => {
+    const revocation = proxy.dropNextScriptReply(async (jti) => {
+      const revoked = await other.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ jti }) }));
+      // The script had run: the session was live, and its revocation is acknowledged.
+      expect(revoked).toMatchObject({ statusCode: 200 });
+      expect(JSON.parse(revoked.body)).toEqual({ revoked: 1 });
+    });
+    const answer = await sign();
+    await revocation;
+    await expectNothingLiveFor(answer);
+  });
+
+  it('cannot revive a session ended by a subject-wide revocation (POST /auth/revoke {sub}) in between', async () => {
+    const revocation = proxy.dropNextScriptReply(async () => {
+      const revoked = await other.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ sub: SUBJECT }) }));
+      expect(revoked).toMatchObject({ statusCode: 200 });
+      expect(JSON.parse(revoked.body)).toEqual({ revoked: 1 });
+    });
+    const answer = await sign();
+    await revocation;
+    await expectNothingLiveFor(answer);
+  });
+});
