@@ -3,11 +3,12 @@
 // util.inspect), for config errors, keyring errors and failed connects, single server and cluster client.
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { loadConfig, loadRedisConfig } from '../../shared/config';
+import { loadRedisConfig } from '../../shared/config';
 import { ConfigError, StoreUnavailableError } from '../../shared/errors';
 import { fetchKeyring } from '../../shared/keyring';
 import { setLogLevel } from '../../shared/log';
 import { RedisConnection } from '../../shared/redis';
+import { configError } from '../helpers/config-error';
 import { captureLogs } from '../helpers/logs';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
@@ -185,12 +186,3 @@ describe('Secrets never reach an error or a log line', () => {
   });
 });
 
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}

@@ -1,18 +1,10 @@
 import { DEVELOPMENT_SECRET, loadConfig } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
+import { configError } from '../helpers/config-error';
 
 const STRONG_SECRET = 'x'.repeat(32);
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: STRONG_SECRET };
 
-function configError(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('Function: loadConfig', () => {
   it('applies the documented defaults', () => {
