@@ -1,6 +1,6 @@
 // A TCP proxy on loopback that can hold back what the server sends: a handshake (TLS, or Redis's own) then
 // stays under way for as long as a test needs, with the server healthy behind it.
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { startTcpProxy } from './tcp-proxy';
 
 export interface HoldingProxy {
   readonly port: number;
@@ -17,16 +17,7 @@ export async function startHoldingProxy(targetPort: number): Promise<HoldingProx
   let held = false;
   let backlog: Array<() => void> = [];
   let onHeld: (() => void) | undefined;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+  const proxy = await startTcpProxy(targetPort, (client, upstream) => {
     client.on('data', (chunk) => upstream.write(chunk));
     upstream.on('data', (chunk) => {
       if (!held) {
@@ -37,12 +28,8 @@ export async function startHoldingProxy(targetPort: number): Promise<HoldingProx
       onHeld?.();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (typeof address !== 'object' || address === null) throw new Error('the proxy has no port');
-
   return {
-    port: address.port,
+    port: proxy.port,
     hold: () => {
       held = true;
     },
@@ -61,9 +48,6 @@ export async function startHoldingProxy(targetPort: number): Promise<HoldingProx
               resolve();
             };
           }),
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => proxy.close(),
   };
 }

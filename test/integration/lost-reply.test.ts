@@ -5,11 +5,11 @@
 //
 // A proxy between the sign container and redis-server forwards everything, except that the reply to the first
 // script call (EVALSHA or EVAL) is dropped and the connection closed: deterministically, after the script ran.
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { coldStart, type Container } from '../helpers/cold-start';
 import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { startTcpProxy } from '../helpers/tcp-proxy';
 import { counterKey, labelKey, tagOfJti } from '../../shared/sessions';
 
 const SECRET = 'lost-reply-test-secret-0123456789abcdefghij';
@@ -33,18 +33,9 @@ interface ReplyDroppingProxy {
 async function startReplyDroppingProxy(targetPort: number): Promise<ReplyDroppingProxy> {
   let armed: ((jti: string) => Promise<void>) | undefined;
   const dropped: string[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
+  const proxy = await startTcpProxy(targetPort, (client, upstream) => {
     let dropping: ((jti: string) => Promise<void>) | undefined;
     let jti = '';
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
     client.on('data', (chunk: Buffer) => {
       const text = chunk.toString('latin1');
       if (armed !== undefined && dropping === undefined && SCRIPT_CALL.test(text)) {
@@ -72,11 +63,8 @@ async function startReplyDroppingProxy(targetPort: number): Promise<ReplyDroppin
         });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (typeof address !== 'object' || address === null) throw new Error('the proxy has no port');
   return {
-    port: address.port,
+    port: proxy.port,
     dropped,
     dropNextScriptReply: (between = () => Promise.resolve()) =>
       new Promise<void>((resolve, reject) => {
@@ -86,10 +74,7 @@ async function startReplyDroppingProxy(targetPort: number): Promise<ReplyDroppin
           return done;
         };
       }),
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => proxy.close(),
   };
 }
 
