@@ -9,6 +9,8 @@ export const MAX_TOKEN_LENGTH = 8 * 1024;
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Both at once, spaces and tabs around: one match instead of a trim and two. */
+const BEARER_JWS = /^[ \t]*Bearer[ \t]+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)[ \t]*$/i;
 
 const BASE_HEADERS = {
   'Content-Type': 'application/json',
@@ -66,8 +68,12 @@ export function parseBearer(header: string | undefined | null): string {
   if (header.length > MAX_TOKEN_LENGTH + 'Bearer '.length + 2) {
     throw new TokenMalformedError('Authorization header is too long');
   }
-  const match = BEARER.exec(header.trim());
-  const token = match?.[1];
+  // The header every allowed request carries, in one match; any other spelling goes the long way.
+  return BEARER_JWS.exec(header)?.[1] ?? bearerToken(header.trim());
+}
+
+function bearerToken(header: string): string {
+  const token = BEARER.exec(header)?.[1];
   if (token === undefined) throw new TokenMalformedError('Authorization header is not "Bearer <token>"');
   if (!COMPACT_JWS.test(token)) throw new TokenMalformedError('bearer token is not a compact JWT');
   return token;

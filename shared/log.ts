@@ -42,11 +42,14 @@ export function recordRedisCall(scope: RequestScope, durationMs: number): void {
 
 function write(level: Exclude<LogLevel, 'silent'>, message: string, fields: Fields, metrics?: MetricSet, scope?: RequestScope): void {
   if (!isLogged(level)) return;
-  const requestId = scope?.requestId;
-  let json = JSON.stringify({ level, time: new Date().toISOString(), message, ...(requestId === undefined ? {} : { requestId }), ...fields, ...metrics?.values });
+  const now = Date.now();
+  const record: Fields = { level, time: new Date(now).toISOString(), message };
+  if (scope?.requestId !== undefined) record.requestId = scope.requestId;
+  Object.assign(record, fields, metrics?.values);
+  let json = JSON.stringify(record);
   if (metrics !== undefined) {
     // The `_aws` block spliced in as text: its definition is serialized once, not on every request.
-    json = `${json.slice(0, -1)},"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":${metrics.definition}}}`;
+    json = `${json.slice(0, -1)},"_aws":{"Timestamp":${now},"CloudWatchMetrics":${metrics.definition}}}`;
   }
   // Straight to the stream, not console.*: in Lambda, console prefixes each line with a timestamp and the
   // request id, and CloudWatch then no longer reads it as JSON, nor the metrics in it. Cheaper, too.

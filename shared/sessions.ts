@@ -1,4 +1,4 @@
-// The Redis data model: a label per live token (`jwt_label:<jti>`, read by jwt-redis) and, per subject,
+// The Redis data model: a label per live token (`jwt_label:<jti>`, jwt-redis's allowlist) and, per subject,
 // an index of its live jtis (`jwt_sessions:{tag}`, a sorted set scored by exp) and a revocation counter
 // (`jwt_revoked:{tag}`): a label stamped below the counter is dead (shared/scripts.ts says why it holds).
 //
@@ -29,8 +29,18 @@ export interface Session {
   expiresAt: number;
 }
 
+/** Tags a container computed lately: sign and verify hash the same subjects again and again. */
+const recentTags = new Map<string, string>();
+const RECENT_TAGS_LIMIT = 4096;
+
 export function subjectTag(sub: string): string {
-  return createHash('sha256').update(sub, 'utf8').digest('base64url').slice(0, TAG_LENGTH);
+  let tag = recentTags.get(sub);
+  if (tag === undefined) {
+    tag = createHash('sha256').update(sub, 'utf8').digest('base64url').slice(0, TAG_LENGTH);
+    if (recentTags.size >= RECENT_TAGS_LIMIT) recentTags.clear();
+    recentTags.set(sub, tag);
+  }
+  return tag;
 }
 
 export function newJti(sub: string): string {
@@ -79,13 +89,14 @@ function isLive(label: string | null | undefined, counter: string | null | undef
 }
 
 /**
- * The label `key`, or null when it is gone or stamped below its subject's counter: one MGET of both, in the
+ * The label of `jti`, or null when it is gone or stamped below its subject's counter: one MGET of both, in the
  * same slot. This is how verify reads a label, the authorizer's one Redis call.
  */
-export async function readLiveLabel(redis: RedisConnection, key: string, scope?: RequestScope): Promise<string | null> {
-  const tag = tagOfJti(key.slice(LABEL_PREFIX.length));
+export async function readLiveLabel(redis: RedisConnection, jti: string, scope?: RequestScope): Promise<string | null> {
+  const tag = tagOfJti(jti);
   // verify has already refused any other jti.
   if (tag === undefined) return null;
+  const key = labelKey(jti);
   const [label, counter] = await redis.run('MGET', { key }, 'idempotent', (client) => client.mGet([key, counterKey(tag)]), scope);
   return isLive(label, counter) ? label : null;
 }

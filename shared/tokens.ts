@@ -1,25 +1,14 @@
-// Issues and verifies tokens. A token is valid only while its label `jwt_label:<jti>` exists in Redis
-// (jwt-redis's allowlist) and its subject's revocations have not overtaken it, so deleting the label, or
-// revoking the subject, kills the token at once.
-import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
-import jsonwebtoken, { type GetPublicKeyOrSecret, type JwtPayload } from 'jsonwebtoken';
-import JWTR, { TokenDestroyedError } from 'jwt-redis';
-import type { RedisClientType } from 'redis';
+// Issues and verifies tokens. A token is valid only while its label `jwt_label:<jti>` exists in Redis (the
+// allowlist jwt-redis defines, kept in its format) and its subject's revocations have not overtaken it, so
+// deleting the label, or revoking the subject, kills the token at once.
+import { createSecretKey } from 'node:crypto';
 import { depthExceeds, isNumericDate, MAX_CLAIMS_DEPTH, subjectProblem } from './claims';
-import { KID_PATTERN, type SigningKeyConfig, type TokenConfig } from './config';
-import {
-  AppError,
-  TokenExpiredError,
-  TokenInvalidError,
-  TokenMalformedError,
-  TokenNotYetValidError,
-  TokenRevokedError,
-} from './errors';
+import type { SigningKeyConfig, TokenConfig } from './config';
+import { TokenExpiredError, TokenInvalidError, TokenMalformedError, TokenNotYetValidError, TokenRevokedError } from './errors';
+import { hmacKey, HmacKeyring, signHs256, verifyHs256, type HmacKey } from './jws';
 import type { RequestScope } from './log';
 import type { RedisConnection } from './redis';
-import { isJti, LABEL_PREFIX, newJti, readLiveLabel, subjectTag, tagOfJti, type SessionStore } from './sessions';
-
-const ALGORITHM = 'HS256';
+import { isJti, newJti, readLiveLabel, subjectTag, tagOfJti, type SessionStore } from './sessions';
 
 /** Claim names the service sets itself; a caller may not supply them. */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']);
@@ -50,30 +39,15 @@ export interface VerifiedToken {
   claims: CustomClaims;
 }
 
-interface SigningKey {
-  kid: string;
-  /** A KeyObject, not a string: jsonwebtoken re-imports a string secret on every call, ~50× slower. */
-  key: KeyObject;
-  /** The token header for this key, `{"alg":"HS256","typ":"JWT","kid":…}`, base64url: the same on every token. */
-  encodedHeader: string;
-}
-
 interface Keyring {
-  signing: SigningKey;
-  /** Picks the key by kid from the in-memory ring only: a token never makes us look up anything it names. */
-  keyFor: GetPublicKeyOrSecret;
+  signing: HmacKey;
+  verifying: HmacKeyring;
 }
 
 /** Loads the signing keys when they are not in the environment (SSM Parameter Store). */
 export type KeyLoader = () => Promise<SigningKeyConfig[]>;
 
-/** What jwt-redis reads the label through: its `redis` member, a wrapper with `get` (jwt-redis 7). */
-interface LabelReader {
-  get(key: string): Promise<string | null>;
-}
-
 export class TokenService {
-  readonly #jwtr: JWTR;
   readonly #redis: RedisConnection;
   #keyring: Keyring | undefined;
   #loading: Promise<Keyring> | undefined;
@@ -88,10 +62,6 @@ export class TokenService {
     if (config.keys.length > 0) this.#keyring = toKeyring(config.keys);
     else if (loadKeys === undefined) throw new Error('TokenService needs signing keys or a way to load them');
     this.#redis = redis;
-    // jwt-redis reads the label (GET) after checking the signature. It is typed against the full client
-    // but calls nothing else here, so it gets a bounded, retried read, which also reads the subject's
-    // revocation counter (one MGET) and answers null for a label stamped below it.
-    this.#jwtr = new JWTR(this.labelReader() as unknown as RedisClientType, { prefix: LABEL_PREFIX });
   }
 
   /** Starts loading the keys during init, when they come from outside. */
@@ -103,7 +73,7 @@ export class TokenService {
   /**
    * Signs the token, then stores its label and indexes it under the subject in one atomic script: no token
    * leaves here whose label was not written. jwt-redis's own sign writes the label with a bare SET, which
-   * could not update the index in the same step, so we sign ourselves.
+   * could not update the index in the same step.
    */
   async issue(request: IssueRequest, scope?: RequestScope): Promise<IssuedToken> {
     const signing = (this.#keyring ?? (await this.keyring())).signing;
@@ -119,39 +89,17 @@ export class TokenService {
   }
 
   /**
-   * Checks kid, signature (HS256 only), exp, nbf, iss and aud, then the label. Throws an AuthError
-   * subclass for every reason to refuse, or StoreUnavailableError / KeyringUnavailableError when a
-   * dependency cannot answer.
+   * Checks the signature (HS256, under the key the kid names), the claims (shape, exp, nbf, iss, aud), then
+   * the label and its subject's counter in one MGET: the only Redis call. Throws an AuthError subclass for
+   * every reason to refuse, or StoreUnavailableError / KeyringUnavailableError when a dependency cannot answer.
    */
   async verify(token: string, scope?: RequestScope): Promise<VerifiedToken> {
-    const { keyFor } = this.#keyring ?? (await this.keyring());
-    const verified = readClaims(token);
-    try {
-      await this.jwtrFor(scope).verify<JwtPayload>(token, keyFor, {
-        algorithms: [ALGORITHM],
-        issuer: this.config.issuer,
-        audience: this.config.audience,
-      });
-    } catch (error) {
-      throw toAuthError(error, verified);
+    const { verifying } = this.#keyring ?? (await this.keyring());
+    const verified = readClaims(verifyHs256(token, verifying), this.config);
+    if ((await readLiveLabel(this.#redis, verified.jti, scope)) === null) {
+      throw new TokenRevokedError('token has been revoked', { jti: verified.jti, sub: verified.sub });
     }
     return verified;
-  }
-
-  private labelReader(scope?: RequestScope): LabelReader {
-    return { get: (key) => readLiveLabel(this.#redis, key, scope) };
-  }
-
-  /**
-   * The one jwt-redis instance, seen through a view whose label read counts toward `scope`'s Redis time:
-   * jwt-redis takes no per-call client, and it looks its `redis` member up on `this`.
-   */
-  private jwtrFor(scope: RequestScope | undefined): JWTR {
-    if (scope === undefined) return this.#jwtr;
-    const view = Object.create(this.#jwtr) as JWTR;
-    // Private in jwt-redis's typings; an own property of the view shadows the instance's.
-    (view as unknown as { redis: LabelReader }).redis = this.labelReader(scope);
-    return view;
   }
 
   private keyring(): Promise<Keyring> {
@@ -170,90 +118,41 @@ export class TokenService {
   }
 }
 
-/**
- * The compact JWS of an HS256 token (RFC 7515 §3.1). jsonwebtoken.sign makes the same bytes, but re-checks
- * its options and payload on every call, which made it the largest part of sign's own cost; here every
- * input is ours and already validated. Verifying stays with jwt-redis and jsonwebtoken.
- */
-function signHs256(signing: SigningKey, payload: Record<string, unknown>): string {
-  const signingInput = `${signing.encodedHeader}.${Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')}`;
-  return `${signingInput}.${createHmac('sha256', signing.key).update(signingInput).digest('base64url')}`;
-}
-
 function toKeyring(keys: SigningKeyConfig[]): Keyring {
-  const ring = keys.map(({ kid, secret }) => ({
-    kid,
-    key: createSecretKey(Buffer.from(secret, 'utf8')),
-    encodedHeader: Buffer.from(JSON.stringify({ alg: ALGORITHM, typ: 'JWT', kid }), 'utf8').toString('base64url'),
-  }));
+  const ring = keys.map(({ kid, secret }) => hmacKey(kid, createSecretKey(Buffer.from(secret, 'utf8'))));
   const signing = ring[0];
   if (signing === undefined) throw new Error('the keyring is empty');
-  const verificationKeys = new Map(ring.map(({ kid, key }) => [kid, key]));
-  return {
-    signing,
-    keyFor: (header, callback) => {
-      const { kid } = header;
-      if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) {
-        callback(new Error('token has no valid kid'));
-        return;
-      }
-      const key = verificationKeys.get(kid);
-      if (key === undefined) callback(new Error('token was signed with a key that is not in the ring'));
-      else callback(null, key);
-    },
-  };
+  return { signing, verifying: new HmacKeyring(ring) };
 }
 
 /**
- * The claims of a compact JWS, refused unless shaped as we sign them, before jsonwebtoken reads them: it
- * takes any payload for an object (JSON `null` makes it throw a TypeError) and any number for a date (±1e20
- * is an invalid Date, whose toISOString throws). This runs before the signature is checked, so it refuses
- * only what no token of ours holds; once jsonwebtoken has verified the token, these are its signed claims:
- * parsed from the same segment, as jws decodes it (base64 of the same characters, then JSON.parse).
+ * The claims of a payload whose signature held, refused unless shaped as we sign them and valid now: any
+ * JSON could be signed with a leaked key, and no value a token of ours cannot hold is read as a date, a
+ * subject or a jti.
  */
-function readClaims(token: string): VerifiedToken {
-  const segments = token.split('.');
-  if (segments.length !== 3) throw new TokenMalformedError('token is not a compact JWS (three dot-separated segments)');
-  let payload: unknown;
-  try {
-    payload = JSON.parse(Buffer.from(segments[1] as string, 'base64url').toString('utf8'));
-  } catch (cause) {
-    throw new TokenMalformedError('token payload is not JSON', { cause });
-  }
+function readClaims(payload: unknown, config: TokenConfig): VerifiedToken {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new TokenMalformedError('token payload is not a JSON object');
   }
-  const { sub, jti, iat, exp, nbf } = payload as Record<string, unknown>;
+  const { sub, jti, iat, exp, nbf, iss, aud } = payload as Record<string, unknown>;
   if (!isNumericDate(exp)) throw new TokenInvalidError('token has no valid exp claim (whole seconds, 1970 to 9999)');
   if (!isNumericDate(iat)) throw new TokenInvalidError('token has no valid iat claim (whole seconds, 1970 to 9999)');
   if (nbf !== undefined && !isNumericDate(nbf)) throw new TokenInvalidError('token has an invalid nbf claim (whole seconds, 1970 to 9999)');
   if (subjectProblem(sub) !== undefined) throw new TokenInvalidError('token has no valid sub claim');
+  // The jti's tag names the counter that revokes the token: it must be its subject's, or revoking that
+  // subject would leave a token minted with a leaked key for one subject's live label, naming another, alive.
   if (!isJti(jti) || tagOfJti(jti) !== subjectTag(sub as string)) throw new TokenInvalidError('token has no valid jti claim');
+  if (iss !== config.issuer) throw new TokenInvalidError(`token iss is not ${config.issuer}`);
+  // RFC 7519 §4.1.3: one audience, or a list that holds ours.
+  if (aud !== config.audience && !(Array.isArray(aud) && aud.includes(config.audience))) throw new TokenInvalidError(`token aud is not ${config.audience}`);
+  const now = Math.floor(Date.now() / 1000);
+  if (now >= exp) throw new TokenExpiredError(`token expired at ${new Date(exp * 1000).toISOString()}`);
+  if (nbf !== undefined && nbf > now) throw new TokenNotYetValidError(`token not valid before ${new Date(nbf * 1000).toISOString()}`);
+  const custom = Object.keys(payload).filter((name) => !RESERVED_CLAIMS.has(name));
+  if (custom.length === 0) return { sub: sub as string, jti, iat, exp, claims: {} };
   // fromEntries defines own properties: a "__proto__" claim stays a claim, not the object's prototype.
-  const claims: CustomClaims = Object.fromEntries(Object.entries(payload).filter(([name]) => !RESERVED_CLAIMS.has(name)));
+  const claims: CustomClaims = Object.fromEntries(custom.map((name) => [name, (payload as Record<string, unknown>)[name]]));
   // The authorizer serializes them into its context, recursively.
   if (depthExceeds(claims, MAX_CLAIMS_DEPTH)) throw new TokenInvalidError(`token claims nest deeper than ${MAX_CLAIMS_DEPTH} levels`);
   return { sub: sub as string, jti, iat, exp, claims };
-}
-
-function toAuthError(error: unknown, verified: VerifiedToken): Error {
-  // StoreUnavailableError passes through: Redis trouble is not an authentication failure.
-  if (error instanceof AppError) return error;
-  if (error instanceof jsonwebtoken.TokenExpiredError) {
-    return new TokenExpiredError(`token expired at ${error.expiredAt.toISOString()}`, { cause: error });
-  }
-  if (error instanceof jsonwebtoken.NotBeforeError) {
-    return new TokenNotYetValidError(`token not valid before ${error.date.toISOString()}`, { cause: error });
-  }
-  if (error instanceof jsonwebtoken.JsonWebTokenError) {
-    // Past readClaims, only jws's own decoding fails here: a header that is not JSON, or a non-base64url character.
-    return error.message.startsWith('invalid token')
-      ? new TokenMalformedError(error.message, { cause: error })
-      : new TokenInvalidError(error.message, { cause: error });
-  }
-  if (error instanceof TokenDestroyedError) {
-    // jwt-redis looks the label up only after the signature and claims held: these values are ours.
-    return new TokenRevokedError('token has been revoked', { jti: verified.jti, sub: verified.sub }, { cause: error });
-  }
-  return error instanceof Error ? error : new Error(String(error));
 }

@@ -40,8 +40,9 @@ function parseClaims(claims: unknown): CustomClaims {
   if (reserved.length > 0) {
     throw new ValidationError(`claims may not set reserved claim(s): ${reserved.join(', ')}`);
   }
-  // Names that mean something to every JavaScript object (__proto__, constructor, toString…): jsonwebtoken
-  // looks claim names up in a plain object and breaks on them, and they invite prototype pollution.
+  // Names that mean something to every JavaScript object (__proto__, constructor, toString…): verifiers
+  // that look claim names up in a plain object (jsonwebtoken does) break on them, and they invite prototype
+  // pollution wherever the claims travel.
   const unsafe = names.filter((name) => name === 'prototype' || Object.prototype.hasOwnProperty.call(Object.prototype, name));
   if (unsafe.length > 0) throw new ValidationError(`claims may not use the name(s): ${unsafe.join(', ')}`);
   if (depthExceeds(claims, MAX_CLAIMS_DEPTH)) throw new ValidationError(`claims may nest at most ${MAX_CLAIMS_DEPTH} levels deep`);

@@ -25,12 +25,11 @@ export const LAMBDA_BUILD: BuildOptions & { external: string[] } = {
   logLevel: 'silent',
 };
 
-/** What every function needs and nothing else: the Redis client, jwt-redis and jsonwebtoken. */
-export const CORE_ENTRY = [
-  "export { createClient } from '@redis/client';",
-  "export { default as JWTR } from 'jwt-redis';",
-  "export { default as jsonwebtoken } from 'jsonwebtoken';",
-].join('\n');
+/**
+ * What every function needs and nothing else: the Redis client. Tokens are signed and checked with
+ * node:crypto, which the runtime provides.
+ */
+export const CORE_ENTRY = "export { createClient } from '@redis/client';";
 
 /** For scale only: the same core with the `redis` meta-package in place of @redis/client. */
 const META_ENTRY = CORE_ENTRY.replace("from '@redis/client'", "from 'redis'");
@@ -39,8 +38,7 @@ const META_ENTRY = CORE_ENTRY.replace("from '@redis/client'", "from 'redis'");
  * The core plus the one thing every function's init does with it: construct a client (not connected).
  * node-redis builds its client class, ~800 command methods, on the first createClient().
  */
-const CLIENT_ENTRY = `${CORE_ENTRY}
-import { createClient } from '@redis/client';
+const CLIENT_ENTRY = `import { createClient } from '@redis/client';
 export const client = createClient({ url: 'redis://127.0.0.1:6379' });`;
 
 export const UNPATCHED_CLIENT = 'dependency core + createClient(), without our esbuild plugins';

@@ -79,12 +79,15 @@ export function evaluateTargets(warm: WarmResult, cold: ColdResult, inFlight: nu
       });
     }
   }
-  // The authorizer's throughput against its floor's own: how much of what one HMAC and one MGET allow it keeps.
+  // The authorizer's throughput against its floor's own: how much of what one HMAC and one MGET allow it
+  // keeps. Held with logging silent: a Lambda container serves one request at a time, so many in flight in
+  // one process measure CPU per decision, and the line's own cost (a write to stdout) is held by the
+  // latency target at info. The share at info is shown for the record.
   const percent = (value: number) => `${fixed(value * 100, 0)} %`;
-  const share = throughputVsFloor(warm, 'authorizer-info');
+  const share = throughputVsFloor(warm, 'authorizer-silent');
   targets.push({
-    target: `authorizer throughput vs its floor's (${row(warm, 'floor-authorizer').label.replace(/^floor: /, '')}), ${inFlight} in flight, log info`,
-    measured: `${percent(share)} (${thousands(throughput(warm, 'authorizer-info'))} vs ${thousands(throughput(warm, 'floor-authorizer'))} calls/s; log silent ${percent(throughputVsFloor(warm, 'authorizer-silent'))})`,
+    target: `authorizer throughput vs its floor's (${row(warm, 'floor-authorizer').label.replace(/^floor: /, '')}), ${inFlight} in flight, log silent`,
+    measured: `${percent(share)} (${thousands(throughput(warm, 'authorizer-silent'))} vs ${thousands(throughput(warm, 'floor-authorizer'))} calls/s; log info ${percent(throughputVsFloor(warm, 'authorizer-info'))})`,
     limit: `≥ ${fixed(LIMITS.throughputVsFloor * 100, 0)} %`,
     pass: share >= LIMITS.throughputVsFloor,
   });
@@ -192,7 +195,7 @@ export function markdown(result: BenchResult): string {
   out.push('');
   out.push('## Cold start');
   out.push('');
-  out.push(`Each function bundled as serverless.yml does (esbuild: bundle, minify, platform node, target ${LAMBDA_BUILD.target}, CommonJS; external, as the Lambda runtime provides it: ${LAMBDA_BUILD.external.join(', ')}). The dependency core is an entry importing only \`createClient\` from @redis/client, jwt-redis and jsonwebtoken.`);
+  out.push(`Each function bundled as serverless.yml does (esbuild: bundle, minify, platform node, target ${LAMBDA_BUILD.target}, CommonJS; external, as the Lambda runtime provides it: ${LAMBDA_BUILD.external.join(', ')}). The dependency core is an entry importing only \`createClient\` from @redis/client: tokens are signed and checked with node:crypto.`);
   out.push('');
   const bundleRows = [cold.core, cold.coreWithClient, cold.redisMeta].map((bundle) => [bundle.name, kib(bundle.bytes), ratio(bundle.bytes / cold.core.bytes, 3), bundle.unusedRedisModules.length === 0 ? 'none' : `${bundle.unusedRedisModules.length} files`, '']);
   for (const bundle of cold.bundles) {

@@ -24,10 +24,8 @@ const KEYS = {
 const ring = (...names: Array<keyof typeof KEYS>) => names.map((name) => `${KEYS[name].kid}:${KEYS[name].secret}`).join(',');
 /** The kids the authorizer's ring holds; any other refuses a token before its signature is checked. */
 const RING_KIDS: ReadonlySet<unknown> = new Set([KEYS.current.kid, KEYS.previous.kid]);
-/** The refusal of a kid outside the ring (jsonwebtoken wraps the key lookup's error in its own words). */
-const KID_REFUSED = /^TOKEN_INVALID: error in secret or public key callback: token (has no valid kid|was signed with a key that is not in the ring)$/;
-/** The refusals of a payload not shaped as ours, which come before the key is looked up. */
-const SHAPE_REFUSED = /^TOKEN_(MALFORMED|INVALID): token (is not a compact JWS|payload is not|has no valid|has an invalid|claims nest deeper)/;
+/** The refusal of a header naming no key of the ring: before its signature, let alone its payload, is read. */
+const KID_REFUSED = /^TOKEN_(INVALID: token (has no valid kid|was signed with a key that is not in the ring|alg must be HS256|header has crit extensions)|MALFORMED: token header is not (JSON|a JSON object))$/;
 const ISSUER = 'revocable-jwt';
 const AUDIENCE = 'revocable-jwt-api';
 
@@ -216,11 +214,8 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
         // The kid the service reads: an `extra` header field may repeat "kid", and JSON.parse keeps the last.
         const kid = (JSON.parse(headerText) as { kid?: unknown }).kid;
         if (!RING_KIDS.has(kid)) {
-          // Refused for its kid, whatever its signature, unless its payload is refused first: the same payload,
-          // signed as we sign, tells which.
-          const shaped = await reasonOf(forgeJws({ header: { alg: 'HS256', typ: 'JWT', kid: KEYS.current.kid }, payload: payloadText, secret: KEYS.current.secret }));
-          const expected = SHAPE_REFUSED.test(shaped) ? shaped : expect.stringMatching(KID_REFUSED);
-          expect({ kid, decision: decision.outcome, reason: await reasonOf(token) }).toEqual({ kid, decision: 'deny', reason: expected });
+          // Refused for its header, whatever its signature and payload.
+          expect({ kid, decision: decision.outcome, reason: await reasonOf(token) }).toEqual({ kid, decision: 'deny', reason: expect.stringMatching(KID_REFUSED) });
           return;
         }
         const kidKey = Object.values(KEYS).find((key) => key.kid === h.kid && key !== KEYS.removed);
@@ -253,7 +248,7 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
     for (const kid of ['k-2027-01', KEYS.removed.kid]) {
       const token = forgeJws({ header: { alg: 'HS256', typ: 'JWT', kid }, payload: payloadText, secret: KEYS.current.secret });
       expect({ kid, decision: await decide(`Bearer ${token}`) }).toEqual({ kid, decision: { outcome: 'deny' } });
-      expect(await reasonOf(token)).toBe('TOKEN_INVALID: error in secret or public key callback: token was signed with a key that is not in the ring');
+      expect(await reasonOf(token)).toBe('TOKEN_INVALID: token was signed with a key that is not in the ring');
     }
   });
 
@@ -439,7 +434,7 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
   });
 
   describe('sign', () => {
-    // jsonwebtoken looks claim names up in a plain object: names of Object.prototype members broke it (a 500).
+    // Verifiers that look claim names up in a plain object (jsonwebtoken) break on names of Object.prototype members.
     test('answers 400, not 500, to claims named like an Object.prototype member', async () => {
       for (const name of ['toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__']) {
         const response = await main.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: 'u', claims: { [name]: 1 } }) }));

@@ -1,6 +1,8 @@
 import { createSecretKey } from 'node:crypto';
 import fc from 'fast-check';
 import jsonwebtoken from 'jsonwebtoken';
+import JWTR, { TokenDestroyedError } from 'jwt-redis';
+import type { RedisClientType } from 'redis';
 import type { TokenConfig } from '../../shared/config';
 import {
   StoreUnavailableError,
@@ -137,6 +139,18 @@ describe('Class: TokenService (real redis-server)', () => {
       });
     });
 
+    it('keeps jwt-redis\'s allowlist: jwt-redis over the same Redis accepts a live token, and refuses it once it is logged out', async () => {
+      const jwtr = new JWTR((await server.admin()) as unknown as RedisClientType);
+      const issued = await tokens.issue({ sub: 'user-1', claims: { role: 'admin' }, ttlSeconds: 60 });
+      await expect(jwtr.verify(issued.token, SECRET, { algorithms: ['HS256'], issuer: config.issuer, audience: config.audience })).resolves.toMatchObject({ sub: 'user-1', jti: issued.jti, role: 'admin' });
+      await expect(sessions.end(issued.jti)).resolves.toBe(true);
+      await expect(jwtr.verify(issued.token, SECRET)).rejects.toThrow(TokenDestroyedError);
+      // And jwt-redis's own destroy kills our tokens.
+      const other = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
+      await expect(jwtr.destroy(other.jti)).resolves.toBe(true);
+      await expect(tokens.verify(other.token)).rejects.toThrow(TokenRevokedError);
+    });
+
     it('refuses a revoked token', async () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
       await expect(sessions.end(issued.jti)).resolves.toBe(true);
@@ -176,6 +190,42 @@ describe('Class: TokenService (real redis-server)', () => {
       await expect(tokens.verify(early)).rejects.toThrow(TokenNotYetValidError);
     });
 
+    it('holds exp and nbf to the second: expired from exp on, valid from nbf on', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const at = jest.spyOn(Date, 'now').mockReturnValue(now * 1000 + 999);
+      try {
+        const outcome = (token: string) => tokens.verify(token).then(() => 'allowed', (error: { code: string }) => error.code);
+        const cases = { lastSecond: forge({ exp: now + 1 }, { expiresIn: undefined }), expiring: forge({ exp: now }, { expiresIn: undefined }), startsNow: forge({ nbf: now }), startsNext: forge({ nbf: now + 1 }) };
+        for (const token of Object.values(cases)) await storeLabel(server, token);
+        const outcomes = Object.fromEntries(await Promise.all(Object.entries(cases).map(async ([name, token]) => [name, await outcome(token)])));
+        expect(outcomes).toEqual({ lastSecond: 'allowed', expiring: 'TOKEN_EXPIRED', startsNow: 'allowed', startsNext: 'TOKEN_NOT_YET_VALID' });
+      } finally {
+        at.mockRestore();
+      }
+    });
+
+    it('takes an audience list that holds ours (RFC 7519), and only our issuer, spelled as a string', async () => {
+      const outcome = async (payload: object) => {
+        const token = forge(payload, { audience: undefined, issuer: undefined });
+        await storeLabel(server, token);
+        return tokens.verify(token).then(() => 'allowed', (error: { message: string }) => error.message);
+      };
+      const iss = config.issuer;
+      expect({
+        listWithOurs: await outcome({ iss, aud: ['another-api', config.audience] }),
+        listWithout: await outcome({ iss, aud: ['another-api'] }),
+        emptyList: await outcome({ iss, aud: [] }),
+        issuerList: await outcome({ iss: [iss], aud: config.audience }),
+        noIssuer: await outcome({ aud: config.audience }),
+      }).toEqual({
+        listWithOurs: 'allowed',
+        listWithout: 'token aud is not test-audience',
+        emptyList: 'token aud is not test-audience',
+        issuerList: 'token iss is not test-issuer',
+        noIssuer: 'token iss is not test-issuer',
+      });
+    });
+
     it('refuses a token without exp', async () => {
       const eternal = forge({}, { expiresIn: undefined });
       await storeLabel(server, eternal);
@@ -194,7 +244,7 @@ describe('Class: TokenService (real redis-server)', () => {
     it.each(['HS384', 'HS512'] as const)('pins HS256: refuses %s even with the right secret', async (algorithm) => {
       const token = forge({}, { algorithm });
       await storeLabel(server, token);
-      await expect(tokens.verify(token)).rejects.toThrow(/invalid algorithm/);
+      await expect(tokens.verify(token)).rejects.toThrow(/token alg must be HS256/);
     });
 
     it('refuses alg "none"', async () => {

@@ -1,0 +1,91 @@
+// Compact JWS (RFC 7515 §3.1) signed with HMAC-SHA256, made and checked with node:crypto alone. The
+// algorithm is the key's, never the token's: a header naming anything but HS256 is refused before a key is
+// touched, and the key is found by `kid` in the in-memory ring only.
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { KID_PATTERN } from './config';
+import { TokenInvalidError, TokenMalformedError } from './errors';
+
+export const HS256 = 'HS256';
+
+export interface HmacKey {
+  kid: string;
+  /** A KeyObject: importing a string secret on every call costs far more than the HMAC itself. */
+  key: KeyObject;
+  /** `{"alg":"HS256","typ":"JWT","kid":…}` as base64url: the first segment of every token this key signs. */
+  encodedHeader: string;
+}
+
+export function hmacKey(kid: string, key: KeyObject): HmacKey {
+  return { kid, key, encodedHeader: encodeSegment({ alg: HS256, typ: 'JWT', kid }) };
+}
+
+/** The keys a token may have been signed with, by kid, and by the exact header they sign with. */
+export class HmacKeyring {
+  readonly #byKid: Map<string, HmacKey>;
+  readonly #byHeader: Map<string, HmacKey>;
+
+  constructor(keys: readonly HmacKey[]) {
+    this.#byKid = new Map(keys.map((key) => [key.kid, key]));
+    this.#byHeader = new Map(keys.map((key) => [key.encodedHeader, key]));
+  }
+
+  /**
+   * The key the header segment names. Our own tokens carry one of a few exact headers, found without
+   * decoding; any other spelling is decoded and held to the same rules.
+   */
+  keyFor(encodedHeader: string): HmacKey {
+    return this.#byHeader.get(encodedHeader) ?? this.#byKid.get(kidOf(decodeSegment(encodedHeader, 'header'))) ?? notInRing();
+  }
+}
+
+export function signHs256(signing: HmacKey, payload: Record<string, unknown>): string {
+  const signingInput = `${signing.encodedHeader}.${encodeSegment(payload)}`;
+  return `${signingInput}.${createHmac('sha256', signing.key).update(signingInput).digest('base64url')}`;
+}
+
+/**
+ * The payload of `token`, once its signature holds under the key its header names, or a refusal:
+ * TokenMalformedError when it cannot be read, TokenInvalidError when it is not ours. Nothing in the
+ * payload is read before the signature is checked. The payload is any JSON value: the caller judges it.
+ */
+export function verifyHs256(token: string, ring: HmacKeyring): unknown {
+  const headerEnd = token.indexOf('.');
+  const payloadEnd = token.indexOf('.', headerEnd + 1);
+  if (headerEnd <= 0 || payloadEnd < 0 || token.indexOf('.', payloadEnd + 1) >= 0) {
+    throw new TokenMalformedError('token is not a compact JWS (three dot-separated segments)');
+  }
+  const { key } = ring.keyFor(token.slice(0, headerEnd));
+  const expected = Buffer.from(createHmac('sha256', key).update(token.slice(0, payloadEnd)).digest('base64url'), 'utf8');
+  // Compared as the exact text we would write, so one signature has one spelling; UTF-8, so that no
+  // character outside base64url can stand in for one of its letters.
+  const presented = Buffer.from(token.slice(payloadEnd + 1), 'utf8');
+  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) throw new TokenInvalidError('invalid signature');
+  return decodeSegment(token.slice(headerEnd + 1, payloadEnd), 'payload');
+}
+
+function encodeSegment(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+function decodeSegment(segment: string, name: 'header' | 'payload'): unknown {
+  try {
+    return JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch (cause) {
+    throw new TokenMalformedError(`token ${name} is not JSON`, { cause });
+  }
+}
+
+/** The kid of a decoded header that asks for HS256 and nothing we do not implement. */
+function kidOf(header: unknown): string {
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new TokenMalformedError('token header is not a JSON object');
+  const { alg, kid, crit } = header as Record<string, unknown>;
+  if (alg !== HS256) throw new TokenInvalidError(`token alg must be ${HS256}`);
+  // RFC 7515 §4.1.11: a header extension the verifier does not understand must refuse the token.
+  if (crit !== undefined) throw new TokenInvalidError('token header has crit extensions');
+  if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) throw new TokenInvalidError('token has no valid kid');
+  return kid;
+}
+
+function notInRing(): never {
+  throw new TokenInvalidError('token was signed with a key that is not in the ring');
+}
