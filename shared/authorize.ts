@@ -3,7 +3,7 @@
 import { AuthError, TokenRevokedError } from './errors';
 import { parseBearer } from './http';
 import { describeError, newRequestScope } from './log';
-import { logDecision } from './metrics';
+import { writeRequestLine } from './metrics';
 import { getServices } from './services';
 import type { VerifiedToken } from './tokens';
 
@@ -18,17 +18,17 @@ export async function decide(functionName: string, authorization: string | undef
   const started = performance.now();
   try {
     const token = await getServices().tokens.verify(parseBearer(authorization), scope);
-    logDecision('info', 'authorize', 'allow', undefined, { outcome: 'allow', jti: token.jti, sub: token.sub }, started, scope);
+    writeRequestLine('info', { message: 'authorize', outcome: 'allow', fields: { outcome: 'allow', jti: token.jti, sub: token.sub } }, started, scope);
     return { allowed: true, token };
   } catch (error) {
     if (error instanceof AuthError) {
       const identity = error instanceof TokenRevokedError ? error.identity : {};
-      logDecision('info', 'authorize', 'deny', error.code, { outcome: 'deny', reason: error.code, detail: error.message, ...identity }, started, scope);
+      writeRequestLine('info', { message: 'authorize', outcome: 'deny', reason: error.code, fields: { outcome: 'deny', reason: error.code, detail: error.message, ...identity } }, started, scope);
       return { allowed: false, reason: error.code };
     }
     const code = (error as { code?: unknown }).code;
     const reason = typeof code === 'string' ? code : 'INTERNAL';
-    logDecision('error', 'authorize', 'error', reason, { outcome: 'error', reason, detail: describeError(error) }, started, scope);
+    writeRequestLine('error', { message: 'authorize', outcome: 'error', reason, fields: { outcome: 'error', reason, detail: describeError(error) } }, started, scope);
     throw error;
   }
 }

@@ -62,9 +62,7 @@ export function pathParameter(event: Pick<APIGatewayProxyEvent, 'pathParameters'
 
 /** The token from an `Authorization: Bearer <jwt>` header value (scheme case-insensitive). */
 export function parseBearer(header: string | undefined | null): string {
-  if (header === undefined || header === null || header.trim() === '') {
-    throw new TokenMissingError('Authorization header is missing');
-  }
+  if (header === undefined || header === null) throw new TokenMissingError('Authorization header is missing');
   if (header.length > MAX_TOKEN_LENGTH + 'Bearer '.length + 2) {
     throw new TokenMalformedError('Authorization header is too long');
   }
@@ -73,6 +71,7 @@ export function parseBearer(header: string | undefined | null): string {
 }
 
 function bearerToken(header: string): string {
+  if (header === '') throw new TokenMissingError('Authorization header is missing');
   const token = BEARER.exec(header)?.[1];
   if (token === undefined) throw new TokenMalformedError('Authorization header is not "Bearer <token>"');
   if (!COMPACT_JWS.test(token)) throw new TokenMalformedError('bearer token is not a compact JWT');

@@ -1,7 +1,6 @@
 // JSON-lines logging. Callers pass fields such as jti, sub, outcome, reason and latencyMs: never a token,
 // a secret or a Redis URL (it may hold a password). A line written for an invocation carries its request id.
 import type { LogLevel } from './config';
-import type { MetricSet } from './metrics';
 
 export type Fields = Record<string, string | number | boolean | undefined>;
 
@@ -40,32 +39,39 @@ export function recordRedisCall(scope: RequestScope, durationMs: number): void {
   scope.redisCalls += 1;
 }
 
-function write(level: Exclude<LogLevel, 'silent'>, message: string, fields: Fields, metrics?: MetricSet, scope?: RequestScope): void {
-  if (!isLogged(level)) return;
-  const now = Date.now();
-  const record: Fields = { level, time: new Date(now).toISOString(), message };
-  if (scope?.requestId !== undefined) record.requestId = scope.requestId;
-  Object.assign(record, fields, metrics?.values);
-  let json = JSON.stringify(record);
-  if (metrics !== undefined) {
-    // The `_aws` block spliced in as text: its definition is serialized once, not on every request.
-    json = `${json.slice(0, -1)},"_aws":{"Timestamp":${now},"CloudWatchMetrics":${metrics.definition}}}`;
+/** `new Date(now).toISOString()`, computed once per millisecond: a line is written on every request. */
+let isoMs = Number.NaN;
+let iso = '';
+function isoTime(now: number): string {
+  if (now !== isoMs) {
+    isoMs = now;
+    iso = new Date(now).toISOString();
   }
+  return iso;
+}
+
+/** `trailer`: more members of the line's JSON object, already serialized, written after `fields`. */
+function write(level: Exclude<LogLevel, 'silent'>, message: string, fields: Fields, scope?: RequestScope, trailer?: string): void {
+  if (!isLogged(level)) return;
+  const record: Fields = { level, time: isoTime(Date.now()), message };
+  if (scope?.requestId !== undefined) record.requestId = scope.requestId;
+  Object.assign(record, fields);
+  const json = JSON.stringify(record);
+  const line = trailer === undefined ? `${json}\n` : `${json.slice(0, -1)},${trailer}}\n`;
   // Straight to the stream, not console.*: in Lambda, console prefixes each line with a timestamp and the
   // request id, and CloudWatch then no longer reads it as JSON, nor the metrics in it. Cheaper, too.
-  if (level === 'error' || level === 'warn') process.stderr.write(`${json}\n`);
-  else process.stdout.write(`${json}\n`);
+  if (level === 'error' || level === 'warn') process.stderr.write(line);
+  else process.stdout.write(line);
 }
 
 export const log = {
   debug: (message: string, fields: Fields = {}) => write('debug', message, fields),
   info: (message: string, fields: Fields = {}) => write('info', message, fields),
   /** `scope`: the invocation the warning is about, if any. */
-  warn: (message: string, fields: Fields = {}, scope?: RequestScope) => write('warn', message, fields, undefined, scope),
+  warn: (message: string, fields: Fields = {}, scope?: RequestScope) => write('warn', message, fields, scope),
   error: (message: string, fields: Fields = {}) => write('error', message, fields),
-  /** A line that also carries CloudWatch metrics in Embedded Metric Format (see metrics.ts). */
-  metrics: (level: 'info' | 'error', message: string, fields: Fields, metrics: MetricSet | undefined, scope?: RequestScope) =>
-    write(level, message, fields, metrics, scope),
+  /** A line that ends with members the caller serialized itself (CloudWatch metrics: see metrics.ts). */
+  withTrailer: (level: 'info' | 'error', message: string, fields: Fields, trailer: string, scope?: RequestScope) => write(level, message, fields, scope, trailer),
 };
 
 /** A short, secret-free description of a failure for the `reason` field. */

@@ -1,17 +1,11 @@
-// CloudWatch metrics in Embedded Metric Format: fields of the one log line each invocation already writes,
+// CloudWatch metrics in Embedded Metric Format: members of the one log line each invocation already writes,
 // which CloudWatch Logs turns into metrics. No API call, no extra line, no client library in the bundle.
 import { elapsedMs, isLogged, log, type Fields, type RequestScope } from './log';
 
 export const METRICS_NAMESPACE = 'RevocableJwt';
 
-/** Metric values for a log line, and their definition (the `CloudWatchMetrics` array) already as JSON. */
-export interface MetricSet {
-  definition: string;
-  values: Fields;
-}
-
 // Serialized once: the definitions never change, and a line is written on every request.
-const DECISION_DEFINITION = JSON.stringify([
+const REQUEST_DEFINITION = JSON.stringify([
   {
     Namespace: METRICS_NAMESPACE,
     Dimensions: [['Function', 'Outcome'], ['Function', 'Outcome', 'Reason']],
@@ -28,44 +22,37 @@ const CONNECT_DEFINITION = JSON.stringify([
   { Namespace: METRICS_NAMESPACE, Dimensions: [[]], Metrics: [{ Name: 'RedisConnects', Unit: 'Count' }, { Name: 'RedisConnectLatency', Unit: 'Milliseconds' }] },
 ]);
 
+/** The one line a request writes: an authorizer's decision, or a route's answer. */
+export interface RequestLine {
+  /** `authorize`, or the route's name. */
+  message: string;
+  /** The `Outcome` dimension: allow, deny or error for the authorizers, the route's outcome for the routes. */
+  outcome: string;
+  /** The `Reason` dimension: the refusal code for the authorizers, the status for the routes. */
+  reason?: string;
+  /** What else the line says (jti, sub, detail): never a token or a secret. */
+  fields: Fields;
+}
+
 /**
- * One decision: counted by function and outcome, and by function, outcome and reason; with the
- * invocation's latency and the Redis time within it.
+ * Writes the request's line, `latencyMs` added, carrying its metrics: `Decisions` counted by function and
+ * outcome, and by function, outcome and reason; its latency, and the Redis time and calls within it. The
+ * metric members are written as text: this runs on every request, and one JSON.stringify of a fixed-shape
+ * object costs less than building a second one to merge.
  */
-export function decisionMetrics(scope: RequestScope, outcome: string, reason: string | undefined, latencyMs: number): MetricSet {
-  return {
-    definition: DECISION_DEFINITION,
-    values: {
-      Function: scope.functionName,
-      Outcome: outcome,
-      Reason: reason ?? 'none',
-      Decisions: 1,
-      Latency: latencyMs,
-      RedisLatency: Math.round(scope.redisMs * 1000) / 1000,
-      RedisCalls: scope.redisCalls,
-    },
-  };
+export function writeRequestLine(level: 'info' | 'error', line: RequestLine, started: number, scope: RequestScope): void {
+  if (!isLogged(level)) return;
+  const latencyMs = elapsedMs(started);
+  const metrics =
+    `"latencyMs":${latencyMs},"Function":${JSON.stringify(scope.functionName)},"Outcome":${JSON.stringify(line.outcome)},` +
+    `"Reason":${JSON.stringify(line.reason ?? 'none')},"Decisions":1,"Latency":${latencyMs},` +
+    `"RedisLatency":${Math.round(scope.redisMs * 1000) / 1000},"RedisCalls":${scope.redisCalls},` +
+    `"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":${REQUEST_DEFINITION}}`;
+  log.withTrailer(level, line.message, line.fields, metrics, scope);
 }
 
 /** A connection opened: one per cold start; more mean Redis dropped connections or failed over. */
-export function connectMetrics(latencyMs: number): MetricSet {
-  return { definition: CONNECT_DEFINITION, values: { RedisConnects: 1, RedisConnectLatency: latencyMs } };
-}
-
-/**
- * The one line a request or a decision writes: `fields` plus its latency, carrying the invocation's decision
- * metrics (counted under `outcome` and `reason`).
- */
-export function logDecision(
-  level: 'info' | 'error',
-  message: string,
-  outcome: string,
-  reason: string | undefined,
-  fields: Fields,
-  started: number,
-  scope: RequestScope,
-): void {
-  if (!isLogged(level)) return;
-  const latencyMs = elapsedMs(started);
-  log.metrics(level, message, { ...fields, latencyMs }, decisionMetrics(scope, outcome, reason, latencyMs), scope);
+export function writeConnectLine(latencyMs: number, fields: Fields): void {
+  const metrics = `"RedisConnects":1,"RedisConnectLatency":${latencyMs},"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":${CONNECT_DEFINITION}}`;
+  log.withTrailer('info', 'redis connected', { latencyMs, ...fields }, metrics);
 }

@@ -15,7 +15,7 @@ import {
 import type { RedisConfig } from './config';
 import { EvictionPolicyError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors';
 import { describeError, log, recordRedisCall, type RequestScope } from './log';
-import { connectMetrics } from './metrics';
+import { writeConnectLine } from './metrics';
 import { scripts } from './scripts';
 
 export type ConnectionConfig = Pick<RedisConfig, 'url' | 'timeoutMs'> & { cluster?: boolean; allowEviction?: boolean };
@@ -222,7 +222,7 @@ export class RedisConnection {
           connection.connected = true;
           this.#connects += 1;
           const latencyMs = Date.now() - started;
-          log.metrics('info', 'redis connected', { latencyMs, connectCount: this.#connects, cluster: this.config.cluster === true }, connectMetrics(latencyMs));
+          writeConnectLine(latencyMs, { connectCount: this.#connects, cluster: this.config.cluster === true });
           return target;
         },
         (error: unknown) => {

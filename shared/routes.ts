@@ -5,7 +5,7 @@ import { requestOrigin, withCors } from './cors';
 import { KeyringUnavailableError, SessionLimitError, StoreUnavailableError, ValidationError } from './errors';
 import { errorBody } from './http';
 import { describeError, newRequestScope, type Fields, type RequestScope } from './log';
-import { logDecision } from './metrics';
+import { writeRequestLine } from './metrics';
 import { callerIdentity, type CallerIdentity } from './policy';
 
 type LogFields = Record<string, string | number | boolean | undefined>;
@@ -76,7 +76,7 @@ function frame<E>(
     try {
       const result = await run(event, scope);
       const { statusCode } = result.response;
-      writeRequestLine('info', name, { ...result.log, status: statusCode }, started, scope);
+      writeRouteLine('info', name, { ...result.log, status: statusCode }, started, scope);
       return result.response;
     } catch (error) {
       return failure(name, error, started, scope);
@@ -85,25 +85,25 @@ function frame<E>(
 }
 
 /** The one line per request: what happened, and the same as CloudWatch metrics (by outcome and status). */
-function writeRequestLine(level: 'info' | 'error', name: string, fields: Fields & { status: number }, started: number, scope: RequestScope): void {
+function writeRouteLine(level: 'info' | 'error', name: string, fields: Fields & { status: number }, started: number, scope: RequestScope): void {
   const outcome = typeof fields.outcome === 'string' ? fields.outcome : 'done';
-  logDecision(level, name, outcome, String(fields.status), fields, started, scope);
+  writeRequestLine(level, { message: name, outcome, reason: String(fields.status), fields }, started, scope);
 }
 
 function failure(name: string, error: unknown, started: number, scope: RequestScope): APIGatewayProxyResult {
   if (error instanceof ValidationError) {
-    writeRequestLine('info', name, { outcome: 'rejected', reason: error.message, status: 400 }, started, scope);
+    writeRouteLine('info', name, { outcome: 'rejected', reason: error.message, status: 400 }, started, scope);
     return errorBody(400, error.code, error.message);
   }
   if (error instanceof SessionLimitError) {
-    writeRequestLine('info', name, { outcome: 'refused', reason: error.message, status: 409 }, started, scope);
+    writeRouteLine('info', name, { outcome: 'refused', reason: error.message, status: 409 }, started, scope);
     return errorBody(409, error.code, error.message);
   }
   if (error instanceof StoreUnavailableError || error instanceof KeyringUnavailableError) {
-    writeRequestLine('error', name, { outcome: 'error', reason: describeError(error), status: 503 }, started, scope);
+    writeRouteLine('error', name, { outcome: 'error', reason: describeError(error), status: 503 }, started, scope);
     const what = error instanceof StoreUnavailableError ? 'token store' : 'signing keys';
     return errorBody(503, error.code, `${what} unavailable, try again`, { 'Retry-After': '1' });
   }
-  writeRequestLine('error', name, { outcome: 'error', reason: describeError(error), status: 500 }, started, scope);
+  writeRouteLine('error', name, { outcome: 'error', reason: describeError(error), status: 500 }, started, scope);
   return errorBody(500, 'INTERNAL', 'internal error');
 }

@@ -37,8 +37,12 @@ export const FLOORS: Record<FloorId, { floor: string; title: string; limits: Par
   logout: { floor: 'floor-logout', title: 'Logout — floor: HMAC + DEL (logout does one EVALSHA round trip)', limits: { silent: 1.25, info: 1.35 } },
 };
 
-/** Throughput: the authorizer's share of its floor's own; bundles and load: over the dependency core's. */
-const LIMITS = { throughputVsFloor: 0.8, bundleVsCore: 1.05, loadVsCoreWithClient: 1.1 };
+/**
+ * Throughput: the authorizer's share of its floor's own. Bundles and load: over the dependency core's, the
+ * Redis client alone. The service's own code, 24–28 KiB minified, is 6–7% of that core, so bundles are held
+ * to 1.10×, as load is: that still refuses any library pulled in by accident (Powertools would add 48 KiB).
+ */
+const LIMITS = { throughputVsFloor: 0.8, bundleVsCore: 1.1, loadVsCoreWithClient: 1.1 };
 
 function row(warm: WarmResult, id: string): LatencyRow {
   const found = warm.latency.find((candidate) => candidate.id === id);

@@ -188,6 +188,10 @@ async function main(options: WarmSettings): Promise<WarmResult> {
     logoutEvents = live.splice(0, n).map(logoutEvent);
   };
 
+  // One request line of the authorizer as it writes it, captured once: written after the floor's round trip,
+  // it shows what the line's write alone costs, apart from building it.
+  const requestLine = await captureLine(() => authorizer(authEvents[0] as APIGatewayTokenAuthorizerEvent, context()));
+
   const authorizerCandidate = (logLevel: LogLevel): Candidate => ({
     id: `authorizer-${logLevel}`,
     label: `authorizer handler (log ${logLevel === 'info' ? 'info → /dev/null' : 'silent'})`,
@@ -331,6 +335,17 @@ async function main(options: WarmSettings): Promise<WarmResult> {
       },
       check: expectDeleted,
     },
+    {
+      id: 'floor-authorizer-line', label: 'floor + the authorizer\'s request line, written as it is (not built)', kind: 'reference', floor: 'authorizer', logLevel: 'info', throughput: false,
+      call: async () => {
+        const k = nextReader();
+        if (!hmacCheck(readerTokens[k] as string)) return null;
+        const labels = await plain.mGet(readerKeys[k] as string[]);
+        process.stdout.write(requestLine);
+        return labels;
+      },
+      check: expectLabels,
+    },
     authorizerCandidate('info'),
     authorizerCandidate('silent'),
     signCandidate('info'),
@@ -458,6 +473,24 @@ async function main(options: WarmSettings): Promise<WarmResult> {
     firstFailure,
     elapsedMs: performance.now() - started,
   };
+}
+
+/** What `run` writes to stdout: one call, at log level info. */
+async function captureLine(run: () => Promise<unknown>): Promise<string> {
+  const write = process.stdout.write.bind(process.stdout);
+  let captured = '';
+  process.stdout.write = ((chunk: string) => {
+    captured += chunk;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    setLogLevel('info');
+    await run();
+  } finally {
+    process.stdout.write = write;
+  }
+  if (!captured.endsWith('\n') || captured.indexOf('\n') !== captured.length - 1) fail(`expected one request line, got ${JSON.stringify(captured)}`);
+  return captured;
 }
 
 /** Sign, allow, log out, and the very next check refuses: through the handlers and through bare jwt-redis. */
