@@ -48,7 +48,7 @@ async function configuredOrigins({ resolveVariable }) {
 
 /**
  * `cors` of each Bearer route's `http` event: an OPTIONS method answering the preflight (a MOCK
- * integration). The responses themselves get their header from the Lambda (shared/cors.ts).
+ * integration). The responses themselves get their header from the Lambda (shared/http/cors.ts).
  * @param {Resolver} resolver
  */
 async function restCors(resolver) {

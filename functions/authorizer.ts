@@ -1,7 +1,7 @@
 // REST API TOKEN authorizer: signature, claims and the Redis label must all hold.
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent, Context } from 'aws-lambda';
-import { decide } from '../shared/authorize';
-import { allowPolicy } from '../shared/policy';
+import { decide } from '../shared/auth/decision';
+import { allowPolicy } from '../shared/auth/policy';
 import { initServices } from '../shared/services';
 
 initServices();

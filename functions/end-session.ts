@@ -1,6 +1,6 @@
 // DELETE /auth/sessions/{jti} (behind the authorizer): ends one of the caller's own sessions.
-import { errorBody, noContent, pathParameter } from '../shared/http';
-import { authorizedRoute } from '../shared/routes';
+import { errorBody, noContent, pathParameter } from '../shared/http/messages';
+import { authorizedRoute } from '../shared/http/frame';
 import { getServices, initServices } from '../shared/services';
 
 initServices();

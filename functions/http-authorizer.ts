@@ -1,8 +1,8 @@
 // HTTP API Lambda authorizer (payload 2.0, simple responses): the same checks as the REST API's TOKEN
 // authorizer (signature, claims and the Redis label), answered as `{ isAuthorized }`.
 import type { APIGatewayRequestAuthorizerEventV2, APIGatewaySimpleAuthorizerWithContextResult, Context } from 'aws-lambda';
-import { decide } from '../shared/authorize';
-import { authorizerContext, type AuthorizerContext } from '../shared/policy';
+import { decide } from '../shared/auth/decision';
+import { authorizerContext, type AuthorizerContext } from '../shared/auth/policy';
 import { initServices } from '../shared/services';
 
 initServices();

@@ -1,6 +1,6 @@
 // GET /auth/sessions (behind the authorizer): the caller's live sessions, newest first.
-import { json } from '../shared/http';
-import { authorizedRoute } from '../shared/routes';
+import { json } from '../shared/http/messages';
+import { authorizedRoute } from '../shared/http/frame';
 import { getServices, initServices } from '../shared/services';
 
 initServices();

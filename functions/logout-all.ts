@@ -1,6 +1,6 @@
 // POST /auth/logout-all (behind the authorizer): ends every session of the caller, this one included.
-import { noContent } from '../shared/http';
-import { authorizedRoute } from '../shared/routes';
+import { noContent } from '../shared/http/messages';
+import { authorizedRoute } from '../shared/http/frame';
 import { getServices, initServices } from '../shared/services';
 
 initServices();

@@ -1,6 +1,6 @@
 // POST /auth/logout (behind the authorizer): destroys the presented token's label, so it is dead at once.
-import { noContent } from '../shared/http';
-import { authorizedRoute } from '../shared/routes';
+import { noContent } from '../shared/http/messages';
+import { authorizedRoute } from '../shared/http/frame';
 import { getServices, initServices } from '../shared/services';
 
 initServices();

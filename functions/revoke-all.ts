@@ -1,7 +1,7 @@
 // The operator's kill switch, not exposed over HTTP: revokes every live token of every subject.
 // Invoke with `npm run revoke-all` (see README); it asks for an explicit confirmation in the event.
 import { ValidationError } from '../shared/errors';
-import { elapsedMs, log } from '../shared/log';
+import { elapsedMs, log } from '../shared/telemetry/log';
 import { getServices } from '../shared/services';
 
 export const CONFIRMATION = 'revoke-all';

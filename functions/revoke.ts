@@ -1,8 +1,8 @@
 // POST /auth/revoke (trusted backends, API key): ends every session of a subject, or one token by jti.
-import { json, parseJsonBody } from '../shared/http';
-import { route } from '../shared/routes';
+import { json, parseJsonBody } from '../shared/http/messages';
+import { route } from '../shared/http/frame';
 import { getServices, initServices } from '../shared/services';
-import { parseRevokeRequest } from '../shared/validation';
+import { parseRevokeRequest } from '../shared/http/validation';
 
 initServices();
 

@@ -1,8 +1,8 @@
 // POST /auth/token (trusted backends, API key): issues a token for a subject and stores its label.
-import { json, parseJsonBody } from '../shared/http';
-import { route } from '../shared/routes';
+import { json, parseJsonBody } from '../shared/http/messages';
+import { route } from '../shared/http/frame';
 import { getServices, initServices } from '../shared/services';
-import { parseSignRequest } from '../shared/validation';
+import { parseSignRequest } from '../shared/http/validation';
 
 initServices();
 

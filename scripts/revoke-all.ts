@@ -6,9 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CONFIRMATION } from '../functions/revoke-all';
 import { loadLogLevel, loadRedisConfig } from '../shared/config';
-import { log, setLogLevel } from '../shared/log';
-import { RedisConnection } from '../shared/redis';
-import { SessionStore } from '../shared/sessions';
+import { log, setLogLevel } from '../shared/telemetry/log';
+import { RedisConnection } from '../shared/redis/connection';
+import { SessionStore } from '../shared/sessions/store';
 
 const USAGE = 'usage: npm run revoke-all -- --yes [--stage <stage>]';
 

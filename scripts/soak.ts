@@ -6,7 +6,7 @@
 // change in open connections or heap growth past the limit. Needs `redis-server` on the PATH; run through
 // `node --expose-gc` (npm run soak does) for the heap figures.
 import { parseArgs } from 'node:util';
-import { MUTATIONS, problemsOf, runSoak, summaryLine, type Mutation } from '../test/load/soak';
+import { MUTATIONS, problemsOf, runSoak, summaryLine, type Mutation } from '../testkit/soak';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -1,5 +1,5 @@
 // Reads and validates the environment once per container; every problem names its variable.
-import { MAX_TTL_LIMIT } from './claims';
+import { MAX_TTL_LIMIT } from './auth/claims';
 import { ConfigError } from './errors';
 
 /** Used only under `serverless offline` when JWT_SECRET is unset. Public by design: never deploy it. */

@@ -1,11 +1,11 @@
 // The per-container singletons: config, the Redis connection, the session store and the token service, built on first use
 // and reused by every invocation of every handler in the container.
 import { DEVELOPMENT_SECRET, loadConfig, type Config } from './config';
-import { fetchKeyring } from './keyring';
-import { log, setLogLevel } from './log';
-import { RedisConnection } from './redis';
-import { SessionStore } from './sessions';
-import { TokenService } from './tokens';
+import { fetchKeyring } from './auth/keyring';
+import { log, setLogLevel } from './telemetry/log';
+import { RedisConnection } from './redis/connection';
+import { SessionStore } from './sessions/store';
+import { TokenService } from './auth/tokens';
 
 export interface Services {
   config: Config;

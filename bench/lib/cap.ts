@@ -1,9 +1,9 @@
 // `npm run bench:cap`: the Redis time one subject at MAX_SESSIONS costs, per operation. Measured inside Redis
 // (SLOWLOG, every command logged, in µs): Redis runs one command at a time, so this is also how long every
 // other client waits behind it.
-import { setLogLevel } from '../../shared/log';
-import { RedisConnection } from '../../shared/redis';
-import { newJti, SessionStore } from '../../shared/sessions';
+import { setLogLevel } from '../../shared/telemetry/log';
+import { RedisConnection } from '../../shared/redis/connection';
+import { newJti, SessionStore } from '../../shared/sessions/store';
 import { redisVersionOf, startRedisServer } from './env';
 import { fixed, median, thousands } from './stats';
 

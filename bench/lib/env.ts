@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { dirname, join } from 'node:path';
 
-export { startRedisServer, type RedisServer } from '../../test/helpers/redis-server';
+export { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 /** The repository root, from bench/lib (ts-jest) or from bench/tmp (the bundle `npm run bench` runs). */
 export function repoRoot(start: string = __dirname): string {

@@ -2,9 +2,9 @@
 // for 100,000 sessions over 10,000 users by default, written through SessionStore.register as sign does.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setLogLevel } from '../../shared/log';
-import { RedisConnection } from '../../shared/redis';
-import { INDEX_PREFIX, labelKey, newJti, SessionStore, subjectTag } from '../../shared/sessions';
+import { setLogLevel } from '../../shared/telemetry/log';
+import { RedisConnection } from '../../shared/redis/connection';
+import { INDEX_PREFIX, labelKey, newJti, SessionStore, subjectTag } from '../../shared/sessions/store';
 import { machineInfo, redisVersionOf, repoRoot, startRedisServer, type MachineInfo } from './env';
 import type { MemoryOptions } from './options';
 import { fixed, kib, thousands } from './stats';

@@ -12,12 +12,12 @@ import type { RedisClientType } from 'redis';
 import { handler as authorizer } from '../../functions/authorizer';
 import { handler as logout } from '../../functions/logout';
 import { handler as sign } from '../../functions/sign';
-import { setLogLevel } from '../../shared/log';
+import { setLogLevel } from '../../shared/telemetry/log';
 import { getServices } from '../../shared/services';
-import { scripts } from '../../shared/scripts';
-import { counterKey, INDEX_PREFIX, LABEL_PREFIX, labelKey, newJti, subjectTag } from '../../shared/sessions';
+import { scripts } from '../../shared/sessions/lua';
+import { counterKey, INDEX_PREFIX, LABEL_PREFIX, labelKey, newJti, subjectTag } from '../../shared/sessions/store';
 import { loadSessionConfig } from '../../shared/config';
-import { proxyEvent, tokenAuthorizerEvent } from '../../test/helpers/events';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import type { FloorId, LatencyRow, SanityResult, ThroughputRow, WarmMessage, WarmResult, WarmSettings } from '../lib/protocol';
 import { median, summarize } from '../lib/stats';
 

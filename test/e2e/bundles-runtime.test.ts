@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
 import { buildSync } from 'esbuild';
-import type { BundleHostReady, BundleInvocation, BundleInvocationResult } from '../helpers/bundle-host';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { httpAuthorizerEvent, proxyEventV2 } from '../helpers/events-v2';
-import { packageService, readZip, resourcesOfType, type Packaged } from '../helpers/package-service';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
-import { runtimeNode, serviceRuntimeMajor } from '../helpers/runtime-node';
+import type { BundleHostReady, BundleInvocation, BundleInvocationResult } from '../../testkit/bundle-host';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { httpAuthorizerEvent, proxyEventV2 } from '../../testkit/events-v2';
+import { packageService, readZip, resourcesOfType, type Packaged } from '../../testkit/package-service';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
+import { runtimeNode, serviceRuntimeMajor } from '../../testkit/runtime-node';
 import { apiEnvironment } from './start-api';
 
 const SECRET = 'bundles-runtime-test-secret-0123456789abcdef';
@@ -84,7 +84,7 @@ beforeAll(async () => {
   [node, packaged] = await Promise.all([runtimeNode(MAJOR), packageService(apiEnvironment({ REDIS_URL: server.url, JWT_SECRET: SECRET }))]);
   workDir = mkdtempSync(join(tmpdir(), 'bundles-runtime-'));
   const host = join(workDir, 'bundle-host.js');
-  buildSync({ entryPoints: [join(__dirname, '..', 'helpers', 'bundle-host.ts')], outfile: host, format: 'cjs', platform: 'node', target: `node${MAJOR}`, logLevel: 'silent' });
+  buildSync({ entryPoints: [join(__dirname, '..', '..', 'testkit', 'bundle-host.ts')], outfile: host, format: 'cjs', platform: 'node', target: `node${MAJOR}`, logLevel: 'silent' });
 
   const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([, resource]) => {
     const properties = resource.Properties as {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
 import { request, startApi, type RunningApi } from './start-api';
 
 jest.setTimeout(60_000);

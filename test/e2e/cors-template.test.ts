@@ -1,7 +1,7 @@
 // CORS_ORIGINS in the packaged template (deploy/cors.js): preflights and headers on the Bearer routes of both
 // APIs and on the REST API's own errors, never on the API-key routes, and nothing at all when it is unset.
 import { BEARER_ROUTES } from '../../deploy/cors';
-import { packageService, resourcesOfType, type Packaged, type Resource, type Template } from '../helpers/package-service';
+import { packageService, resourcesOfType, type Packaged, type Resource, type Template } from '../../testkit/package-service';
 import { apiEnvironment } from './start-api';
 
 jest.setTimeout(60_000);

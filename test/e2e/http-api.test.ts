@@ -6,7 +6,7 @@
 //   - no Authorization header: both 401 without calling the authorizer; AWS's body is {"message":"Unauthorized"}
 //   - authorizer throws (Redis down): AWS answers 500; offline answers 401. Either way the route never runs.
 import { randomBytes } from 'node:crypto';
-import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
 import { request, startApi, type RunningApi } from './start-api';
 
 jest.setTimeout(60_000);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import jsonwebtoken from 'jsonwebtoken';
-import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
 import { groupAlive, REPO_ROOT, request, startApi, type RunningApi } from './start-api';
 
 jest.setTimeout(60_000);

@@ -4,7 +4,7 @@
 import { builtinModules } from 'node:module';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { AWS_STUBS, AWS_TARGET_ARGS, packageService, readZip, resourcesOfType, type Packaged, type Resource, type Template, type ZipEntry } from '../helpers/package-service';
+import { AWS_STUBS, AWS_TARGET_ARGS, packageService, readZip, resourcesOfType, type Packaged, type Resource, type Template, type ZipEntry } from '../../testkit/package-service';
 import { apiEnvironment } from './start-api';
 
 jest.setTimeout(60_000);
@@ -427,7 +427,7 @@ describe('serverless package: the function zips', () => {
     for (const name of ['sign', 'logout', 'logoutAll', 'revoke', 'authorizer', 'httpAuthorizer']) {
       const code = (readZip(join(plain.dir, `${name}.zip`))[0] as ZipEntry).content.toString('utf8');
       expect(code).toContain('Socket closed unexpectedly'); // @redis/client
-      // Tokens are signed and checked with node:crypto (shared/jws.ts): jsonwebtoken and jwt-redis are for tests.
+      // Tokens are signed and checked with node:crypto (shared/auth/jws.ts): jsonwebtoken and jwt-redis are for tests.
       expect(code).not.toContain('jwt audience invalid'); // jsonwebtoken
       expect(code).not.toContain('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'); // jwt-redis's generateId
       // Built through deploy/esbuild-plugins.js, as serverless.yml asks: the cheap client class build.

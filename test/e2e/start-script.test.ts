@@ -6,7 +6,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
-import { freePort } from '../helpers/redis-server';
+import { freePort } from '../../testkit/redis-server';
 import { apiEnvironment, groupAlive, request, runStartScript, startApi, type RunningApi } from './start-api';
 
 jest.setTimeout(60_000);

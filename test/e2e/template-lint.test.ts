@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AWS_TARGET_ARGS, packageService, REPO_ROOT, type Packaged } from '../helpers/package-service';
+import { AWS_TARGET_ARGS, packageService, REPO_ROOT, type Packaged } from '../../testkit/package-service';
 import { apiEnvironment } from './start-api';
 
 const CONFIG_FILE = join(REPO_ROOT, '.cfnlintrc.yaml');

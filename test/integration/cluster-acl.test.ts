@@ -8,12 +8,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createCluster } from '@redis/client';
-import { labelKey, newJti } from '../../shared/sessions';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import type { InvocationResult } from '../helpers/handler-host';
-import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../helpers/host-process';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster';
-import { createThrowawayPki, type ThrowawayCa, type ThrowawayPki } from '../helpers/tls';
+import { labelKey, newJti } from '../../shared/sessions/store';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import type { InvocationResult } from '../../testkit/handler-host';
+import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../../testkit/host-process';
+import { startRedisCluster, type RedisCluster } from '../../testkit/redis-cluster';
+import { createThrowawayPki, type ThrowawayCa, type ThrowawayPki } from '../../testkit/tls';
 
 jest.setTimeout(60_000);
 

@@ -1,10 +1,10 @@
 // REDIS_CLUSTER=true against a real local cluster (three primaries, a replica each), failover included.
 import { StoreUnavailableError, TokenRevokedError } from '../../shared/errors';
-import { setLogLevel } from '../../shared/log';
-import { RedisConnection } from '../../shared/redis';
-import { labelKey, SessionStore } from '../../shared/sessions';
-import { TokenService } from '../../shared/tokens';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster';
+import { setLogLevel } from '../../shared/telemetry/log';
+import { RedisConnection } from '../../shared/redis/connection';
+import { labelKey, SessionStore } from '../../shared/sessions/store';
+import { TokenService } from '../../shared/auth/tokens';
+import { startRedisCluster, type RedisCluster } from '../../testkit/redis-cluster';
 
 jest.setTimeout(60_000);
 

@@ -3,12 +3,12 @@
 // (503 from sign, an error that is not "Unauthorized" from the authorizer, never an allow), and say clearly
 // in the log what went wrong, without the password.
 import { randomBytes } from 'node:crypto';
-import { captureLogs } from '../helpers/logs';
-import { newJti } from '../../shared/sessions';
-import { coldStart, type Container } from '../helpers/cold-start';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { forgeJws } from '../helpers/jws';
-import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { captureLogs } from '../../testkit/logs';
+import { newJti } from '../../shared/sessions/store';
+import { coldStart, type Container } from '../../testkit/cold-start';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { forgeJws } from '../../testkit/jws';
+import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const TIMEOUT_MS = 500;
 const SLACK_MS = 700;

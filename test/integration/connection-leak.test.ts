@@ -2,14 +2,14 @@
 // (test/integration/faults-in-flight.test.ts): after Redis hung under load, the server now and then kept one
 // extra client, idle since the hang ended, whose only command was HELLO — one the container no longer knew.
 //
-// The cause (fixed in shared/redis.ts by remembering discarded targets): when a connect deadline fired while
+// The cause (fixed in shared/redis/connection.ts by remembering discarded targets): when a connect deadline fired while
 // node-redis was still creating the socket (`await #createSocket()` in RedisSocket#connect), discard() called
 // destroy(), which found no socket yet to close; the socket then connected, sent HELLO and became ready for a
 // client nobody referenced. It takes a connect given very little time: a retry after a dropped socket near
 // the end of the bound, on a busy event loop. This reproduces exactly that, deterministically.
-import { setLogLevel } from '../../shared/log';
-import { RedisConnection } from '../../shared/redis';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { setLogLevel } from '../../shared/telemetry/log';
+import { RedisConnection } from '../../shared/redis/connection';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const busy = (ms: number) => {

@@ -3,13 +3,13 @@
 // the subjects it holds); the opt-out serves with a warning. And with noeviction, a full Redis refuses sign
 // (503) while every revocation still works: never a success that leaves the token alive.
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
-import { newJti, subjectTag } from '../../shared/sessions';
-import { coldStart, type Container } from '../helpers/cold-start';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { forgeJws } from '../helpers/jws';
-import { captureLogs } from '../helpers/logs';
-import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster';
-import { startRedisServer, type AdminClient, type RedisServer } from '../helpers/redis-server';
+import { newJti, subjectTag } from '../../shared/sessions/store';
+import { coldStart, type Container } from '../../testkit/cold-start';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { forgeJws } from '../../testkit/jws';
+import { captureLogs } from '../../testkit/logs';
+import { startRedisCluster, type RedisCluster } from '../../testkit/redis-cluster';
+import { startRedisServer, type AdminClient, type RedisServer } from '../../testkit/redis-server';
 
 jest.setTimeout(60_000);
 

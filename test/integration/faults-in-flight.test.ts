@@ -3,10 +3,10 @@
 // slack), fail closed, and never allow what should be refused; the container must recover by itself once
 // Redis is back, and a logout it acknowledged must never come undone.
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { forgeJws } from '../helpers/jws';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
-import { startWatchedContainer, type Answer, type WatchedContainer } from '../helpers/watched-container-client';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { forgeJws } from '../../testkit/jws';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
+import { startWatchedContainer, type Answer, type WatchedContainer } from '../../testkit/watched-container-client';
 
 const TIMEOUT_MS = 500;
 /** Scheduling on a loaded 2-core machine (the rest of `npm test` runs beside), measured inside the container. */

@@ -9,12 +9,12 @@
 // socket (epoll_wait returns EINTR), so the connect is given up before the invocation arrives; after a stall
 // in the middle of a callback, the invocation is already waiting on that connect when the timer fires.
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import type { HandlerName, InvocationResult } from '../helpers/handler-host';
-import { startHoldingProxy, type HoldingProxy } from '../helpers/holding-proxy';
-import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../helpers/host-process';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
-import { createThrowawayPki, type ThrowawayCa, type ThrowawayPki } from '../helpers/tls';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import type { HandlerName, InvocationResult } from '../../testkit/handler-host';
+import { startHoldingProxy, type HoldingProxy } from '../../testkit/holding-proxy';
+import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../../testkit/host-process';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
+import { createThrowawayPki, type ThrowawayCa, type ThrowawayPki } from '../../testkit/tls';
 
 const TIMEOUT_MS = 1000;
 /** How long the container stays frozen or stalled: well past the connect's timer. */

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import type { Invocation, InvocationResult } from '../helpers/handler-host';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import type { Invocation, InvocationResult } from '../../testkit/handler-host';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 describe('Lambda container frozen while Redis drops its connection', () => {
   let server: RedisServer;
@@ -41,7 +41,7 @@ describe('Lambda container frozen while Redis drops its connection', () => {
     server = await startRedisServer();
     buildDir = mkdtempSync(join(tmpdir(), 'handler-host-'));
     buildSync({
-      entryPoints: [join(__dirname, '../helpers/handler-host.ts')],
+      entryPoints: [join(__dirname, '../../testkit/handler-host.ts')],
       outfile: join(buildDir, 'host.js'),
       bundle: true,
       platform: 'node',

@@ -1,9 +1,9 @@
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
-import { captureLogs } from '../helpers/logs';
-import { labelKey } from '../../shared/sessions';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { coldStart, type Container } from '../helpers/cold-start';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { captureLogs } from '../../testkit/logs';
+import { labelKey } from '../../shared/sessions/store';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { coldStart, type Container } from '../../testkit/cold-start';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const SECRET = 'handlers-test-secret-0123456789abcdefghij';
 

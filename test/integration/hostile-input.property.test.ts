@@ -7,14 +7,14 @@
 // exactly the subject and claims that were asked for.
 import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import fc from 'fast-check';
-import { MAX_NUMERIC_DATE } from '../../shared/claims';
-import { labelKey, newJti } from '../../shared/sessions';
-import { RESERVED_CLAIMS } from '../../shared/tokens';
-import { anyString, hostileJsonText, hostileKey, nested, prototypeKeys } from '../helpers/arbitraries';
-import { coldStart, type Container } from '../helpers/cold-start';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { ALL_ALGS, b64url, decodeJws, encodeSegment, forgeJws } from '../helpers/jws';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { MAX_NUMERIC_DATE } from '../../shared/auth/claims';
+import { labelKey, newJti } from '../../shared/sessions/store';
+import { RESERVED_CLAIMS } from '../../shared/auth/tokens';
+import { anyString, hostileJsonText, hostileKey, nested, prototypeKeys } from '../../testkit/arbitraries';
+import { coldStart, type Container } from '../../testkit/cold-start';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { ALL_ALGS, b64url, decodeJws, encodeSegment, forgeJws } from '../../testkit/jws';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const KEYS = {
   current: { kid: 'k-2026-12', secret: 'property-current-secret-0123456789abcdefgh' },

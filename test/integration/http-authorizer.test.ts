@@ -1,11 +1,11 @@
 // The HTTP API authorizer (payload 2.0, simple responses) and the routes behind it, called directly against
 // a real redis-server: the same decisions as the REST authorizer, and the same handlers serving both gateways.
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { captureLogs } from '../helpers/logs';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { httpAuthorizerEvent, proxyEventV2 } from '../helpers/events-v2';
-import { coldStart, type Container } from '../helpers/cold-start';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { captureLogs } from '../../testkit/logs';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { httpAuthorizerEvent, proxyEventV2 } from '../../testkit/events-v2';
+import { coldStart, type Container } from '../../testkit/cold-start';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const SECRET = 'http-authorizer-test-secret-0123456789abcdef';
 

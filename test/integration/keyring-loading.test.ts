@@ -1,11 +1,11 @@
 // Keys fetched at cold start (JWT_KEYS_SSM_PARAMETER): loaded once, a failure never cached, and nothing
 // signed or allowed while they are missing.
 import { KeyringUnavailableError } from '../../shared/errors';
-import { setLogLevel } from '../../shared/log';
-import { RedisConnection } from '../../shared/redis';
-import { SessionStore } from '../../shared/sessions';
-import { TokenService, type KeyLoader } from '../../shared/tokens';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { setLogLevel } from '../../shared/telemetry/log';
+import { RedisConnection } from '../../shared/redis/connection';
+import { SessionStore } from '../../shared/sessions/store';
+import { TokenService, type KeyLoader } from '../../shared/auth/tokens';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const KEYS = [{ kid: 'ssm-1', secret: 'keyring-loading-secret-0123456789abcd' }];
 const config = { keys: [], issuer: 'i', audience: 'a', defaultTtlSeconds: 60, maxTtlSeconds: 60 };

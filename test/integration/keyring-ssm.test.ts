@@ -4,12 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import jsonwebtoken from 'jsonwebtoken';
-import { newJti } from '../../shared/sessions';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import type { InvocationResult } from '../helpers/handler-host';
-import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../helpers/host-process';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
-import { startSsmStandIn, type SsmStandIn } from '../helpers/ssm-stand-in';
+import { newJti } from '../../shared/sessions/store';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import type { InvocationResult } from '../../testkit/handler-host';
+import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../../testkit/host-process';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
+import { startSsmStandIn, type SsmStandIn } from '../../testkit/ssm-stand-in';
 
 const PARAMETER = '/revocable-jwt/test/jwt-keys';
 const REGION = 'eu-west-3';

@@ -6,11 +6,11 @@
 // A proxy between the sign container and redis-server forwards everything, except that the reply to the first
 // script call (EVALSHA or EVAL) is dropped and the connection closed: deterministically, after the script ran.
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { coldStart, type Container } from '../helpers/cold-start';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
-import { startTcpProxy } from '../helpers/tcp-proxy';
-import { counterKey, labelKey, tagOfJti } from '../../shared/sessions';
+import { coldStart, type Container } from '../../testkit/cold-start';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
+import { startTcpProxy } from '../../testkit/tcp-proxy';
+import { counterKey, labelKey, tagOfJti } from '../../shared/sessions/store';
 
 const SECRET = 'lost-reply-test-secret-0123456789abcdefghij';
 const SUBJECT = 'lost-reply-user';

@@ -1,10 +1,10 @@
 // REDIS_WAIT_REPLICAS: an acknowledged logout survives a failover to the replica.
-import { setLogLevel } from '../../shared/log';
-import { RedisConnection } from '../../shared/redis';
-import { INDEX_PREFIX, labelKey, SessionStore, subjectTag } from '../../shared/sessions';
-import { TokenService } from '../../shared/tokens';
+import { setLogLevel } from '../../shared/telemetry/log';
+import { RedisConnection } from '../../shared/redis/connection';
+import { INDEX_PREFIX, labelKey, SessionStore, subjectTag } from '../../shared/sessions/store';
+import { TokenService } from '../../shared/auth/tokens';
 import { StoreUnavailableError, TokenRevokedError } from '../../shared/errors';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const config = { keys: [{ kid: 'k', secret: 'replication-test-secret-0123456789abcd' }], issuer: 'i', audience: 'a', defaultTtlSeconds: 600, maxTtlSeconds: 600 };
 

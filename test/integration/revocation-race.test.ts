@@ -3,9 +3,9 @@
 // the same container as the logout or on another (on AWS the authorizer and logout are separate functions,
 // so separate containers with separate connections).
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
-import { coldStart, type Container } from '../helpers/cold-start';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { coldStart, type Container } from '../../testkit/cold-start';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const SECRET = 'revocation-race-secret-0123456789abcdefghij';
 const IN_FLIGHT = 64;

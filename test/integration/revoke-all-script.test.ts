@@ -2,11 +2,11 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { setLogLevel } from '../../shared/log';
-import { RedisConnection } from '../../shared/redis';
-import { labelKey, newJti, SessionStore } from '../../shared/sessions';
-import { TokenService } from '../../shared/tokens';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { setLogLevel } from '../../shared/telemetry/log';
+import { RedisConnection } from '../../shared/redis/connection';
+import { labelKey, newJti, SessionStore } from '../../shared/sessions/store';
+import { TokenService } from '../../shared/auth/tokens';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');

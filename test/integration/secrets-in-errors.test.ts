@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { loadRedisConfig } from '../../shared/config';
 import { ConfigError, StoreUnavailableError } from '../../shared/errors';
-import { fetchKeyring } from '../../shared/keyring';
-import { setLogLevel } from '../../shared/log';
-import { RedisConnection } from '../../shared/redis';
-import { configError } from '../helpers/config-error';
-import { captureLogs } from '../helpers/logs';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { fetchKeyring } from '../../shared/auth/keyring';
+import { setLogLevel } from '../../shared/telemetry/log';
+import { RedisConnection } from '../../shared/redis/connection';
+import { configError } from '../../testkit/config-error';
+import { captureLogs } from '../../testkit/logs';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const tag = () => randomBytes(4).toString('hex');
 

@@ -1,9 +1,9 @@
 // MAX_SESSIONS caps a subject's live sessions inside sign's script, so racing signs cannot overshoot it: by
 // default the oldest sessions end; with SESSION_LIMIT=refuse sign answers 409 and stores nothing.
-import { counterKey, INDEX_PREFIX, LABEL_PREFIX, labelKey, subjectTag } from '../../shared/sessions';
-import { coldStart, type Container } from '../helpers/cold-start';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { counterKey, INDEX_PREFIX, LABEL_PREFIX, labelKey, subjectTag } from '../../shared/sessions/store';
+import { coldStart, type Container } from '../../testkit/cold-start';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 jest.setTimeout(60_000);
 

@@ -1,9 +1,9 @@
-import { setLogLevel } from '../../shared/log';
-import { RedisConnection } from '../../shared/redis';
-import { INDEX_PREFIX, labelKey, newJti, SessionStore, subjectTag } from '../../shared/sessions';
-import { TokenService } from '../../shared/tokens';
+import { setLogLevel } from '../../shared/telemetry/log';
+import { RedisConnection } from '../../shared/redis/connection';
+import { INDEX_PREFIX, labelKey, newJti, SessionStore, subjectTag } from '../../shared/sessions/store';
+import { TokenService } from '../../shared/auth/tokens';
 import { TokenRevokedError } from '../../shared/errors';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const KEY_A = { kid: 'key-a', secret: 'session-tests-secret-a-0123456789abcdef' };
 const KEY_B = { kid: 'key-b', secret: 'session-tests-secret-b-0123456789abcdef' };

@@ -2,14 +2,14 @@
 // before it, whatever became of the session index, however many signs race it, and after its counter was
 // lost; and the authorizer still decides with one Redis call.
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { setLogLevel } from '../../shared/log';
-import { RedisConnection } from '../../shared/redis';
-import { counterKey, INDEX_PREFIX, labelKey, SessionStore, subjectTag } from '../../shared/sessions';
-import { TokenService } from '../../shared/tokens';
-import { coldStart, type Container } from '../helpers/cold-start';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { captureLogs } from '../helpers/logs';
-import { startRedisServer, type AdminClient, type RedisServer } from '../helpers/redis-server';
+import { setLogLevel } from '../../shared/telemetry/log';
+import { RedisConnection } from '../../shared/redis/connection';
+import { counterKey, INDEX_PREFIX, labelKey, SessionStore, subjectTag } from '../../shared/sessions/store';
+import { TokenService } from '../../shared/auth/tokens';
+import { coldStart, type Container } from '../../testkit/cold-start';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import { captureLogs } from '../../testkit/logs';
+import { startRedisServer, type AdminClient, type RedisServer } from '../../testkit/redis-server';
 
 jest.setTimeout(120_000);
 

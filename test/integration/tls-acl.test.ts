@@ -6,13 +6,13 @@ import { readFileSync } from 'node:fs';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
 import { createClient } from '@redis/client';
 import jsonwebtoken from 'jsonwebtoken';
-import { newJti } from '../../shared/sessions';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import type { HandlerName } from '../helpers/handler-host';
-import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../helpers/host-process';
-import type { InvocationResult } from '../helpers/handler-host';
-import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
-import { createThrowawayPki, type ThrowawayCa, type ThrowawayPki } from '../helpers/tls';
+import { newJti } from '../../shared/sessions/store';
+import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
+import type { HandlerName } from '../../testkit/handler-host';
+import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../../testkit/host-process';
+import type { InvocationResult } from '../../testkit/handler-host';
+import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
+import { createThrowawayPki, type ThrowawayCa, type ThrowawayPki } from '../../testkit/tls';
 
 /**
  * The README's ACL rules for the application's user, after `user <name> on >password`. Every `+command`

@@ -12,12 +12,12 @@ import {
   TokenNotYetValidError,
   TokenRevokedError,
 } from '../../shared/errors';
-import { setLogLevel } from '../../shared/log';
-import { RedisConnection } from '../../shared/redis';
-import { isJti, labelKey, newJti, SessionStore } from '../../shared/sessions';
-import { RESERVED_CLAIMS, TokenService } from '../../shared/tokens';
-import { forgeJws } from '../helpers/jws';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { setLogLevel } from '../../shared/telemetry/log';
+import { RedisConnection } from '../../shared/redis/connection';
+import { isJti, labelKey, newJti, SessionStore } from '../../shared/sessions/store';
+import { RESERVED_CLAIMS, TokenService } from '../../shared/auth/tokens';
+import { forgeJws } from '../../testkit/jws';
+import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const SECRET = 'integration-secret-0123456789-abcdefghij';
 const config: TokenConfig = {

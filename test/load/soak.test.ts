@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CATEGORIES, HEAP_GROWTH_LIMIT_MIB, type Mutation, type SoakReport } from './soak';
+import { CATEGORIES, HEAP_GROWTH_LIMIT_MIB, type Mutation, type SoakReport } from '../../testkit/soak';
 
 const ROOT = join(__dirname, '..', '..');
 const SOAK_SECONDS = Number(process.env.SOAK_TEST_SECONDS ?? '12');

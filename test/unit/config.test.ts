@@ -1,6 +1,6 @@
 import { DEVELOPMENT_SECRET, loadConfig } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
-import { configError } from '../helpers/config-error';
+import { configError } from '../../testkit/config-error';
 
 const STRONG_SECRET = 'x'.repeat(32);
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: STRONG_SECRET };
@@ -62,7 +62,7 @@ describe('Function: loadConfig', () => {
     [{ TOKEN_TTL: '1.5' }, /TOKEN_TTL must be a whole number/],
     [{ MAX_TTL: 'ten' }, /MAX_TTL must be a whole number/],
     [{ TOKEN_TTL: '600', MAX_TTL: '60' }, /TOKEN_TTL \(600\) must not exceed MAX_TTL \(60\)/],
-    // Ten years at most: every exp sign writes must be a date verify accepts (shared/claims.ts).
+    // Ten years at most: every exp sign writes must be a date verify accepts (shared/auth/claims.ts).
     [{ MAX_TTL: '315360001' }, /MAX_TTL must be at most 315360000/],
     [{ REDIS_TIMEOUT_MS: '10' }, /REDIS_TIMEOUT_MS must be an integer of at least 50/],
     [{ REDIS_WAIT_REPLICAS: '-1' }, /REDIS_WAIT_REPLICAS must be a whole number/],

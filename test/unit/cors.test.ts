@@ -2,12 +2,12 @@
 // Lambda proxy response through as it is, so on AWS these are the only CORS headers a browser gets there).
 import { loadCorsOrigins } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
-import { json } from '../../shared/http';
-import { authorizerContext } from '../../shared/policy';
-import { authorizedRoute, route } from '../../shared/routes';
-import { proxyEvent } from '../helpers/events';
-import { proxyEventV2 } from '../helpers/events-v2';
-import { captureLogs } from '../helpers/logs';
+import { json } from '../../shared/http/messages';
+import { authorizerContext } from '../../shared/auth/policy';
+import { authorizedRoute, route } from '../../shared/http/frame';
+import { proxyEvent } from '../../testkit/events';
+import { proxyEventV2 } from '../../testkit/events-v2';
+import { captureLogs } from '../../testkit/logs';
 
 const APP = 'https://app.example.com';
 const DEV = 'http://localhost:5173';

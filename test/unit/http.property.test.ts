@@ -3,8 +3,8 @@
 // that maps to a 401 (header) or a 400 (body): never anything else, which would become a 500.
 import fc from 'fast-check';
 import { TokenMalformedError, TokenMissingError, ValidationError } from '../../shared/errors';
-import { MAX_BODY_BYTES, MAX_TOKEN_LENGTH, parseBearer, parseJsonBody } from '../../shared/http';
-import { anyCodeUnit, anyString, hostileJsonText, nested, prototypeKeys } from '../helpers/arbitraries';
+import { MAX_BODY_BYTES, MAX_TOKEN_LENGTH, parseBearer, parseJsonBody } from '../../shared/http/messages';
+import { anyCodeUnit, anyString, hostileJsonText, nested, prototypeKeys } from '../../testkit/arbitraries';
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const base64urlChar = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.split(''));

@@ -1,5 +1,5 @@
 import { TokenMalformedError, TokenMissingError, ValidationError } from '../../shared/errors';
-import { MAX_BODY_BYTES, parseBearer, parseJsonBody } from '../../shared/http';
+import { MAX_BODY_BYTES, parseBearer, parseJsonBody } from '../../shared/http/messages';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl';
 

@@ -2,8 +2,8 @@
 import { createSecretKey } from 'node:crypto';
 import jsonwebtoken from 'jsonwebtoken';
 import { TokenInvalidError, TokenMalformedError } from '../../shared/errors';
-import { hmacKey, HmacKeyring, signHs256, verifyHs256 } from '../../shared/jws';
-import { b64url, encodeSegment, forgeJws } from '../helpers/jws';
+import { hmacKey, HmacKeyring, signHs256, verifyHs256 } from '../../shared/auth/jws';
+import { b64url, encodeSegment, forgeJws } from '../../testkit/jws';
 
 const CURRENT = { kid: 'k-current', secret: 'jws-current-secret-0123456789abcdefghijkl' };
 const PREVIOUS = { kid: 'k-previous', secret: 'jws-previous-secret-0123456789abcdefghijk' };
@@ -24,7 +24,7 @@ function reason(token: string): string {
 /** The base64url letters whose last two bits are not zero: decoders ignore them in a 43-letter segment. */
 const NON_CANONICAL_LAST = /[^AEIMQUYcgkosw048]$/;
 
-describe('shared/jws: HS256 compact JWS', () => {
+describe('shared/auth/jws: HS256 compact JWS', () => {
   it('signs what jsonwebtoken verifies, and verifies its own tokens under either key of the ring', () => {
     for (const key of [CURRENT, PREVIOUS]) {
       const token = signHs256(keyOf(key), PAYLOAD);

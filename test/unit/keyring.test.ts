@@ -1,5 +1,5 @@
 import { ConfigError, KeyringUnavailableError } from '../../shared/errors';
-import { fetchKeyring, type ParameterReader } from '../../shared/keyring';
+import { fetchKeyring, type ParameterReader } from '../../shared/auth/keyring';
 import { loadConfig } from '../../shared/config';
 
 const SECRET_A = 'ssm-secret-a-0123456789abcdefghijklmn';

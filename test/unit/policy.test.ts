@@ -1,4 +1,4 @@
-import { allowPolicy, authorizerContext, callerIdentity, stageWideResource } from '../../shared/policy';
+import { allowPolicy, authorizerContext, callerIdentity, stageWideResource } from '../../shared/auth/policy';
 
 const methodArn = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/me';
 const token = { sub: 'user-1', jti: 'a'.repeat(22), iat: 1_700_000_000, exp: 1_700_000_900, claims: { role: 'admin' } };

@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { captureLogs } from '../helpers/logs';
-import { authorizedRoute, type RouteRequest } from '../../shared/routes';
-import { authorizerContext } from '../../shared/policy';
-import { proxyEvent } from '../helpers/events';
-import { proxyEventV2 } from '../helpers/events-v2';
+import { captureLogs } from '../../testkit/logs';
+import { authorizedRoute, type RouteRequest } from '../../shared/http/frame';
+import { authorizerContext } from '../../shared/auth/policy';
+import { proxyEvent } from '../../testkit/events';
+import { proxyEventV2 } from '../../testkit/events-v2';
 
 const token = { sub: 'user-1', jti: 'a'.repeat(22), iat: 1_700_000_000, exp: 1_700_000_900, claims: { role: 'admin' } };
 const context = authorizerContext(token);

@@ -2,13 +2,13 @@
 // keeps every promise (types, sizes, no reserved or unsafe claim names) or a ValidationError (a 400 that
 // changes nothing). Never another error, never a change to Object.prototype.
 import fc from 'fast-check';
-import { MAX_SUBJECT_LENGTH } from '../../shared/claims';
+import { MAX_SUBJECT_LENGTH } from '../../shared/auth/claims';
 import { ValidationError } from '../../shared/errors';
-import { parseJsonBody } from '../../shared/http';
-import { isJti, subjectTag } from '../../shared/sessions';
-import { RESERVED_CLAIMS } from '../../shared/tokens';
-import { MAX_CLAIMS_BYTES, parseRevokeRequest, parseSignRequest } from '../../shared/validation';
-import { anyString, hostileJsonText, hostileKey, nested, prototypeKeys } from '../helpers/arbitraries';
+import { parseJsonBody } from '../../shared/http/messages';
+import { isJti, subjectTag } from '../../shared/sessions/store';
+import { RESERVED_CLAIMS } from '../../shared/auth/tokens';
+import { MAX_CLAIMS_BYTES, parseRevokeRequest, parseSignRequest } from '../../shared/http/validation';
+import { anyString, hostileJsonText, hostileKey, nested, prototypeKeys } from '../../testkit/arbitraries';
 
 const limits = { defaultTtlSeconds: 900, maxTtlSeconds: 3600 };
 const UNSAFE = new Set(['__proto__', 'constructor', 'prototype']);

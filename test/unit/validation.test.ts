@@ -1,6 +1,6 @@
-import { MAX_SUBJECT_LENGTH } from '../../shared/claims';
+import { MAX_SUBJECT_LENGTH } from '../../shared/auth/claims';
 import { ValidationError } from '../../shared/errors';
-import { MAX_CLAIMS_BYTES, parseSignRequest } from '../../shared/validation';
+import { MAX_CLAIMS_BYTES, parseSignRequest } from '../../shared/http/validation';
 
 const limits = { defaultTtlSeconds: 900, maxTtlSeconds: 3600 };
 

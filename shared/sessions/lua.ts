@@ -22,7 +22,7 @@
 //    revocation plus the revocations of that same millisecond: any earlier generation is below the restart.
 //    (A Redis clock set back across a lost counter is the one case this cannot cover.)
 import { defineScript } from '@redis/client';
-import type { SessionLimitAction } from './config';
+import type { SessionLimitAction } from '../config';
 
 /** The keys of a subject's session, all in its hash tag's slot. */
 export interface SessionKeys {

@@ -1,4 +1,4 @@
-// Starts test/helpers/watched-container.ts as a child process (bundled with esbuild) with a given environment.
+// Starts testkit/watched-container.ts as a child process (bundled with esbuild) with a given environment.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,8 +1,8 @@
 // Checks the sign request body. Everything refused here is a 400 that changes nothing.
-import { depthExceeds, MAX_CLAIMS_DEPTH, subjectProblem } from './claims';
-import { ValidationError } from './errors';
-import { isJti } from './sessions';
-import { RESERVED_CLAIMS, type CustomClaims, type IssueRequest } from './tokens';
+import { depthExceeds, MAX_CLAIMS_DEPTH, subjectProblem } from '../auth/claims';
+import { ValidationError } from '../errors';
+import { isJti } from '../sessions/store';
+import { RESERVED_CLAIMS, type CustomClaims, type IssueRequest } from '../auth/tokens';
 
 /** Claims travel in every request's Authorization header: keep them small. */
 export const MAX_CLAIMS_BYTES = 4 * 1024;

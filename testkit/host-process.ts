@@ -1,4 +1,4 @@
-// Runs the handlers in a child process with a given environment (test/helpers/handler-host.ts, bundled with
+// Runs the handlers in a child process with a given environment (testkit/handler-host.ts, bundled with
 // esbuild), and keeps every line it writes to stdout and stderr: the JSON log lines a Lambda would emit.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,12 +1,12 @@
 // The frame every HTTP handler shares: timing, one log line per request, and errors mapped to responses.
 import type { APIGatewayProxyEvent, APIGatewayProxyEventPathParameters, APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { loadCorsOrigins } from './config';
+import { loadCorsOrigins } from '../config';
 import { requestOrigin, withCors } from './cors';
-import { KeyringUnavailableError, SessionLimitError, StoreUnavailableError, ValidationError } from './errors';
-import { errorBody } from './http';
-import { describeError, newRequestScope, type Fields, type RequestScope } from './log';
-import { writeRequestLine } from './metrics';
-import { callerIdentity, type CallerIdentity } from './policy';
+import { KeyringUnavailableError, SessionLimitError, StoreUnavailableError, ValidationError } from '../errors';
+import { errorBody } from './messages';
+import { describeError, newRequestScope, type Fields, type RequestScope } from '../telemetry/log';
+import { writeRequestLine } from '../telemetry/metrics';
+import { callerIdentity, type CallerIdentity } from '../auth/policy';
 
 type LogFields = Record<string, string | number | boolean | undefined>;
 

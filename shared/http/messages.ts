@@ -1,6 +1,6 @@
 // Building API Gateway proxy responses and reading what arrives in a request.
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { TokenMalformedError, TokenMissingError, ValidationError } from './errors';
+import { TokenMalformedError, TokenMissingError, ValidationError } from '../errors';
 
 /** Far above any sign request; a larger body is refused before it is parsed. */
 export const MAX_BODY_BYTES = 16 * 1024;

@@ -1,6 +1,6 @@
 // JSON-lines logging. Callers pass fields such as jti, sub, outcome, reason and latencyMs: never a token,
 // a secret or a Redis URL (it may hold a password). A line written for an invocation carries its request id.
-import type { LogLevel } from './config';
+import type { LogLevel } from '../config';
 
 export type Fields = Record<string, string | number | boolean | undefined>;
 

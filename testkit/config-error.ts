@@ -1,6 +1,6 @@
 // The ConfigError that loading a configuration throws, for tests that inspect its message and cause.
-import { loadConfig } from '../../shared/config';
-import { ConfigError } from '../../shared/errors';
+import { loadConfig } from '../shared/config';
+import { ConfigError } from '../shared/errors';
 
 export function configError(env: Record<string, string>): ConfigError {
   try {

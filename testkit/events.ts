@@ -1,6 +1,6 @@
 // Realistic API Gateway REST (v1) events for calling handlers directly.
 import type { APIGatewayProxyEvent, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
-import type { AuthorizerContext } from '../../shared/policy';
+import type { AuthorizerContext } from '../shared/auth/policy';
 
 export const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/me';
 

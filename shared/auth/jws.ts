@@ -2,8 +2,8 @@
 // algorithm is the key's, never the token's: a header naming anything but HS256 is refused before a key is
 // touched, and the key is found by `kid` in the in-memory ring only.
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { KID_PATTERN } from './config';
-import { TokenInvalidError, TokenMalformedError } from './errors';
+import { KID_PATTERN } from '../config';
+import { TokenInvalidError, TokenMalformedError } from '../errors';
 
 export const HS256 = 'HS256';
 

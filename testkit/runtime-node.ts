@@ -1,12 +1,12 @@
 // A Node.js binary of the Lambda runtime's major version, whatever Node runs the tests: taken from the npm
 // registry's node-<platform>-<arch> package (the official binary, no install script) and cached in
-// node_modules/.cache. Run directly (`tsx test/helpers/runtime-node.ts`) to warm the cache, as .ci/run does.
+// node_modules/.cache. Run directly (`tsx testkit/runtime-node.ts`) to warm the cache, as .ci/run does.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-const REPO_ROOT = join(__dirname, '..', '..');
+const REPO_ROOT = join(__dirname, '..');
 const CACHE_ROOT = join(REPO_ROOT, 'node_modules', '.cache', 'runtime-node');
 /** About 50 MB: generous, for a slow registry mirror. */
 const DOWNLOAD_TIMEOUT_MS = 300_000;

@@ -1,16 +1,16 @@
 // The Redis data model: a label per live token (`jwt_label:<jti>`, jwt-redis's allowlist) and, per subject,
 // an index of its live jtis (`jwt_sessions:{tag}`, a sorted set scored by exp) and a revocation counter
-// (`jwt_revoked:{tag}`): a label stamped below the counter is dead (shared/scripts.ts says why it holds).
+// (`jwt_revoked:{tag}`): a label stamped below the counter is dead (shared/sessions/lua.ts says why it holds).
 //
 // A jti is `{tag}random`: the tag is derived from the subject and, in braces, is a Redis Cluster hash tag,
 // so a subject's keys share one slot and one script can change them together.
 import { createHash, randomFillSync } from 'node:crypto';
-import { MAX_TTL_LIMIT } from './claims';
-import { loadSessionConfig, type SessionConfig } from './config';
-import { SessionLimitError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors';
-import { describeError, log, type RequestScope } from './log';
-import type { Command, RedisConnection } from './redis';
-import type { SessionKeys } from './scripts';
+import { MAX_TTL_LIMIT } from '../auth/claims';
+import { loadSessionConfig, type SessionConfig } from '../config';
+import { SessionLimitError, StoreOutcomeUnknownError, StoreUnavailableError } from '../errors';
+import { describeError, log, type RequestScope } from '../telemetry/log';
+import type { Command, RedisConnection } from '../redis/connection';
+import type { SessionKeys } from './lua';
 
 export const LABEL_PREFIX = 'jwt_label:';
 export const INDEX_PREFIX = 'jwt_sessions:';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inflateRawSync } from 'node:zlib';
 
-export const REPO_ROOT = join(__dirname, '..', '..');
+export const REPO_ROOT = join(__dirname, '..');
 const SERVERLESS_BIN = join(REPO_ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
 /** What `serverless package` reads: the service definition and the code it bundles. */
 const SERVICE_FILES = ['serverless.yml', 'package.json', 'tsconfig.json', 'deploy', 'functions', 'shared'];

@@ -1,17 +1,17 @@
 // A stand-in Lambda container with every handler: a separate process (its own environment, so its own
 // NODE_EXTRA_CA_CERTS) that loads the handlers once, as a cold start does, and runs invocations sent over
 // IPC, so a test can also freeze it (SIGSTOP) and thaw it (SIGCONT) the way Lambda does. Bundled with
-// esbuild (test/helpers/host-process.ts). An invocation may start by blocking the event loop (`stallMs`).
-import { handler as authorizer } from '../../functions/authorizer';
-import { handler as endSession } from '../../functions/end-session';
-import { handler as listSessions } from '../../functions/list-sessions';
-import { handler as logout } from '../../functions/logout';
-import { handler as logoutAll } from '../../functions/logout-all';
-import { handler as me } from '../../functions/me';
-import { handler as revoke } from '../../functions/revoke';
-import { handler as revokeAll } from '../../functions/revoke-all';
-import { handler as sign } from '../../functions/sign';
-import { getServices } from '../../shared/services';
+// esbuild (testkit/host-process.ts). An invocation may start by blocking the event loop (`stallMs`).
+import { handler as authorizer } from '../functions/authorizer';
+import { handler as endSession } from '../functions/end-session';
+import { handler as listSessions } from '../functions/list-sessions';
+import { handler as logout } from '../functions/logout';
+import { handler as logoutAll } from '../functions/logout-all';
+import { handler as me } from '../functions/me';
+import { handler as revoke } from '../functions/revoke';
+import { handler as revokeAll } from '../functions/revoke-all';
+import { handler as sign } from '../functions/sign';
+import { getServices } from '../shared/services';
 
 export const HANDLERS = { authorizer, endSession, listSessions, logout, logoutAll, me, revoke, revokeAll, sign };
 export type HandlerName = keyof typeof HANDLERS;

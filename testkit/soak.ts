@@ -10,11 +10,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
-import { labelKey, newJti } from '../../shared/sessions';
-import { proxyEvent, tokenAuthorizerEvent } from '../helpers/events';
-import { CONFIG_VARIABLES } from '../helpers/config-variables';
-import { ALL_ALGS, b64url, decodeJws, encodeSegment, forgeJws } from '../helpers/jws';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { labelKey, newJti } from '../shared/sessions/store';
+import { proxyEvent, tokenAuthorizerEvent } from './events';
+import { CONFIG_VARIABLES } from './config-variables';
+import { ALL_ALGS, b64url, decodeJws, encodeSegment, forgeJws } from './jws';
+import { startRedisServer, type RedisServer } from './redis-server';
 
 type ContainerModule = typeof import('./container-entry');
 

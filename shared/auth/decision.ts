@@ -1,10 +1,10 @@
 // The decision both authorizers make (REST TOKEN and HTTP API): signature, claims and the Redis label must
 // all hold. One log line per decision, which also carries its CloudWatch metrics.
-import { AuthError, TokenRevokedError } from './errors';
-import { parseBearer } from './http';
-import { describeError, newRequestScope } from './log';
-import { writeRequestLine } from './metrics';
-import { getServices } from './services';
+import { AuthError, TokenRevokedError } from '../errors';
+import { parseBearer } from '../http/messages';
+import { describeError, newRequestScope } from '../telemetry/log';
+import { writeRequestLine } from '../telemetry/metrics';
+import { getServices } from '../services';
 import type { VerifiedToken } from './tokens';
 
 export type Decision = { allowed: true; token: VerifiedToken } | { allowed: false; reason: string };

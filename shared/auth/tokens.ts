@@ -3,12 +3,12 @@
 // deleting the label, or revoking the subject, kills the token at once.
 import { createSecretKey } from 'node:crypto';
 import { depthExceeds, isNumericDate, MAX_CLAIMS_DEPTH, subjectProblem } from './claims';
-import type { SigningKeyConfig, TokenConfig } from './config';
-import { TokenExpiredError, TokenInvalidError, TokenMalformedError, TokenNotYetValidError, TokenRevokedError } from './errors';
+import type { SigningKeyConfig, TokenConfig } from '../config';
+import { TokenExpiredError, TokenInvalidError, TokenMalformedError, TokenNotYetValidError, TokenRevokedError } from '../errors';
 import { hmacKey, HmacKeyring, signHs256, verifyHs256, type HmacKey } from './jws';
-import type { RequestScope } from './log';
-import type { RedisConnection } from './redis';
-import { isJti, newJti, readLiveLabel, subjectTag, tagOfJti, type SessionStore } from './sessions';
+import type { RequestScope } from '../telemetry/log';
+import type { RedisConnection } from '../redis/connection';
+import { isJti, newJti, readLiveLabel, subjectTag, tagOfJti, type SessionStore } from '../sessions/store';
 
 /** Claim names the service sets itself; a caller may not supply them. */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']);

@@ -1,8 +1,8 @@
 // Fetches the signing keyring from SSM Parameter Store at cold start, so that no secret is written into the
 // deployment template. The AWS SDK ships with the Lambda Node.js runtime: it is loaded only on this path and
 // never bundled.
-import { parseKeyring, type SigningKeyConfig } from './config';
-import { ConfigError, KeyringUnavailableError } from './errors';
+import { parseKeyring, type SigningKeyConfig } from '../config';
+import { ConfigError, KeyringUnavailableError } from '../errors';
 
 /** Reads one decrypted parameter's value; undefined if it has none. */
 export type ParameterReader = (name: string, signal: AbortSignal) => Promise<string | undefined>;

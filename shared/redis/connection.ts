@@ -12,11 +12,11 @@ import {
   ErrorReply,
   SocketClosedUnexpectedlyError,
 } from '@redis/client';
-import type { RedisConfig } from './config';
-import { EvictionPolicyError, StoreOutcomeUnknownError, StoreUnavailableError } from './errors';
-import { describeError, log, recordRedisCall, type RequestScope } from './log';
-import { writeConnectLine } from './metrics';
-import { scripts } from './scripts';
+import type { RedisConfig } from '../config';
+import { EvictionPolicyError, StoreOutcomeUnknownError, StoreUnavailableError } from '../errors';
+import { describeError, log, recordRedisCall, type RequestScope } from '../telemetry/log';
+import { writeConnectLine } from '../telemetry/metrics';
+import { scripts } from '../sessions/lua';
 
 export type ConnectionConfig = Pick<RedisConfig, 'url' | 'timeoutMs'> & { cluster?: boolean; allowEviction?: boolean };
 

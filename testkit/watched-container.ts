@@ -1,11 +1,11 @@
 // A stand-in Lambda container for fault tests: a separate process that loads the handlers once and runs
 // invocations sent over IPC, timing each one itself and counting every unhandled rejection or uncaught
 // exception (a container that hit one would be killed by Lambda). Bundled by watched-container-client.ts.
-import { handler as authorizer } from '../../functions/authorizer';
-import { handler as logout } from '../../functions/logout';
-import { handler as logoutAll } from '../../functions/logout-all';
-import { handler as sign } from '../../functions/sign';
-import { getServices } from '../../shared/services';
+import { handler as authorizer } from '../functions/authorizer';
+import { handler as logout } from '../functions/logout';
+import { handler as logoutAll } from '../functions/logout-all';
+import { handler as sign } from '../functions/sign';
+import { getServices } from '../shared/services';
 
 export const HANDLERS = { authorizer, logout, logoutAll, sign };
 export type WatchedHandler = keyof typeof HANDLERS;
