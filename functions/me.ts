@@ -1,8 +1,7 @@
-// GET /me (behind the authorizer): returns the identity the authorizer established.
-import { json } from '../shared/http/messages';
-import { authorizedRoute } from '../shared/http/frame';
+// GET /me (behind the authorizer): the identity the authorizer established. No Redis, no key: only the
+// origins that may read its answers.
+import { loadCorsOrigins, loadLogLevel } from '../shared/config';
+import { meHandler } from '../shared/handlers/me';
+import { Logger } from '../shared/telemetry/log';
 
-export const handler = authorizedRoute('me', async (caller) => ({
-  response: json(200, { sub: caller.sub, jti: caller.jti, issuedAt: caller.iat, expiresAt: caller.exp, claims: caller.claims }),
-  log: { outcome: 'ok', jti: caller.jti, sub: caller.sub },
-}));
+export const handler = meHandler({ corsOrigins: loadCorsOrigins(process.env), log: new Logger(loadLogLevel(process.env)) });

@@ -4,7 +4,7 @@
 //   --stage <stage>   invokes the deployed revokeAll function of that stage (needs AWS credentials)
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { CONFIRMATION } from '../functions/revoke-all';
+import { CONFIRMATION } from '../shared/handlers/revoke-all';
 import { loadLogLevel, loadRedisConfig } from '../shared/config';
 import { log, setLogLevel } from '../shared/telemetry/log';
 import { RedisConnection } from '../shared/redis/connection';

@@ -61,11 +61,11 @@ export interface Config {
   keySource: { from: 'environment' } | { from: 'ssm'; parameterName: string };
   tokens: TokenConfig;
   logLevel: LogLevel;
-  /** True under `serverless offline`, which sets IS_OFFLINE=true. */
-  offline: boolean;
+  /** CORS_ORIGINS: browser origins that may read the Bearer routes' answers; none by default. */
+  corsOrigins: string[];
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
 export function loadConfig(env: Env): Config {
   const offline = env.IS_OFFLINE === 'true';
@@ -90,7 +90,7 @@ export function loadConfig(env: Env): Config {
       maxTtlSeconds,
     },
     logLevel: loadLogLevel(env),
-    offline,
+    corsOrigins: loadCorsOrigins(env),
   };
 }
 

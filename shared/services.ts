@@ -1,54 +1,81 @@
-// The per-container singletons: config, the Redis connection, the session store and the token service, built on first use
-// and reused by every invocation of every handler in the container.
-import { DEVELOPMENT_SECRET, loadConfig, type Config } from './config';
+// The composition root: what one Lambda container holds (its configuration, its one Redis connection, the
+// session store and the token service), built from an environment. Handlers get theirs from
+// containerServices(), built from process.env on first use; tests and tools call createServices directly.
+import { DEVELOPMENT_SECRET, loadConfig, type Config, type Env } from './config';
 import { fetchKeyring } from './auth/keyring';
-import { log, setLogLevel } from './telemetry/log';
+import { TokenService, type KeyLoader } from './auth/tokens';
 import { RedisConnection } from './redis/connection';
 import { SessionStore } from './sessions/store';
-import { TokenService } from './auth/tokens';
+import { Logger } from './telemetry/log';
 
 export interface Services {
   config: Config;
+  /** At the container's LOG_LEVEL: every line its handlers and its connection write. */
+  log: Logger;
   redis: RedisConnection;
   sessions: SessionStore;
   tokens: TokenService;
+  /** Milliseconds since the epoch: what "now" is for tokens and sessions. */
+  now: () => number;
+  /** Starts connecting and fetching the keys, so that both overlap the rest of the cold start. */
+  warmUp(): void;
+  /** Closes the connection (tests, shutdown). */
+  close(): Promise<void>;
 }
 
-let services: Services | undefined;
+/** What a test or a tool may put in place of what the environment would build. */
+export interface ServiceOverrides {
+  redis?: RedisConnection;
+  now?: () => number;
+  /** Where the keyring comes from when JWT_KEYS_SSM_PARAMETER names one (SSM by default). */
+  loadKeys?: KeyLoader;
+}
+
+/**
+ * Validates `env` and wires the services together: no I/O until warmUp() or the first call, nothing read
+ * from the process. Throws ConfigError naming the variable when `env` is invalid.
+ */
+export function createServices(env: Env, overrides: ServiceOverrides = {}): Services {
+  const config = loadConfig(env);
+  const log = new Logger(config.logLevel);
+  const redis = overrides.redis ?? new RedisConnection(config.redis, log);
+  const now = overrides.now ?? (() => Date.now());
+  const sessions = new SessionStore(redis, config.redis.waitReplicas, { ...config.sessions, maxTtlSeconds: config.tokens.maxTtlSeconds });
+  const { keySource } = config;
+  const loadKeys = keySource.from === 'ssm' ? (overrides.loadKeys ?? (() => fetchKeyring(keySource.parameterName, KEYRING_FETCH_TIMEOUT_MS))) : undefined;
+  const tokens = new TokenService(redis, sessions, config.tokens, loadKeys, now);
+  return {
+    config,
+    log,
+    redis,
+    sessions,
+    tokens,
+    now,
+    warmUp() {
+      redis.warmUp();
+      tokens.warmUp();
+    },
+    close: () => redis.close(),
+  };
+}
 
 /** Bound on fetching the keyring from SSM at cold start; well inside the functions' 6 s timeout. */
 const KEYRING_FETCH_TIMEOUT_MS = 3000;
 
-/** Throws ConfigError on the first call if the environment is invalid: the cold start fails, loudly. */
-export function getServices(): Services {
-  if (services === undefined) {
-    const config = loadConfig(process.env);
-    setLogLevel(config.logLevel);
-    if (config.tokens.keys.some((key) => key.secret === DEVELOPMENT_SECRET)) {
-      log.warn('JWT_SECRET is unset: using the public development secret (serverless offline only)');
-    }
-    const redis = new RedisConnection(config.redis);
-    const sessions = new SessionStore(redis, config.redis.waitReplicas, { ...config.sessions, maxTtlSeconds: config.tokens.maxTtlSeconds });
-    const { keySource } = config;
-    const loadKeys = keySource.from === 'ssm' ? () => fetchKeyring(keySource.parameterName, KEYRING_FETCH_TIMEOUT_MS) : undefined;
-    services = { config, redis, sessions, tokens: new TokenService(redis, sessions, config.tokens, loadKeys) };
-  }
-  return services;
-}
+let container: Services | undefined;
 
 /**
- * For a handler module's top level: validate config, and start connecting and fetching the keys while the
- * container initialises.
+ * This container's services, built from process.env on the first call (at a handler module's load, so a
+ * bad configuration fails the cold start, loudly) and warmed up; the same object on every later call.
  */
-export function initServices(): void {
-  const { redis, tokens } = getServices();
-  redis.warmUp();
-  tokens.warmUp();
-}
-
-/** Closes the connection and forgets everything, so the next call re-reads the environment (tests). */
-export async function resetServices(): Promise<void> {
-  const current = services;
-  services = undefined;
-  await current?.redis.close();
+export function containerServices(): Services {
+  if (container === undefined) {
+    const services = createServices(process.env);
+    if (services.config.tokens.keys.some((key) => key.secret === DEVELOPMENT_SECRET)) {
+      services.log.warn('JWT_SECRET is unset: using the public development secret (serverless offline only)');
+    }
+    services.warmUp();
+    container = services;
+  }
+  return container;
 }

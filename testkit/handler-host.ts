@@ -11,7 +11,7 @@ import { handler as me } from '../functions/me';
 import { handler as revoke } from '../functions/revoke';
 import { handler as revokeAll } from '../functions/revoke-all';
 import { handler as sign } from '../functions/sign';
-import { getServices } from '../shared/services';
+import { containerServices } from '../shared/services';
 
 export const HANDLERS = { authorizer, endSession, listSessions, logout, logoutAll, me, revoke, revokeAll, sign };
 export type HandlerName = keyof typeof HANDLERS;
@@ -46,7 +46,7 @@ process.on('message', (message: Invocation) => {
   }
   const run = (HANDLERS as Record<string, (event: never) => Promise<unknown>>)[message.handler];
   const reply = (outcome: Outcome) => {
-    const result: InvocationResult = { id: message.id, connectCount: getServices().redis.connectCount, ...outcome };
+    const result: InvocationResult = { id: message.id, connectCount: containerServices().redis.connectCount, ...outcome };
     process.send?.(result);
   };
   if (run === undefined) {

@@ -5,18 +5,13 @@
 //
 // Run it with `npm run soak` (long) or through test/load/soak.test.ts (short, inside `npm test`). It needs
 // `node --expose-gc` for the heap figures; without it they are reported as unavailable.
-import { buildSync } from 'esbuild';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
+import { StoreUnavailableError } from '../shared/errors';
 import { labelKey, newJti } from '../shared/sessions/store';
 import { proxyEvent, tokenAuthorizerEvent } from './events';
-import { CONFIG_VARIABLES } from './config-variables';
+import { coldStart, type Container } from './cold-start';
 import { ALL_ALGS, b64url, decodeJws, encodeSegment, forgeJws } from './jws';
 import { startRedisServer, type RedisServer } from './redis-server';
-
-type ContainerModule = typeof import('./container-entry');
 
 export const MUTATIONS = ['none', 'keep-removed-key', 'drop-previous-key', 'logout-to-another-redis'] as const;
 export type Mutation = (typeof MUTATIONS)[number];
@@ -162,39 +157,10 @@ function prng(seed: number): () => number {
   };
 }
 
-/** The authorizer's refusal when Redis could not answer in time (a StoreUnavailableError from another bundle copy). */
-const isStoreUnavailable = (error: unknown) => error instanceof Error && /^Redis \S+ failed/.test(error.message);
+/** The authorizer's refusal when Redis could not answer in time. */
+const isStoreUnavailable = (error: unknown) => error instanceof StoreUnavailableError;
 
 const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 100) / 100;
-
-/** Builds the container bundle once; each load() is a fresh container with the given environment. */
-function containerFactory(): { load: (env: Record<string, string>) => ContainerModule; dispose: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'soak-container-'));
-  const file = join(dir, 'container.js');
-  buildSync({
-    entryPoints: [join(__dirname, 'container-entry.ts')],
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    logLevel: 'silent',
-  });
-  return {
-    load(env) {
-      const saved = { ...process.env };
-      for (const name of CONFIG_VARIABLES) delete process.env[name];
-      Object.assign(process.env, env);
-      try {
-        delete require.cache[require.resolve(file)];
-        return require(file) as ContainerModule;
-      } finally {
-        process.env = saved;
-      }
-    },
-    dispose: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const random = prng(options.seed);
@@ -203,19 +169,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const gc = (globalThis as { gc?: () => void }).gc;
 
   const server: RedisServer = await startRedisServer();
-  const factory = containerFactory();
   const admin = await server.admin();
   // The oracle does not model MAX_SESSIONS ending the oldest sessions (session-cap.test.ts does), and a
   // subject here signs about ten tokens a second: the highest cap keeps it out of reach.
   const containerEnv = (keys: string) => ({ REDIS_URL: server.url, JWT_KEYS: keys, REDIS_TIMEOUT_MS: String(options.redisTimeoutMs), LOG_LEVEL: 'silent', MAX_SESSIONS: '1000' });
   const mainRing = options.mutation === 'keep-removed-key' ? ring('current', 'previous', 'removed') : options.mutation === 'drop-previous-key' ? ring('current') : ring('current', 'previous');
-  const main = factory.load(containerEnv(mainRing));
+  const main = coldStart(containerEnv(mainRing));
   const elsewhere = options.mutation === 'logout-to-another-redis' ? await startRedisServer() : undefined;
-  const logoutContainer = elsewhere === undefined ? main : factory.load({ ...containerEnv(mainRing), REDIS_URL: elsewhere.url });
+  const logoutContainer = elsewhere === undefined ? main : coldStart({ ...containerEnv(mainRing), REDIS_URL: elsewhere.url });
   // Containers of other deployments: one still signing with the previous key (its tokens must keep working
   // after the rotation), one from before the removed key was taken out of the ring.
-  const previousSigner = factory.load(containerEnv(ring('previous')));
-  const removedSigner = factory.load(containerEnv(ring('removed', 'previous')));
+  const previousSigner = coldStart(containerEnv(ring('previous')));
+  const removedSigner = coldStart(containerEnv(ring('removed', 'previous')));
 
   const unhandled: unknown[] = [];
   const onUnhandled = (error: unknown) => void unhandled.push(error);
@@ -353,7 +318,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
   }
 
-  async function sign(signer: ContainerModule, key: 'current' | 'previous' | 'removed', body: Record<string, unknown>): Promise<{ token: string; jti: string } | undefined> {
+  async function sign(signer: Container, key: 'current' | 'previous' | 'removed', body: Record<string, unknown>): Promise<{ token: string; jti: string } | undefined> {
     requests.sign += 1;
     requests.total += 1;
     const started = performance.now();
@@ -620,7 +585,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let mainConnectCount = -1;
   try {
     // Every container connects before the run, so the connection count is steady from the start.
-    const warmUp = (container: ContainerModule) => container.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: '{"sub":"soak-warm-up","ttl":1}' }));
+    const warmUp = (container: Container) => container.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: '{"sub":"soak-warm-up","ttl":1}' }));
     await Promise.all([main, previousSigner, removedSigner].map(warmUp));
     await prepareRefused();
     for (let i = 0; i < 256; i += 1) await sign(main, 'current', { ...signBody(), ttl: int(300, 600) });
@@ -642,11 +607,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   } finally {
     process.off('unhandledRejection', onUnhandled);
     process.off('uncaughtException', onUnhandled);
-    mainConnectCount = main.getServices().redis.connectCount;
+    mainConnectCount = main.services().redis.connectCount;
     await Promise.all([main, previousSigner, removedSigner, logoutContainer].map((container) => container.resetServices()));
     await server.stop();
     await elsewhere?.stop();
-    factory.dispose();
   }
   for (const error of unhandled) fail('error', `unhandled: ${String(error)}`);
 

@@ -5,7 +5,7 @@ import { handler as authorizer } from '../functions/authorizer';
 import { handler as logout } from '../functions/logout';
 import { handler as logoutAll } from '../functions/logout-all';
 import { handler as sign } from '../functions/sign';
-import { getServices } from '../shared/services';
+import { containerServices } from '../shared/services';
 
 export const HANDLERS = { authorizer, logout, logoutAll, sign };
 export type WatchedHandler = keyof typeof HANDLERS;
@@ -25,7 +25,7 @@ process.on('uncaughtException', record);
 
 process.on('message', (message: WatchedRequest) => {
   if (message.type === 'stats') {
-    const reply: WatchedReply = { id: message.id, type: 'stats', connectCount: getServices().redis.connectCount, unhandled };
+    const reply: WatchedReply = { id: message.id, type: 'stats', connectCount: containerServices().redis.connectCount, unhandled };
     process.send?.(reply);
     return;
   }

@@ -13,7 +13,7 @@ import { handler as authorizer } from '../../functions/authorizer';
 import { handler as logout } from '../../functions/logout';
 import { handler as sign } from '../../functions/sign';
 import { setLogLevel } from '../../shared/telemetry/log';
-import { getServices } from '../../shared/services';
+import { containerServices } from '../../shared/services';
 import { scripts } from '../../shared/sessions/lua';
 import { counterKey, INDEX_PREFIX, LABEL_PREFIX, labelKey, newJti, subjectTag } from '../../shared/sessions/store';
 import { loadSessionConfig } from '../../shared/config';
@@ -92,7 +92,7 @@ function payloadOf(token: string): JwtPayload {
 
 async function main(options: WarmSettings): Promise<WarmResult> {
   const started = performance.now();
-  const services = getServices();
+  const services = containerServices();
   const { issuer, audience } = services.config.tokens;
   const verifyOptions: jsonwebtoken.VerifyOptions = { algorithms: ['HS256'], issuer, audience };
   const key = createSecretKey(Buffer.from(secret, 'utf8'));

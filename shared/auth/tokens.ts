@@ -58,6 +58,8 @@ export class TokenService {
     private readonly sessions: SessionStore,
     private readonly config: TokenConfig,
     private readonly loadKeys?: KeyLoader,
+    /** Milliseconds since the epoch. */
+    private readonly now: () => number = () => Date.now(),
   ) {
     if (config.keys.length > 0) this.#keyring = toKeyring(config.keys);
     else if (loadKeys === undefined) throw new Error('TokenService needs signing keys or a way to load them');
@@ -77,7 +79,7 @@ export class TokenService {
    */
   async issue(request: IssueRequest, scope?: RequestScope): Promise<IssuedToken> {
     const signing = (this.#keyring ?? (await this.keyring())).signing;
-    const nowMs = Date.now();
+    const nowMs = this.now();
     const iat = Math.floor(nowMs / 1000);
     const exp = iat + request.ttlSeconds;
     const jti = newJti(request.sub);
@@ -95,7 +97,7 @@ export class TokenService {
    */
   async verify(token: string, scope?: RequestScope): Promise<VerifiedToken> {
     const { verifying } = this.#keyring ?? (await this.keyring());
-    const verified = readClaims(verifyHs256(token, verifying), this.config);
+    const verified = readClaims(verifyHs256(token, verifying), this.config, Math.floor(this.now() / 1000));
     if ((await readLiveLabel(this.#redis, verified.jti, scope)) === null) {
       throw new TokenRevokedError('token has been revoked', { jti: verified.jti, sub: verified.sub });
     }
@@ -130,7 +132,7 @@ function toKeyring(keys: SigningKeyConfig[]): Keyring {
  * JSON could be signed with a leaked key, and no value a token of ours cannot hold is read as a date, a
  * subject or a jti.
  */
-function readClaims(payload: unknown, config: TokenConfig): VerifiedToken {
+function readClaims(payload: unknown, config: TokenConfig, now: number): VerifiedToken {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new TokenMalformedError('token payload is not a JSON object');
   }
@@ -145,7 +147,6 @@ function readClaims(payload: unknown, config: TokenConfig): VerifiedToken {
   if (iss !== config.issuer) throw new TokenInvalidError(`token iss is not ${config.issuer}`);
   // RFC 7519 §4.1.3: one audience, or a list that holds ours.
   if (aud !== config.audience && !(Array.isArray(aud) && aud.includes(config.audience))) throw new TokenInvalidError(`token aud is not ${config.audience}`);
-  const now = Math.floor(Date.now() / 1000);
   if (now >= exp) throw new TokenExpiredError(`token expired at ${new Date(exp * 1000).toISOString()}`);
   if (nbf !== undefined && nbf > now) throw new TokenNotYetValidError(`token not valid before ${new Date(nbf * 1000).toISOString()}`);
   const custom = Object.keys(payload).filter((name) => !RESERVED_CLAIMS.has(name));

@@ -1,19 +1,16 @@
 // The frame every HTTP handler shares: timing, one log line per request, and errors mapped to responses.
 import type { APIGatewayProxyEvent, APIGatewayProxyEventPathParameters, APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { loadCorsOrigins } from '../config';
 import { requestOrigin, withCors } from './cors';
 import { KeyringUnavailableError, SessionLimitError, StoreUnavailableError, ValidationError } from '../errors';
 import { errorBody } from './messages';
-import { describeError, newRequestScope, type Fields, type RequestScope } from '../telemetry/log';
+import { describeError, newRequestScope, type Fields, type Logger, type RequestScope } from '../telemetry/log';
 import { writeRequestLine } from '../telemetry/metrics';
 import { callerIdentity, type CallerIdentity } from '../auth/policy';
-
-type LogFields = Record<string, string | number | boolean | undefined>;
 
 /** What a route answers, and what its log line says about it (jti, sub, outcome: never a token). */
 export interface RouteResult {
   response: APIGatewayProxyResult;
-  log: LogFields;
+  log: Fields;
 }
 
 /** A REST API (payload 1.0) route: the trusted routes, which only the REST API serves (they need an API key). */
@@ -37,14 +34,19 @@ export interface RouteRequest {
   pathParameters: APIGatewayProxyEventPathParameters | null;
 }
 
-/** `scope` is the invocation's: pass it to the services, so its Redis time shows in the request's metrics. */
-export function route(name: string, run: (event: APIGatewayProxyEvent, scope: RequestScope) => Promise<RouteResult>): ProxyHandler {
-  return frame(name, run);
+export interface RouteOptions {
+  /** The container's logger, which writes each request's line. */
+  log: Logger;
 }
 
-export interface AuthorizedRouteOptions {
-  /** Browser origins that may read the answers (CORS_ORIGINS); read from the environment when not given. */
-  corsOrigins?: readonly string[];
+/** `scope` is the invocation's: pass it to the services, so its Redis time shows in the request's metrics. */
+export function route(name: string, run: (event: APIGatewayProxyEvent, scope: RequestScope) => Promise<RouteResult>, { log }: RouteOptions): ProxyHandler {
+  return frame(name, log, run);
+}
+
+export interface AuthorizedRouteOptions extends RouteOptions {
+  /** Browser origins that may read the answers (CORS_ORIGINS, as `Config.corsOrigins`). */
+  corsOrigins: readonly string[];
 }
 
 /**
@@ -55,9 +57,9 @@ export interface AuthorizedRouteOptions {
 export function authorizedRoute(
   name: string,
   run: (caller: CallerIdentity, request: RouteRequest, scope: RequestScope) => Promise<RouteResult>,
-  { corsOrigins = loadCorsOrigins(process.env) }: AuthorizedRouteOptions = {},
+  { corsOrigins, log }: AuthorizedRouteOptions,
 ): AuthorizedProxyHandler {
-  const handle = frame(name, async (event: AuthorizedProxyEvent, scope) => {
+  const handle = frame(name, log, async (event: AuthorizedProxyEvent, scope) => {
     const caller = callerIdentity(event);
     // Reached without the authorizer: a deployment error. Refuse, and say so in the log.
     if (caller === undefined) throw new Error('no authorizer context: is the route behind the authorizer?');
@@ -68,10 +70,11 @@ export function authorizedRoute(
 
 function frame<E>(
   name: string,
+  log: Logger,
   run: (event: E, scope: RequestScope) => Promise<RouteResult>,
 ): (event: E, context?: Pick<Context, 'awsRequestId'>) => Promise<APIGatewayProxyResult> {
   return async (event, context) => {
-    const scope = newRequestScope(name, context?.awsRequestId);
+    const scope = newRequestScope(log, name, context?.awsRequestId);
     const started = performance.now();
     try {
       const result = await run(event, scope);

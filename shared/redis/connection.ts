@@ -14,7 +14,7 @@ import {
 } from '@redis/client';
 import type { RedisConfig } from '../config';
 import { EvictionPolicyError, StoreOutcomeUnknownError, StoreUnavailableError } from '../errors';
-import { describeError, log, recordRedisCall, type RequestScope } from '../telemetry/log';
+import { describeError, log as defaultLog, recordRedisCall, type Logger, type RequestScope } from '../telemetry/log';
 import { writeConnectLine } from '../telemetry/metrics';
 import { scripts } from '../sessions/lua';
 
@@ -88,7 +88,11 @@ export class RedisConnection {
   /** By node address, what its last eviction-policy check logged: a refusal retried by every request is logged once. */
   readonly #policyVerdicts = new Map<string, string>();
 
-  constructor(private readonly config: ConnectionConfig) {}
+  /** @param log where the connection's own lines go (connects, client errors, eviction refusals). */
+  constructor(
+    private readonly config: ConnectionConfig,
+    private readonly log: Logger = defaultLog,
+  ) {}
 
   /** How many connections this container has opened: one per cold start, plus one per replacement. */
   get connectCount(): number {
@@ -149,11 +153,11 @@ export class RedisConnection {
     } catch (error) {
       if (!(isStaleConnection(error) || isLateConnectTimeout(error)) || Date.now() >= deadline) throw unavailable(operation, error);
       if (retry === 'unsent' && progress.handedOver) {
-        log.warn('redis connection lost under a command that may have run, not retried: it is not idempotent', { operation, reason: describeError(error) }, scope);
+        this.log.warn('redis connection lost under a command that may have run, not retried: it is not idempotent', { operation, reason: describeError(error) }, scope);
         throw new StoreOutcomeUnknownError(`Redis ${operation} failed, and may have run: ${describeError(error)}`, { cause: error });
       }
       const what = isLateConnectTimeout(error) ? 'redis connect begun before this command timed out' : 'redis connection lost';
-      log.warn(`${what}, retrying once on a new connection`, { operation, reason: describeError(error) }, scope);
+      this.log.warn(`${what}, retrying once on a new connection`, { operation, reason: describeError(error) }, scope);
       try {
         return await work(deadline, { handedOver: false });
       } catch (retryError) {
@@ -206,7 +210,7 @@ export class RedisConnection {
   private connection(): Connection {
     if (this.#current !== undefined) return this.#current;
     const checkPolicy = (address: string, client: RedisClient) => this.checkEvictionPolicy(address, client);
-    const target = this.config.cluster === true ? clusterTarget(this.config, checkPolicy) : singleTarget(this.config, checkPolicy);
+    const target = this.config.cluster === true ? clusterTarget(this.config, checkPolicy, this.log) : singleTarget(this.config, checkPolicy, this.log);
     target.onEnd(() => this.forget(target));
     const started = Date.now();
     const connection: Connection = {
@@ -222,14 +226,14 @@ export class RedisConnection {
           connection.connected = true;
           this.#connects += 1;
           const latencyMs = Date.now() - started;
-          writeConnectLine(latencyMs, { connectCount: this.#connects, cluster: this.config.cluster === true });
+          writeConnectLine(this.log, latencyMs, { connectCount: this.#connects, cluster: this.config.cluster === true });
           return target;
         },
         (error: unknown) => {
           // Never cache a failure: the next caller connects again.
           this.discard(target);
           // checkEvictionPolicy logged it once; each request still says why in its own line.
-          if (!(error instanceof EvictionPolicyError)) log.warn('redis connect failed', { latencyMs: Date.now() - started, reason: describeError(error) });
+          if (!(error instanceof EvictionPolicyError)) this.log.warn('redis connect failed', { latencyMs: Date.now() - started, reason: describeError(error) });
           throw error;
         },
       ),
@@ -256,11 +260,11 @@ export class RedisConnection {
     this.#policyVerdicts.set(address, verdict);
     const fields = { policy, node: address, risk: EVICTION_RISK, fix: EVICTION_FIX };
     if (allowed) {
-      if (isNew) log.warn(`redis maxmemory-policy is ${policy}, not ${SAFE_POLICY}: serving anyway because REDIS_ALLOW_EVICTION=true`, fields);
+      if (isNew) this.log.warn(`redis maxmemory-policy is ${policy}, not ${SAFE_POLICY}: serving anyway because REDIS_ALLOW_EVICTION=true`, fields);
       return;
     }
     const error = new EvictionPolicyError(`maxmemory-policy ${policy} (not ${SAFE_POLICY}) on ${address}`, policy, address);
-    if (isNew) log.error(`redis maxmemory-policy is ${policy}, not ${SAFE_POLICY}: refusing to serve`, { code: error.code, ...fields });
+    if (isNew) this.log.error(`redis maxmemory-policy is ${policy}, not ${SAFE_POLICY}: refusing to serve`, { code: error.code, ...fields });
     throw error;
   }
 
@@ -320,9 +324,9 @@ function createClusterClient(config: ConnectionConfig) {
 /** Reads a node's eviction policy, and throws EvictionPolicyError if it may not be used. */
 type PolicyCheck = (address: string, client: RedisClient) => Promise<void>;
 
-function singleTarget(config: ConnectionConfig, checkPolicy: PolicyCheck): Target {
+function singleTarget(config: ConnectionConfig, checkPolicy: PolicyCheck, log: Logger): Target {
   const client = createSingleClient(config);
-  listenForErrors(client);
+  listenForErrors(client, log);
   return {
     connect: async () => {
       await client.connect();
@@ -336,9 +340,9 @@ function singleTarget(config: ConnectionConfig, checkPolicy: PolicyCheck): Targe
   };
 }
 
-function clusterTarget(config: ConnectionConfig, checkPolicy: PolicyCheck): Target {
+function clusterTarget(config: ConnectionConfig, checkPolicy: PolicyCheck, log: Logger): Target {
   const cluster: RedisClusterClient = createClusterClient(config);
-  listenForErrors(cluster);
+  listenForErrors(cluster, log);
   // Each node's policy is read the first time a command needs it, not at connect, so that a dead primary
   // fails only its own slots. A node connection is checked once; a refusal is forgotten, to be read again.
   const checks = new WeakMap<RedisClient, Promise<void>>();
@@ -380,7 +384,7 @@ function evictionPolicy(info: string): string {
   return /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'unknown';
 }
 
-function listenForErrors(emitter: { on(event: 'error', listener: (error: unknown) => void): unknown }): void {
+function listenForErrors(emitter: { on(event: 'error', listener: (error: unknown) => void): unknown }, log: Logger): void {
   // ! Without an 'error' listener node-redis re-throws socket errors and the process dies.
   emitter.on('error', (error: unknown) => log.warn('redis client error', { reason: describeError(error) }));
 }

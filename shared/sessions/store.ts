@@ -211,7 +211,7 @@ export class SessionStore {
     try {
       await this.redis.run('endSession', { key: keys.index }, 'idempotent', (client) => client.endSession(keys, jti), scope);
     } catch (error) {
-      log.warn('could not withdraw a session that may have been stored, for a token never handed out', { reason: describeError(error) }, scope);
+      (scope?.log ?? log).warn('could not withdraw a session that may have been stored, for a token never handed out', { reason: describeError(error) }, scope);
     }
   }
 

@@ -1,6 +1,6 @@
 // CloudWatch metrics in Embedded Metric Format: members of the one log line each invocation already writes,
 // which CloudWatch Logs turns into metrics. No API call, no extra line, no client library in the bundle.
-import { elapsedMs, isLogged, log, type Fields, type RequestScope } from './log';
+import { elapsedMs, type Fields, type Logger, type RequestScope } from './log';
 
 export const METRICS_NAMESPACE = 'RevocableJwt';
 
@@ -41,18 +41,18 @@ export interface RequestLine {
  * object costs less than building a second one to merge.
  */
 export function writeRequestLine(level: 'info' | 'error', line: RequestLine, started: number, scope: RequestScope): void {
-  if (!isLogged(level)) return;
+  if (!scope.log.isLogged(level)) return;
   const latencyMs = elapsedMs(started);
   const metrics =
     `"latencyMs":${latencyMs},"Function":${JSON.stringify(scope.functionName)},"Outcome":${JSON.stringify(line.outcome)},` +
     `"Reason":${JSON.stringify(line.reason ?? 'none')},"Decisions":1,"Latency":${latencyMs},` +
     `"RedisLatency":${Math.round(scope.redisMs * 1000) / 1000},"RedisCalls":${scope.redisCalls},` +
     `"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":${REQUEST_DEFINITION}}`;
-  log.withTrailer(level, line.message, line.fields, metrics, scope);
+  scope.log.withTrailer(level, line.message, line.fields, metrics, scope);
 }
 
 /** A connection opened: one per cold start; more mean Redis dropped connections or failed over. */
-export function writeConnectLine(latencyMs: number, fields: Fields): void {
+export function writeConnectLine(log: Logger, latencyMs: number, fields: Fields): void {
   const metrics = `"RedisConnects":1,"RedisConnectLatency":${latencyMs},"_aws":{"Timestamp":${Date.now()},"CloudWatchMetrics":${CONNECT_DEFINITION}}`;
   log.withTrailer('info', 'redis connected', { latencyMs, ...fields }, metrics);
 }

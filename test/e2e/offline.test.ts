@@ -63,12 +63,12 @@ async function signToken(sub: string, claims: Record<string, unknown> = {}): Pro
   return issued;
 }
 
-/** The first JavaScript example of the README's "Trusted callers" section: a login backend calling sign. */
-function readmeTrustedCallerExample(): string {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('### Trusted callers'));
-  const snippet = /```js\n([\s\S]*?)```/.exec(section)?.[1];
-  if (snippet === undefined) throw new Error('README: no js example under "### Trusted callers"');
+/** The first JavaScript example of docs/operations.md's "Trusted callers" section: a login backend calling sign. */
+function docsTrustedCallerExample(): string {
+  const doc = readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
+  const start = doc.indexOf('\n## Trusted callers\n');
+  const snippet = start === -1 ? undefined : /```js\n([\s\S]*?)```/.exec(doc.slice(start))?.[1];
+  if (snippet === undefined) throw new Error('docs/operations.md: no js example under "## Trusted callers"');
   return snippet;
 }
 
@@ -276,8 +276,8 @@ describe('serverless offline: sign, use, log out', () => {
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
   });
 
-  test("the README's login backend (fetch with the API key) issues a token that works", async () => {
-    const snippet = readmeTrustedCallerExample();
+  test("the documented login backend (docs/operations.md, fetch with the API key) issues a token that works", async () => {
+    const snippet = docsTrustedCallerExample();
     const dir = mkdtempSync(join(tmpdir(), 'readme-login-backend-'));
     try {
       const script = join(dir, 'login-backend.mjs');

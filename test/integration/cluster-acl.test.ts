@@ -1,14 +1,14 @@
 // REDIS_CLUSTER=true through the real handlers, cold-started in their own process, against a cluster that
 // serves TLS only and requires a login on every node (no default user): the application's ACL user, with the
-// README's rules, on every node the container reaches. Discovered nodes inherit nothing from the configuration
-// endpoint's URL, so a connection that dropped the credentials or TLS would fail there, on the slots it does
-// not own.
+// rules docs/operations.md gives it, on every node the container reaches. Discovered nodes inherit nothing
+// from the configuration endpoint's URL, so a connection that dropped the credentials or TLS would fail
+// there, on the slots it does not own.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createCluster } from '@redis/client';
 import { labelKey, newJti } from '../../shared/sessions/store';
+import { aclRulesFromDocs } from '../../testkit/docs';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import type { InvocationResult } from '../../testkit/handler-host';
 import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../../testkit/host-process';
@@ -26,18 +26,6 @@ const APP_PASSWORD = `cluster-app-pw-${randomBytes(12).toString('hex')}`;
 const JWT_SECRET = 'cluster-acl-test-secret-0123456789abcdefg';
 /** Enough labels that no primary's SCAN (1000 keys a page) can cover its share in one page. */
 const BULK_LABELS = 6000;
-
-/**
- * The rules the README gives the application's user, after `user jwt on >CHANGE-ME`, and the one it adds in
- * cluster mode.
- */
-function readmeRules(): { rules: string[]; clusterRule: string } {
-  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
-  const line = /^user jwt on >CHANGE-ME (.+)$/m.exec(readme)?.[1];
-  const clusterRule = /With `REDIS_CLUSTER=true`, add `(\S+)`/.exec(readme)?.[1];
-  if (line === undefined || clusterRule === undefined) throw new Error('the README has no `user jwt on >CHANGE-ME …` line, or no rule to add for a cluster');
-  return { rules: line.split(' '), clusterRule };
-}
 
 type ProxyOutcome = InvocationResult & { ok: true; result: APIGatewayProxyResult };
 
@@ -59,7 +47,7 @@ describe('Redis Cluster over TLS with a login on every node (REDIS_CLUSTER=true,
   });
 
   beforeAll(async () => {
-    const { rules, clusterRule } = readmeRules();
+    const { rules, clusterRule } = aclRulesFromDocs();
     pki = createThrowawayPki();
     ca = pki.createCa('ca');
     cluster = await startRedisCluster({
@@ -149,7 +137,7 @@ describe('Redis Cluster over TLS with a login on every node (REDIS_CLUSTER=true,
     expect(host.lines().join('\n')).not.toContain(APP_PASSWORD);
   });
 
-  it("without the README's cluster rule, fails closed (503), and the log says the ACL refused the slot map", async () => {
+  it("without the docs' cluster rule, fails closed (503), and the log says the ACL refused the slot map", async () => {
     const plain = await startHost(bundle, containerEnv(PLAIN_USER));
     try {
       const signed = (await plain.invoke('sign', proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: 'cluster-user-0' }) }))) as ProxyOutcome;

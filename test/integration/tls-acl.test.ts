@@ -7,6 +7,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lamb
 import { createClient } from '@redis/client';
 import jsonwebtoken from 'jsonwebtoken';
 import { newJti } from '../../shared/sessions/store';
+import { aclRulesFromDocs } from '../../testkit/docs';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import type { HandlerName } from '../../testkit/handler-host';
 import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../../testkit/host-process';
@@ -15,17 +16,13 @@ import { freePort, startRedisServer, type RedisServer } from '../../testkit/redi
 import { createThrowawayPki, type ThrowawayCa, type ThrowawayPki } from '../../testkit/tls';
 
 /**
- * The README's ACL rules for the application's user, after `user <name> on >password`. Every `+command`
- * and `~pattern` here is needed by some feature (the minimality test removes each in turn); GET, SET, DEL,
- * the Z* commands, PTTL, PEXPIRE and TIME are called only from the Lua scripts, but ACLs check those calls
- * too. INFO is called only at connect, to read the eviction policy.
+ * The ACL rules docs/operations.md gives the application's user, after `user jwt on >CHANGE-ME`, read from the
+ * page as cluster-acl.test.ts reads them. Every `+command` and `~pattern` there is needed by some feature (the
+ * minimality test removes each in turn); GET, SET, DEL, the Z* commands, PTTL, PEXPIRE and TIME are called
+ * only from the Lua scripts, but ACLs check those calls too. INFO is called only at connect, to read the
+ * eviction policy.
  */
-const APP_RULES = [
-  'resetchannels', '-@all',
-  '~jwt_label:*', '~jwt_sessions:*', '~jwt_revoked:*',
-  '+get', '+mget', '+zrange', '+scan', '+unlink', '+wait', '+evalsha', '+eval',
-  '+set', '+del', '+zadd', '+zrem', '+zremrangebyscore', '+zcount', '+pttl', '+pexpire', '+time', '+info',
-];
+const APP_RULES = aclRulesFromDocs().rules;
 const APP_USER = 'jwt';
 // Distinctive, so that a log line echoing one would be caught.
 const APP_PASSWORD = `app-pw-${randomBytes(12).toString('hex')}`;
@@ -128,7 +125,7 @@ describe('Redis over TLS as a least-privilege ACL user', () => {
     it.each([
       ['REDIS_WAIT_REPLICAS=0', '0'],
       ['REDIS_WAIT_REPLICAS=1 (WAIT on a TLS replica)', '1'],
-    ])('works over rediss:// with only the README ACL, %s; nothing is ever denied', async (_, waitReplicas) => {
+    ])('works over rediss:// with only the documented ACL, %s; nothing is ever denied', async (_, waitReplicas) => {
       const host = containerFor(waitReplicas);
       const admin = await primary.admin();
       // An empty script cache, as after a restart or failover: EVALSHA misses and EVAL must be allowed.

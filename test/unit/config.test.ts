@@ -19,7 +19,6 @@ describe('Function: loadConfig', () => {
     });
     expect(config.sessions).toEqual({ maxSessions: 100, onLimit: 'end-oldest' });
     expect(config.logLevel).toBe('info');
-    expect(config.offline).toBe(false);
   });
 
   it('reads every variable', () => {

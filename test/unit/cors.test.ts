@@ -1,6 +1,6 @@
 // CORS_ORIGINS: what it accepts, and the headers the Bearer routes answer with (the REST API passes a
 // Lambda proxy response through as it is, so on AWS these are the only CORS headers a browser gets there).
-import { loadCorsOrigins } from '../../shared/config';
+import { loadConfig, loadCorsOrigins } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
 import { json } from '../../shared/http/messages';
 import { authorizerContext } from '../../shared/auth/policy';
@@ -8,6 +8,9 @@ import { authorizedRoute, route } from '../../shared/http/frame';
 import { proxyEvent } from '../../testkit/events';
 import { proxyEventV2 } from '../../testkit/events-v2';
 import { captureLogs } from '../../testkit/logs';
+import { log } from '../../shared/telemetry/log';
+import { meHandler } from '../../shared/handlers/me';
+import { createServices } from '../../shared/services';
 
 const APP = 'https://app.example.com';
 const DEV = 'http://localhost:5173';
@@ -78,7 +81,7 @@ describe('Function: loadCorsOrigins', () => {
 
 describe('Function: authorizedRoute, with CORS_ORIGINS', () => {
   const answer = jest.fn(async () => ({ response: json(200, { ok: true }), log: { outcome: 'ok' } }));
-  const handler = authorizedRoute('test', answer, { corsOrigins: [APP, DEV] });
+  const handler = authorizedRoute('test', answer, { corsOrigins: [APP, DEV], log });
   const withOrigin = (origin: string | undefined) => ({
     ...proxyEvent({ method: 'GET', path: '/me', authorizer: context }),
     headers: origin === undefined ? {} : { Origin: origin },
@@ -118,35 +121,29 @@ describe('Function: authorizedRoute, with CORS_ORIGINS', () => {
   });
 
   it('adds no CORS header at all when no origin is allowed', async () => {
-    const response = await authorizedRoute('test', answer, { corsOrigins: [] })(withOrigin(APP));
+    const response = await authorizedRoute('test', answer, { corsOrigins: [], log })(withOrigin(APP));
     expect(Object.keys(response.headers ?? {}).filter((name) => /^(access-control-|vary$)/i.test(name))).toEqual([]);
   });
 });
 
-describe('CORS_ORIGINS from the environment', () => {
-  const saved = process.env.CORS_ORIGINS;
-  afterEach(() => {
-    if (saved === undefined) delete process.env.CORS_ORIGINS;
-    else process.env.CORS_ORIGINS = saved;
-    jest.restoreAllMocks();
-  });
+describe('CORS_ORIGINS, through the configuration', () => {
+  const env = { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: 'cors-test-secret-0123456789abcdefghijklmnop' };
+  afterEach(() => jest.restoreAllMocks());
   beforeEach(() => captureLogs());
 
-  it('is what a Bearer route allows when it is given nothing else', async () => {
-    process.env.CORS_ORIGINS = APP;
-    const handler = authorizedRoute('test', async () => ({ response: json(200, {}), log: {} }));
+  it('is what the Bearer routes of a container allow', async () => {
+    const handler = meHandler({ corsOrigins: loadConfig({ ...env, CORS_ORIGINS: APP }).corsOrigins, log });
     const event = { ...proxyEvent({ method: 'GET', path: '/me', authorizer: context }), headers: { origin: APP } };
     expect((await handler(event)).headers).toMatchObject({ 'Access-Control-Allow-Origin': APP });
   });
 
-  it('fails the cold start when invalid: handlers are built at module load', () => {
-    process.env.CORS_ORIGINS = `${APP}/`;
-    expect(() => authorizedRoute('test', async () => ({ response: json(200, {}), log: {} }))).toThrow(ConfigError);
+  it('fails the cold start when invalid, naming the variable', () => {
+    expect(() => createServices({ ...env, CORS_ORIGINS: `${APP}/` })).toThrow(ConfigError);
+    expect(() => createServices({ ...env, CORS_ORIGINS: `${APP}/` })).toThrow(/CORS_ORIGINS/);
   });
 
   it('never reaches the API-key routes, which browsers must not call', async () => {
-    process.env.CORS_ORIGINS = APP;
-    const handler = route('test', async () => ({ response: json(201, {}), log: {} }));
+    const handler = route('test', async () => ({ response: json(201, {}), log: {} }), { log });
     const event = { ...proxyEvent({ method: 'POST', path: '/auth/token' }), headers: { Origin: APP } };
     const response = await handler(event);
     expect(response.statusCode).toBe(201);

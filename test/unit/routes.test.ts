@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { captureLogs } from '../../testkit/logs';
+import { log } from '../../shared/telemetry/log';
 import { authorizedRoute, type RouteRequest } from '../../shared/http/frame';
 import { authorizerContext } from '../../shared/auth/policy';
 import { proxyEvent } from '../../testkit/events';
@@ -14,7 +15,7 @@ describe('Function: authorizedRoute', () => {
   const handler = authorizedRoute('test', async (who, request) => {
     seen.push({ caller: who, request });
     return { response: { statusCode: 204, body: '' }, log: { outcome: 'ok' } };
-  });
+  }, { corsOrigins: [], log });
 
   beforeEach(() => {
     seen = [];

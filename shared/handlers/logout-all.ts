@@ -1,0 +1,15 @@
+// POST /auth/logout-all (behind the authorizer): ends every session of the caller, this one included.
+import { authorizedRoute, type AuthorizedProxyHandler } from '../http/frame';
+import { noContent } from '../http/messages';
+import type { Services } from '../services';
+
+export function logoutAllHandler({ config, log, sessions }: Services): AuthorizedProxyHandler {
+  return authorizedRoute(
+    'logoutAll',
+    async (caller, _request, scope) => {
+      const ended = await sessions.endAll(caller.sub, scope);
+      return { response: noContent(), log: { outcome: 'revoked', jti: caller.jti, sub: caller.sub, ended } };
+    },
+    { corsOrigins: config.corsOrigins, log },
+  );
+}

@@ -1,0 +1,17 @@
+// POST /auth/revoke (trusted backends, API key): ends every session of a subject, or one token by jti.
+import { route, type ProxyHandler } from '../http/frame';
+import { json, parseJsonBody } from '../http/messages';
+import { parseRevokeRequest } from '../http/validation';
+import type { Services } from '../services';
+
+export function revokeHandler({ log, sessions }: Services): ProxyHandler {
+  return route('revoke', async (event, scope) => {
+    const request = parseRevokeRequest(parseJsonBody(event));
+    if ('sub' in request) {
+      const revoked = await sessions.endAll(request.sub, scope);
+      return { response: json(200, { revoked }), log: { outcome: 'revoked', sub: request.sub, revoked } };
+    }
+    const revoked = (await sessions.end(request.jti, scope)) ? 1 : 0;
+    return { response: json(200, { revoked }), log: { outcome: 'revoked', jti: request.jti, revoked } };
+  }, { log });
+}

@@ -1,0 +1,41 @@
+// Every function the service deploys, once: its name (the key in serverless.yml, the `Function` metric
+// dimension), its entry file, and how to build its handler from a container's services. serverless.yml's
+// function list is checked against this table (test/unit/handler-table.test.ts); tests, the bench and the
+// soak build their containers from it.
+import type { Services } from '../services';
+import { authorizerHandler } from './authorizer';
+import { endSessionHandler } from './end-session';
+import { httpAuthorizerHandler } from './http-authorizer';
+import { listSessionsHandler } from './list-sessions';
+import { logoutHandler } from './logout';
+import { logoutAllHandler } from './logout-all';
+import { meHandler } from './me';
+import { revokeHandler } from './revoke';
+import { revokeAllHandler } from './revoke-all';
+import { signHandler } from './sign';
+
+export const FUNCTIONS = {
+  sign: { entry: 'functions/sign.ts', create: signHandler },
+  logout: { entry: 'functions/logout.ts', create: logoutHandler },
+  me: { entry: 'functions/me.ts', create: (services: Services) => meHandler({ corsOrigins: services.config.corsOrigins, log: services.log }) },
+  logoutAll: { entry: 'functions/logout-all.ts', create: logoutAllHandler },
+  listSessions: { entry: 'functions/list-sessions.ts', create: listSessionsHandler },
+  endSession: { entry: 'functions/end-session.ts', create: endSessionHandler },
+  revoke: { entry: 'functions/revoke.ts', create: revokeHandler },
+  authorizer: { entry: 'functions/authorizer.ts', create: authorizerHandler },
+  httpAuthorizer: { entry: 'functions/http-authorizer.ts', create: httpAuthorizerHandler },
+  revokeAll: { entry: 'functions/revoke-all.ts', create: revokeAllHandler },
+} as const;
+
+export type FunctionName = keyof typeof FUNCTIONS;
+
+/** Every handler of one container, built on `services`. */
+export type Handlers = { [Name in FunctionName]: ReturnType<(typeof FUNCTIONS)[Name]['create']> };
+
+export function createHandlers(services: Services): Handlers {
+  const handlers: Partial<Record<FunctionName, unknown>> = {};
+  for (const [name, { create }] of Object.entries(FUNCTIONS) as Array<[FunctionName, { create: (services: Services) => unknown }]>) {
+    handlers[name] = create(services);
+  }
+  return handlers as Handlers;
+}
