@@ -67,6 +67,31 @@ export interface Config {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * Every environment variable the services read, the one list: serverless.yml's environment and the README's
+ * table are checked against it (test/unit/config-variables.test.ts), and tests clear these before a run.
+ */
+export const CONFIG_VARIABLES = [
+  'REDIS_URL',
+  'REDIS_TIMEOUT_MS',
+  'REDIS_WAIT_REPLICAS',
+  'REDIS_CLUSTER',
+  'REDIS_ALLOW_EVICTION',
+  'JWT_SECRET',
+  'JWT_KEYS',
+  'JWT_KEYS_SSM_PARAMETER',
+  'JWT_ISSUER',
+  'JWT_AUDIENCE',
+  'TOKEN_TTL',
+  'MAX_TTL',
+  'MAX_SESSIONS',
+  'SESSION_LIMIT',
+  'LOG_LEVEL',
+  'CORS_ORIGINS',
+  // Set by serverless offline itself, never by a deployment.
+  'IS_OFFLINE',
+] as const;
+
 export function loadConfig(env: Env): Config {
   const offline = env.IS_OFFLINE === 'true';
   const defaultTtlSeconds = readInteger(env, 'TOKEN_TTL', 900, 1);

@@ -1,20 +1,14 @@
 // A stand-in Lambda container with every handler: a separate process (its own environment, so its own
-// NODE_EXTRA_CA_CERTS) that loads the handlers once, as a cold start does, and runs invocations sent over
-// IPC, so a test can also freeze it (SIGSTOP) and thaw it (SIGCONT) the way Lambda does. Bundled with
+// NODE_EXTRA_CA_CERTS) that builds the handlers once, as a cold start does, and runs invocations sent over
+// IPC, so a test can also freeze it (SIGSTOP) and thaw it (SIGCONT) the way Lambda does. It counts every
+// unhandled rejection and uncaught exception (STATS). Bundled with
 // esbuild (testkit/host-process.ts). An invocation may start by blocking the event loop (`stallMs`).
-import { handler as authorizer } from '../functions/authorizer';
-import { handler as endSession } from '../functions/end-session';
-import { handler as listSessions } from '../functions/list-sessions';
-import { handler as logout } from '../functions/logout';
-import { handler as logoutAll } from '../functions/logout-all';
-import { handler as me } from '../functions/me';
-import { handler as revoke } from '../functions/revoke';
-import { handler as revokeAll } from '../functions/revoke-all';
-import { handler as sign } from '../functions/sign';
+import { createHandlers, type FunctionName } from '../shared/handlers/table';
 import { containerServices } from '../shared/services';
 
-export const HANDLERS = { authorizer, endSession, listSessions, logout, logoutAll, me, revoke, revokeAll, sign };
-export type HandlerName = keyof typeof HANDLERS;
+// Built as every function's module builds its handler: on containerServices(), from this process's environment.
+const HANDLERS = createHandlers(containerServices());
+export type HandlerName = FunctionName;
 
 export interface Invocation {
   id: number;
@@ -30,7 +24,23 @@ export interface Invocation {
 
 type Outcome = { ok: true; result: unknown } | { ok: false; error: { name: string; message: string } };
 
-export type InvocationResult = Outcome & { id: number; connectCount: number };
+/** `elapsedMs`: measured in the container, around the handler call (a stall included). */
+export type InvocationResult = Outcome & { id: number; connectCount: number; elapsedMs: number };
+
+/** Not a handler: replies with the connection count and every unhandled rejection or uncaught exception so far. */
+export const STATS = '__handler_host_stats__';
+
+export interface HostStats {
+  id: number;
+  connectCount: number;
+  /** A container that hit one would be killed by Lambda. */
+  unhandled: string[];
+}
+
+const unhandled: string[] = [];
+const record = (error: unknown) => void unhandled.push(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+process.on('unhandledRejection', record);
+process.on('uncaughtException', record);
 
 /** Not a handler: writes `FLUSH_MARKER <id>` to stdout and stderr, so the parent knows it has read all before. */
 export const FLUSH_MARKER = '__handler_host_flush__';
@@ -44,9 +54,15 @@ process.on('message', (message: Invocation) => {
     process.stderr.write(`${FLUSH_MARKER} ${message.id}\n`);
     return;
   }
+  if (message.handler === STATS) {
+    const stats: HostStats = { id: message.id, connectCount: containerServices().redis.connectCount, unhandled };
+    process.send?.(stats);
+    return;
+  }
+  const started = performance.now();
   const run = (HANDLERS as Record<string, (event: never) => Promise<unknown>>)[message.handler];
   const reply = (outcome: Outcome) => {
-    const result: InvocationResult = { id: message.id, connectCount: containerServices().redis.connectCount, ...outcome };
+    const result: InvocationResult = { id: message.id, connectCount: containerServices().redis.connectCount, elapsedMs: performance.now() - started, ...outcome };
     process.send?.(result);
   };
   if (run === undefined) {

@@ -7,10 +7,15 @@ import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import type { HandlerName } from './handler-host';
 
-// The same values as handler-host's; not imported, as that would load every handler here.
+import type { HostStats, Invocation, InvocationResult } from './handler-host';
+
+// The same values as handler-host's; not imported, as that would build every handler here.
 const FLUSH_MARKER = '__handler_host_flush__';
 const STALL_MARKER = '__handler_host_stall__';
-import type { Invocation, InvocationResult } from './handler-host';
+const STATS = '__handler_host_stats__';
+
+/** An invocation's result, with performance.now() in this process when it was sent and when it came back. */
+export type Answer = InvocationResult & { sentAt: number; answeredAt: number };
 
 export interface HostBundle {
   readonly file: string;
@@ -40,7 +45,10 @@ export interface InvokeOptions {
 }
 
 export interface HostProcess {
-  invoke(handler: HandlerName, event: unknown, options?: InvokeOptions): Promise<InvocationResult>;
+  readonly pid: number;
+  invoke(handler: HandlerName, event: unknown, options?: InvokeOptions): Promise<Answer>;
+  /** The container's connection count, and every unhandled rejection or uncaught exception it has had. */
+  stats(): Promise<{ connectCount: number; unhandled: string[] }>;
   /**
    * Resolves once everything the container wrote before this call has been read. Its log lines travel on
    * stdout and stderr, apart from the IPC reply: call this before reading lines() after an invocation.
@@ -104,31 +112,40 @@ export async function startHost(bundle: HostBundle, env: Record<string, string>)
   collect(child.stdout);
   collect(child.stderr);
 
-  const pending = new Map<number, (result: InvocationResult) => void>();
+  const pending = new Map<number, (reply: InvocationResult | HostStats) => void>();
   let nextId = 0;
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code, signal) => reject(new Error(`handler host exited (${code ?? signal}) before it was ready:\n${output.join('\n')}`)));
-    child.on('message', (message: InvocationResult | { ready: true }) => {
+    child.on('message', (message: InvocationResult | HostStats | { ready: true }) => {
       if ('ready' in message) resolve();
       else pending.get(message.id)?.(message);
     });
   });
   child.removeAllListeners('exit');
 
+  const request = (message: Invocation) =>
+    new Promise<InvocationResult | HostStats>((resolve, reject) => {
+      pending.set(message.id, (reply) => {
+        pending.delete(message.id);
+        resolve(reply);
+      });
+      child.send(message, (error) => {
+        if (error !== null) reject(error);
+      });
+    });
+
   return {
-    invoke(handler, event, { stallMs, onStall } = {}) {
+    pid: child.pid ?? -1,
+    async invoke(handler, event, { stallMs, onStall } = {}) {
       const id = (nextId += 1);
       if (onStall !== undefined) stalls.set(id, onStall);
-      return new Promise((resolve, reject) => {
-        pending.set(id, (result) => {
-          pending.delete(id);
-          resolve(result);
-        });
-        const message: Invocation = { id, handler, event, ...(stallMs === undefined ? {} : { stallMs }) };
-        child.send(message, (error) => {
-          if (error !== null) reject(error);
-        });
-      });
+      const sentAt = performance.now();
+      const reply = (await request({ id, handler, event, ...(stallMs === undefined ? {} : { stallMs }) })) as InvocationResult;
+      return { ...reply, sentAt, answeredAt: performance.now() };
+    },
+    async stats() {
+      const { connectCount, unhandled } = (await request({ id: (nextId += 1), handler: STATS, event: null })) as HostStats;
+      return { connectCount, unhandled };
     },
     flush() {
       const id = (nextId += 1);

@@ -5,23 +5,12 @@ import { builtinModules } from 'node:module';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AWS_STUBS, AWS_TARGET_ARGS, packageService, readZip, resourcesOfType, type Packaged, type Resource, type Template, type ZipEntry } from '../../testkit/package-service';
+import { FUNCTIONS, type FunctionName } from '../../shared/handlers/table';
 import { apiEnvironment } from './start-api';
 
 jest.setTimeout(60_000);
 
-const FUNCTIONS = ['sign', 'logout', 'me', 'logoutAll', 'listSessions', 'endSession', 'revoke', 'authorizer', 'httpAuthorizer', 'revokeAll'] as const;
-const HANDLER_FILES: Record<(typeof FUNCTIONS)[number], string> = {
-  sign: 'sign',
-  logout: 'logout',
-  me: 'me',
-  logoutAll: 'logout-all',
-  listSessions: 'list-sessions',
-  endSession: 'end-session',
-  revoke: 'revoke',
-  authorizer: 'authorizer',
-  httpAuthorizer: 'http-authorizer',
-  revokeAll: 'revoke-all',
-};
+const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
 /** The routes behind an authorizer: on the REST API (under the stage) and on the HTTP API alike. */
 const PROTECTED_ROUTES = [
   ['GET', '/me'],
@@ -92,8 +81,8 @@ function method(template: Template, httpMethod: string, path: string): Record<st
   return (matches[0] as [string, Resource])[1].Properties;
 }
 
-function lambdaFunction(template: Template, name: (typeof FUNCTIONS)[number]): Record<string, unknown> {
-  const handler = `functions/${HANDLER_FILES[name]}.handler`;
+function lambdaFunction(template: Template, name: FunctionName): Record<string, unknown> {
+  const handler = `${FUNCTIONS[name].entry.replace(/\.ts$/, '')}.handler`;
   const properties = resourcesOfType(template, 'AWS::Lambda::Function').find(
     ([, resource]) => resource.Properties.Handler === handler,
   )?.[1].Properties;
@@ -142,8 +131,8 @@ describe('serverless package: the CloudFormation template', () => {
 
   test('there are exactly the expected functions, each on nodejs24.x and arm64 with bounded settings', () => {
     const handlers = resourcesOfType(plain.template, 'AWS::Lambda::Function').map(([, resource]) => resource.Properties.Handler);
-    expect(handlers.sort()).toEqual(FUNCTIONS.map((name) => `functions/${HANDLER_FILES[name]}.handler`).sort());
-    for (const name of FUNCTIONS) {
+    expect(handlers.sort()).toEqual(Object.values(FUNCTIONS).map(({ entry }) => `${entry.replace(/\.ts$/, '')}.handler`).sort());
+    for (const name of FUNCTION_NAMES) {
       // The kill switch SCANs the whole keyspace: it alone may run for minutes.
       const timeout = name === 'revokeAll' ? 900 : 6;
       expect(lambdaFunction(plain.template, name)).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], MemorySize: 256, Timeout: timeout });
@@ -157,7 +146,7 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   test('every function gets the full environment with the defaults shared/config.ts expects', () => {
-    for (const name of FUNCTIONS) {
+    for (const name of FUNCTION_NAMES) {
       expect(lambdaFunction(plain.template, name).Environment).toEqual({
         Variables: {
           // Empty: a deployed function refuses to start until REDIS_URL is provided.
@@ -187,7 +176,7 @@ describe('serverless package: the CloudFormation template', () => {
   // Documents the local target's known exposure (the aws target has none, see below): whoever can read the
   // stack can read the secret.
   test('local target: JWT_SECRET from the packaging environment lands in plain text in every function, not in the bundles', () => {
-    for (const name of FUNCTIONS) {
+    for (const name of FUNCTION_NAMES) {
       const environment = lambdaFunction(withSecrets.template, name).Environment as { Variables: Record<string, string> };
       expect(environment.Variables.JWT_SECRET).toBe(SECRET_MARKER);
       for (const entry of readZip(join(withSecrets.dir, `${name}.zip`))) {
@@ -315,12 +304,12 @@ describe('serverless package: the HTTP API', () => {
 
 describe('serverless package: deployment targets, VPC and IAM', () => {
   test('local target: no function is in a VPC, and the role may write logs and nothing else', () => {
-    for (const name of FUNCTIONS) expect(lambdaFunction(plain.template, name)).not.toHaveProperty('VpcConfig');
+    for (const name of FUNCTION_NAMES) expect(lambdaFunction(plain.template, name)).not.toHaveProperty('VpcConfig');
     expect(executionRole(plain.template)).toEqual({ statements: logStatements('dev'), managedPolicies: [] });
   });
 
   test('aws target: every function runs in the VPC given for the stage', () => {
-    for (const name of FUNCTIONS) {
+    for (const name of FUNCTION_NAMES) {
       expect(lambdaFunction(aws.template, name).VpcConfig).toEqual({
         SecurityGroupIds: { 'Fn::Split': [',', AWS_STUBS.securityGroupIds] },
         SubnetIds: { 'Fn::Split': [',', AWS_STUBS.subnetIds] },
@@ -349,7 +338,7 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
     ['aws', () => aws],
   ])('%s target: every function uses that one role, and the stack defines no other IAM', (_target, packaged) => {
     const { template } = packaged();
-    for (const name of FUNCTIONS) {
+    for (const name of FUNCTION_NAMES) {
       expect(lambdaFunction(template, name).Role).toEqual({ 'Fn::GetAtt': ['IamRoleLambdaExecution', 'Arn'] });
     }
     const iamTypes = Object.values(template.Resources).map((resource) => resource.Type).filter((type) => type.startsWith('AWS::IAM::'));
@@ -370,7 +359,7 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
   });
 
   test('aws target: the environment has the Redis endpoint and the keyring parameter\'s name, and no secret', () => {
-    for (const name of FUNCTIONS) {
+    for (const name of FUNCTION_NAMES) {
       const { Variables: variables } = lambdaFunction(aws.template, name).Environment as { Variables: Record<string, string> };
       expect(variables).toMatchObject({
         REDIS_URL: AWS_STUBS.redisUrl,
@@ -385,7 +374,7 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
     const template = JSON.stringify(aws.template);
     for (const marker of [SECRET_MARKER, KEYRING_MARKER, API_KEY_MARKER]) {
       expect(template.includes(marker)).toBe(false);
-      for (const name of FUNCTIONS) {
+      for (const name of FUNCTION_NAMES) {
         for (const entry of readZip(join(aws.dir, `${name}.zip`))) expect(entry.content.includes(marker)).toBe(false);
       }
     }
@@ -406,10 +395,10 @@ describe('serverless package: the function zips', () => {
     console.log(`function packages (bytes): ${JSON.stringify(sizes)}`);
   });
 
-  test.each(FUNCTIONS)('%s.zip holds one bundled JS file that needs nothing but Node built-ins', (name) => {
+  test.each(FUNCTION_NAMES)('%s.zip holds one bundled JS file that needs nothing but Node built-ins', (name) => {
     const zipPath = join(plain.dir, `${name}.zip`);
     const entries = readZip(zipPath);
-    expect(entries.map((entry) => entry.name)).toEqual([`functions/${HANDLER_FILES[name]}.js`]);
+    expect(entries.map((entry) => entry.name)).toEqual([FUNCTIONS[name].entry.replace(/\.ts$/, '.js')]);
     const code = (entries[0] as ZipEntry).content.toString('utf8');
     sizes[name] = { zip: statSync(zipPath).size, js: code.length };
 

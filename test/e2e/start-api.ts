@@ -2,6 +2,7 @@
 // waits for its banner, and keeps everything it prints so a test can inspect the logs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { CONFIG_VARIABLES } from '../../shared/config';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 const START_SCRIPT = join(REPO_ROOT, 'scripts', 'start.mjs');
@@ -11,27 +12,7 @@ const READY_TIMEOUT_MS = 45_000;
 const STOP_TIMEOUT_MS = 10_000;
 
 /** Variables the service or the script read: none may leak in from the environment jest runs in. */
-const CONTROLLED_VARIABLES = [
-  'PORT',
-  'LAMBDA_PORT',
-  'REDIS_URL',
-  'SIGN_API_KEY',
-  'JWT_SECRET',
-  'JWT_KEYS',
-  'TOKEN_TTL',
-  'MAX_TTL',
-  'MAX_SESSIONS',
-  'SESSION_LIMIT',
-  'JWT_ISSUER',
-  'JWT_AUDIENCE',
-  'REDIS_TIMEOUT_MS',
-  'REDIS_WAIT_REPLICAS',
-  'REDIS_ALLOW_EVICTION',
-  'LOG_LEVEL',
-  'CORS_ORIGINS',
-  'ESBUILD_WORK_FOLDER',
-  'ESBUILD_WATCH_PATTERN',
-];
+const CONTROLLED_VARIABLES = [...CONFIG_VARIABLES, 'PORT', 'LAMBDA_PORT', 'SIGN_API_KEY', 'ESBUILD_WORK_FOLDER', 'ESBUILD_WATCH_PATTERN'];
 
 /** Matches no file: a test runs against the bundle made at startup, whatever is edited meanwhile. */
 const WATCH_NOTHING = '.e2e-tests-watch-no-files/**';

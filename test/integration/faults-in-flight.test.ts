@@ -6,7 +6,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lamb
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { forgeJws } from '../../testkit/jws';
 import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
-import { startWatchedContainer, type Answer, type WatchedContainer } from '../../testkit/watched-container-client';
+import { bundleHandlerHost, startHost, type Answer, type HostBundle, type HostProcess } from '../../testkit/host-process';
 
 const TIMEOUT_MS = 500;
 /** Scheduling on a loaded 2-core machine (the rest of `npm test` runs beside), measured inside the container. */
@@ -43,7 +43,8 @@ const outcomeOf = (answer: Answer): Outcome => {
 
 describe('Redis faults with 64 requests in flight on one container', () => {
   let server: RedisServer;
-  let container: WatchedContainer;
+  let bundle: HostBundle;
+  let container: HostProcess;
   /** Every fault injected, for the report. */
   const faults: string[] = [];
   let requestsDuringFaults = 0;
@@ -240,11 +241,13 @@ describe('Redis faults with 64 requests in flight on one container', () => {
     server = await startRedisServer();
     // Each fault's subject holds 448 sessions before the load starts: under the default MAX_SESSIONS, its
     // live tokens would end as the oldest.
-    container = await startWatchedContainer({ REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: String(TIMEOUT_MS), LOG_LEVEL: 'silent', MAX_SESSIONS: '1000' });
+    bundle = bundleHandlerHost();
+    container = await startHost(bundle, { REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: String(TIMEOUT_MS), LOG_LEVEL: 'silent', MAX_SESSIONS: '1000' });
   });
 
   afterAll(async () => {
     container?.stop();
+    bundle?.cleanup();
     await server?.stop();
     console.log(`faults: ${faults.length} injected (${faults.join(', ')}) under ${IN_FLIGHT} requests in flight; ${requestsDuringFaults} answers checked\n${summaries.join('\n')}`);
   });

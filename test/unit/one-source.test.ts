@@ -1,0 +1,62 @@
+// The lists kept once: the functions (shared/handlers/table.ts) and the configuration variables
+// (shared/config.ts). Everything that repeats them (serverless.yml, functions/, the README) is checked here.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { CONFIG_VARIABLES, loadConfig, type Env } from '../../shared/config';
+import { FUNCTIONS } from '../../shared/handlers/table';
+
+const ROOT = join(__dirname, '..', '..');
+const serverless = load(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as {
+  provider: { environment: Record<string, unknown> };
+  functions: Record<string, { handler: string }>;
+};
+
+describe('the function table', () => {
+  it('is exactly serverless.yml\'s functions, each with its entry file', () => {
+    const deployed = Object.fromEntries(Object.entries(serverless.functions).map(([name, { handler }]) => [name, handler]));
+    const table = Object.fromEntries(Object.entries(FUNCTIONS).map(([name, { entry }]) => [name, `${entry.replace(/\.ts$/, '')}.handler`]));
+    expect(deployed).toEqual(table);
+  });
+
+  it('has a file in functions/ for each entry, and no other', () => {
+    const files = readdirSync(join(ROOT, 'functions')).map((file) => `functions/${file}`);
+    expect(files.sort()).toEqual(Object.values(FUNCTIONS).map(({ entry }) => entry).sort());
+  });
+});
+
+describe('the configuration variables', () => {
+  /** The names loadConfig reads from `env`. */
+  function readBy(env: Record<string, string>): Set<string> {
+    const read = new Set<string>();
+    const recording = new Proxy(env, {
+      get(target, name) {
+        if (typeof name === 'string') read.add(name);
+        return target[name as string];
+      },
+    }) as Env;
+    loadConfig(recording);
+    return read;
+  }
+
+  it('are exactly what loadConfig reads, with the keyring in the environment or in SSM', () => {
+    const secret = 'one-source-secret-0123456789abcdefghijklmn';
+    const read = new Set([
+      ...readBy({ REDIS_URL: 'redis://127.0.0.1:6379', JWT_KEYS: `k1:${secret}` }),
+      ...readBy({ REDIS_URL: 'redis://127.0.0.1:6379', JWT_KEYS_SSM_PARAMETER: '/jwt/keyring' }),
+    ]);
+    expect([...read].sort()).toEqual([...CONFIG_VARIABLES].sort());
+  });
+
+  it('are serverless.yml\'s environment, but IS_OFFLINE, which serverless offline sets', () => {
+    expect(Object.keys(serverless.provider.environment).sort()).toEqual(CONFIG_VARIABLES.filter((name) => name !== 'IS_OFFLINE').sort());
+  });
+
+  it('are the README\'s table, with those only `npm start` reads', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+    const rows = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]);
+    const startScriptOnly = ['SIGN_API_KEY', 'PORT', 'LAMBDA_PORT'];
+    expect(rows.sort()).toEqual([...CONFIG_VARIABLES.filter((name) => name !== 'IS_OFFLINE'), ...startScriptOnly].sort());
+  });
+});
