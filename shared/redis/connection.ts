@@ -30,15 +30,35 @@ export type Command<T> = (client: RedisClient, remainingMs: number) => Promise<T
 /** Where a command runs: the node that owns this key, or the n-th primary (for SCAN). */
 export type Route = { key: string } | { primary: number };
 
+/** What run() may do with a command after the connection failed under it: see idempotent() and sentOnce(). */
+type Retry = 'idempotent' | 'unsent';
+
+/** One command for run(): what it is called (in errors and logs), where it runs, how it is sent, and when it may be sent again. */
+export interface RedisCommand<T> {
+  readonly operation: string;
+  readonly route: Route;
+  readonly send: Command<T>;
+  readonly retry: Retry;
+}
+
 /**
- * When run() may send a command again, on a fresh connection, after the connection failed under it:
- * - 'idempotent': applied twice it leaves what applying it once does, so it is retried even when the first
- *   attempt may have run and only its reply was lost (reads; DEL, UNLINK; scripts that only delete or raise).
- * - 'unsent': only when the first attempt failed before the command was handed a connection, so nothing of it
- *   was written (a connect that failed, or node-redis's connect timer fired late, after a freeze). A connection
- *   that dies after that may have taken the command with it, run or not: StoreOutcomeUnknownError, not a retry.
+ * A command that, applied twice, leaves what applying it once does (reads; DEL, UNLINK; scripts that only
+ * delete or raise): run() sends it again on a fresh connection even when the first attempt may have run and
+ * only its reply was lost.
  */
-export type Retry = 'idempotent' | 'unsent';
+export function idempotent<T>(operation: string, route: Route, send: Command<T>): RedisCommand<T> {
+  return { operation, route, send, retry: 'idempotent' };
+}
+
+/**
+ * A command that must not run twice: run() sends it again only when the first attempt failed before it was
+ * handed a connection, so nothing of it was written (a connect that failed, or node-redis's connect timer
+ * fired late, after a freeze). A connection that dies after that may have taken it along, run or not:
+ * StoreOutcomeUnknownError, never a retry.
+ */
+export function sentOnce<T>(operation: string, route: Route, send: Command<T>): RedisCommand<T> {
+  return { operation, route, send, retry: 'unsent' };
+}
 
 /** Whether an attempt got as far as handing its command a connection: from then on it may have reached the server. */
 interface Progress {
@@ -109,13 +129,13 @@ export class RedisConnection {
    * Runs one command within the time bound, on the node `route` names. If the socket under it turns out
    * to be dead (the server dropped it while the container was frozen), the cluster moved the slot, or the
    * connect it waited for, begun before it, timed out while the process was frozen or stalled, it is
-   * retried once on a fresh connection, inside the same bound, as far as `retry` allows (see Retry).
-   * The time it takes counts toward `scope`'s, the invocation it serves.
+   * retried once on a fresh connection, inside the same bound, as far as the command allows (idempotent()
+   * or sentOnce()). The time it takes counts toward `scope`'s, the invocation it serves.
    */
-  async run<T>(operation: string, route: Route, retry: Retry, command: Command<T>, scope?: RequestScope): Promise<T> {
+  async run<T>({ operation, route, send, retry }: RedisCommand<T>, scope?: RequestScope): Promise<T> {
     const started = performance.now();
     try {
-      return await this.withinBound(operation, scope, retry, (deadline, progress) => this.attempt(route, command, deadline, progress));
+      return await this.withinBound(operation, scope, retry, (deadline, progress) => this.attempt(route, send, deadline, progress));
     } finally {
       if (scope !== undefined) recordRedisCall(scope, performance.now() - started);
     }

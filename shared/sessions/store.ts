@@ -9,7 +9,7 @@ import { MAX_TTL_LIMIT } from '../auth/claims';
 import { loadSessionConfig, type SessionConfig } from '../config';
 import { SessionLimitError, StoreOutcomeUnknownError, StoreUnavailableError } from '../errors';
 import { describeError, log, type RequestScope } from '../telemetry/log';
-import type { Command, RedisConnection } from '../redis/connection';
+import { idempotent, sentOnce, type Command, type RedisConnection } from '../redis/connection';
 import type { SessionKeys } from './lua';
 
 export const LABEL_PREFIX = 'jwt_label:';
@@ -73,7 +73,7 @@ export function isJti(value: unknown): value is string {
 }
 
 export const labelKey = (jti: string): string => `${LABEL_PREFIX}${jti}`;
-const indexKey = (tag: string): string => `${INDEX_PREFIX}{${tag}}`;
+export const indexKey = (tag: string): string => `${INDEX_PREFIX}{${tag}}`;
 export const counterKey = (tag: string): string => `${COUNTER_PREFIX}{${tag}}`;
 const subjectKeys = (tag: string): Omit<SessionKeys, 'label'> => ({ index: indexKey(tag), counter: counterKey(tag) });
 
@@ -97,7 +97,7 @@ export async function readLiveLabel(redis: RedisConnection, jti: string, scope?:
   // verify has already refused any other jti.
   if (tag === undefined) return null;
   const key = labelKey(jti);
-  const [label, counter] = await redis.run('MGET', { key }, 'idempotent', (client) => client.mGet([key, counterKey(tag)]), scope);
+  const [label, counter] = await redis.run(idempotent('MGET', { key }, (client) => client.mGet([key, counterKey(tag)])), scope);
   return isLive(label, counter) ? label : null;
 }
 
@@ -132,12 +132,9 @@ export class SessionStore {
     let stored: number;
     try {
       stored = await this.redis.run(
-        'registerSession',
-        { key: keys.index },
         // ! Not idempotent: run again after its reply was lost, it would store the label again, bringing back a
-        // token revoked (by jti or logout-all) in between, and apply the cap twice. Retried only if never sent.
-        'unsent',
-        (client) => client.registerSession(keys, session, { maxSessions, onLimit, labelPrefix: LABEL_PREFIX }),
+        // token revoked (by jti or logout-all) in between, and apply the cap twice.
+        sentOnce('registerSession', { key: keys.index }, (client) => client.registerSession(keys, session, { maxSessions, onLimit, labelPrefix: LABEL_PREFIX })),
         scope,
       );
     } catch (error) {
@@ -154,7 +151,7 @@ export class SessionStore {
     const tag = tagOfJti(jti);
     if (tag === undefined) return false;
     const keys = { label: labelKey(jti), ...subjectKeys(tag) };
-    const ended = await this.redis.run('endSession', { key: keys.index }, 'idempotent', this.replicated((client) => client.endSession(keys, jti)), scope);
+    const ended = await this.redis.run(idempotent('endSession', { key: keys.index }, this.replicated((client) => client.endSession(keys, jti))), scope);
     return ended === 1;
   }
 
@@ -171,16 +168,16 @@ export class SessionStore {
   async endAll(sub: string, scope?: RequestScope): Promise<number> {
     const keys = subjectKeys(subjectTag(sub));
     const maxTtlMs = this.limits.maxTtlSeconds * 1000;
-    return this.redis.run('endAllSessions', { key: keys.index }, 'idempotent', this.replicated((client) => client.endAllSessions(keys, maxTtlMs, LABEL_PREFIX)), scope);
+    return this.redis.run(idempotent('endAllSessions', { key: keys.index }, this.replicated((client) => client.endAllSessions(keys, maxTtlMs, LABEL_PREFIX))), scope);
   }
 
   /** The subject's live sessions, newest first. */
   async list(sub: string, nowSeconds: number, scope?: RequestScope): Promise<Session[]> {
     const { index, counter } = subjectKeys(subjectTag(sub));
-    const entries = await this.redis.run('ZRANGE', { key: index }, 'idempotent', (client) => client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' }), scope);
+    const entries = await this.redis.run(idempotent('ZRANGE', { key: index }, (client) => client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' })), scope);
     if (entries.length === 0) return [];
     // Labels and counter share the index's slot, so one MGET reads them all.
-    const [generation, ...labels] = await this.redis.run('MGET', { key: index }, 'idempotent', (client) => client.mGet([counter, ...entries.map((entry) => labelKey(entry.value))]), scope);
+    const [generation, ...labels] = await this.redis.run(idempotent('MGET', { key: index }, (client) => client.mGet([counter, ...entries.map((entry) => labelKey(entry.value))])), scope);
     const live: Array<{ session: Session; issuedAtMs: number }> = [];
     entries.forEach((entry, i) => {
       const label = labels[i];
@@ -209,7 +206,7 @@ export class SessionStore {
    */
   private async withdraw(keys: SessionKeys, jti: string, scope?: RequestScope): Promise<void> {
     try {
-      await this.redis.run('endSession', { key: keys.index }, 'idempotent', (client) => client.endSession(keys, jti), scope);
+      await this.redis.run(idempotent('endSession', { key: keys.index }, (client) => client.endSession(keys, jti)), scope);
     } catch (error) {
       (scope?.log ?? log).warn('could not withdraw a session that may have been stored, for a token never handed out', { reason: describeError(error) }, scope);
     }
@@ -245,15 +242,12 @@ export class SessionStore {
       const route = { primary };
       let cursor = '0';
       do {
-        const page = await this.redis.run('SCAN', route, 'idempotent', (client) => client.scan(cursor, { MATCH: pattern, COUNT: SCAN_BATCH }));
+        const page = await this.redis.run(idempotent('SCAN', route, (client) => client.scan(cursor, { MATCH: pattern, COUNT: SCAN_BATCH })));
         cursor = page.cursor;
         if (page.keys.length > 0) {
           // One UNLINK a key: keys of a page may lie in different slots, which one command may not span.
           const unlinked = await this.redis.run(
-            'UNLINK',
-            route,
-            'idempotent',
-            this.replicated(async (client) => (await Promise.all(page.keys.map((key) => client.unlink(key)))).reduce((a, b) => a + b, 0)),
+            idempotent('UNLINK', route, this.replicated(async (client) => (await Promise.all(page.keys.map((key) => client.unlink(key)))).reduce((a, b) => a + b, 0))),
           );
           deleted += unlinked;
           onProgress(deleted);

@@ -8,7 +8,7 @@
 // client nobody referenced. It takes a connect given very little time: a retry after a dropped socket near
 // the end of the bound, on a busy event loop. This reproduces exactly that, deterministically.
 import { setLogLevel } from '../../shared/telemetry/log';
-import { RedisConnection } from '../../shared/redis/connection';
+import { idempotent, RedisConnection } from '../../shared/redis/connection';
 import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,7 +41,7 @@ describe('Class: RedisConnection, a connect given up on at its deadline', () => 
     const redis = new RedisConnection({ url: server.url, timeoutMs });
     // Connected first (retried: a busy machine may take longer than the bound to open it).
     for (let attempt = 1; attempt <= 10; attempt += 1) {
-      const connected = await redis.run('PING', { key: 'k' }, 'idempotent', (client) => client.ping()).then(() => true, () => attempt === 10);
+      const connected = await redis.run(idempotent('PING', { key: 'k' }, (client) => client.ping())).then(() => true, () => attempt === 10);
       if (connected) break;
     }
     // Repeated until the timing lands (the retry's connect deadline fires first): a few tries at most.
@@ -49,7 +49,8 @@ describe('Class: RedisConnection, a connect given up on at its deadline', () => 
     for (let round = 0; round < 5 && !triggered; round += 1) {
       let attempts = 0;
       const outcome = await redis
-        .run('GET', { key: 'k' }, 'idempotent', async (client, remainingMs) => {
+        .run(
+          idempotent('GET', { key: 'k' }, async (client, remainingMs) => {
           attempts += 1;
           if (attempts > 1) return client.get('k');
           // The socket under the first attempt turns out dead just before the deadline, so the retry opens a
@@ -58,7 +59,8 @@ describe('Class: RedisConnection, a connect given up on at its deadline', () => 
           busy(remainingMs - 4);
           setImmediate(() => busy(20));
           throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-        })
+          }),
+        )
         .then(() => 'answered', (error: Error) => error.message);
       triggered = /connect took longer than/.test(outcome);
     }

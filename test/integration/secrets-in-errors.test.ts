@@ -7,7 +7,7 @@ import { loadRedisConfig } from '../../shared/config';
 import { ConfigError, StoreUnavailableError } from '../../shared/errors';
 import { fetchKeyring } from '../../shared/auth/keyring';
 import { setLogLevel } from '../../shared/telemetry/log';
-import { RedisConnection } from '../../shared/redis/connection';
+import { idempotent, RedisConnection } from '../../shared/redis/connection';
 import { configError } from '../../testkit/config-error';
 import { captureLogs } from '../../testkit/logs';
 import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
@@ -118,7 +118,7 @@ describe('Secrets never reach an error or a log line', () => {
       // Accepted: then it must mean this very password (the parser percent-encoded what needed it).
       const redis = new RedisConnection({ url: redisUrl, timeoutMs: 3000 });
       try {
-        await expect(redis.run('PING', { key: 'k' }, 'idempotent', (client) => client.ping())).resolves.toBe('PONG');
+        await expect(redis.run(idempotent('PING', { key: 'k' }, (client) => client.ping()))).resolves.toBe('PONG');
       } finally {
         await redis.close();
       }
@@ -131,7 +131,7 @@ describe('Secrets never reach an error or a log line', () => {
       const right = loadRedisConfig({ REDIS_URL: `redis://app:${encodeURIComponent(password)}@127.0.0.1:${server.port}` });
       const redis = new RedisConnection({ url: right.url, timeoutMs: 3000 });
       try {
-        await expect(redis.run('PING', { key: 'k' }, 'idempotent', (client) => client.ping())).resolves.toBe('PONG');
+        await expect(redis.run(idempotent('PING', { key: 'k' }, (client) => client.ping()))).resolves.toBe('PONG');
       } finally {
         await redis.close();
       }
@@ -141,7 +141,7 @@ describe('Secrets never reach an error or a log line', () => {
         const wrong = loadRedisConfig({ REDIS_URL: `redis://app:${encodeURIComponent(wrongPassword)}@127.0.0.1:${server.port}`, REDIS_CLUSTER: String(cluster) });
         const failing = new RedisConnection({ url: wrong.url, timeoutMs: 3000, cluster: wrong.cluster });
         try {
-          const error = await caught(() => failing.run('PING', { key: 'k' }, 'idempotent', (client) => client.ping()));
+          const error = await caught(() => failing.run(idempotent('PING', { key: 'k' }, (client) => client.ping())));
           expect(error).toBeInstanceOf(StoreUnavailableError);
           // Failed for the wrong password, and says so as far as the client can tell.
           expect((error as Error).message).toMatch(cluster ? /root nodes are unavailable/ : /WRONGPASS/);
