@@ -132,7 +132,7 @@ export function loadRedisConfig(env: Env): RedisConfig {
 
 /**
  * MAX_SESSIONS and SESSION_LIMIT. At most 1,000 sessions: a listing of them stays near 100 KB, and no
- * per-subject script holds Redis for more than a few milliseconds (README, Capacity).
+ * per-subject script holds Redis for more than a few milliseconds (docs/operations.md, Capacity).
  */
 export function loadSessionConfig(env: Env): SessionConfig {
   const raw = env.SESSION_LIMIT?.trim() ?? '';

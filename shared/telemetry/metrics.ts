@@ -2,7 +2,7 @@
 // which CloudWatch Logs turns into metrics. No API call, no extra line, no client library in the bundle.
 import { elapsedMs, type Fields, type Logger, type RequestScope } from './log';
 
-export const METRICS_NAMESPACE = 'RevocableJwt';
+const METRICS_NAMESPACE = 'RevocableJwt';
 
 // Serialized once: the definitions never change, and a line is written on every request.
 const REQUEST_DEFINITION = JSON.stringify([
