@@ -1,5 +1,5 @@
-// esbuild plugins for the function bundles: serverless.yml's `custom.esbuild.plugins`, and the bench's
-// bundles (bench/lib/cold.ts), so that what is measured is what ships.
+// esbuild plugins for the function bundles, used through deploy/esbuild-options.js by serverless-esbuild and
+// the bench's bundles (bench/lib/cold.ts) alike, so that what is measured is what ships.
 'use strict';
 const { readFile } = require('node:fs/promises');
 

@@ -31,6 +31,9 @@ export interface ServiceOverrides {
   loadKeys?: KeyLoader;
 }
 
+/** Bound on fetching the keyring from SSM at cold start; well inside the functions' 6 s timeout. */
+const KEYRING_FETCH_TIMEOUT_MS = 3000;
+
 /**
  * Validates `env` and wires the services together: no I/O until warmUp() or the first call, nothing read
  * from the process. Throws ConfigError naming the variable when `env` is invalid.
@@ -58,9 +61,6 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
     close: () => redis.close(),
   };
 }
-
-/** Bound on fetching the keyring from SSM at cold start; well inside the functions' 6 s timeout. */
-const KEYRING_FETCH_TIMEOUT_MS = 3000;
 
 let container: Services | undefined;
 

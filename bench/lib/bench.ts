@@ -98,7 +98,7 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
     const logoutEvent = async () => {
       const issued = await issue();
       const iat = issued.expiresAt - issued.expiresIn;
-      return proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: { sub: issued.sub, jti: issued.jti, iat: String(iat), exp: String(issued.expiresAt), claims: '{"role":"user"}' } });
+      return proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: { sub: issued.sub, jti: issued.jti, iat: String(iat), exp: String(issued.expiresAt), customClaims: '{"role":"user"}' } });
     };
     const signEvent = () => proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: `bench-cold-${(coldSubject += 1)}`, claims: { role: 'user' } }) });
     const reader = await issue();

@@ -4,26 +4,12 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { build as esbuild, type BuildOptions, type Metafile } from 'esbuild';
-import lambdaPlugins from '../../deploy/esbuild-plugins';
+import { LAMBDA_BUILD as SHIPPED } from '../../deploy/esbuild-options';
 import { childEnv } from './env';
 import { median } from './stats';
 
-/**
- * As serverless.yml's `custom.esbuild`: everything bundled, minified, CommonJS for the Lambda runtime's Node, but for what the
- * Lambda runtime provides, with the same plugins. Keep `external` equal to serverless.yml's (the bench smoke
- * test checks it).
- */
-export const LAMBDA_BUILD: BuildOptions & { external: string[] } = {
-  bundle: true,
-  minify: true,
-  sourcemap: false,
-  platform: 'node',
-  target: 'node24',
-  format: 'cjs',
-  external: ['@aws-sdk/client-ssm'],
-  plugins: lambdaPlugins,
-  logLevel: 'silent',
-};
+/** As the functions ship (deploy/esbuild-options.js, serverless.yml's `custom.esbuild.config`), but quiet. */
+export const LAMBDA_BUILD = { ...SHIPPED, logLevel: 'silent' } satisfies BuildOptions;
 
 /**
  * What every function needs and nothing else: the Redis client. Tokens are signed and checked with

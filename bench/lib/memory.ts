@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setLogLevel } from '../../shared/telemetry/log';
 import { RedisConnection } from '../../shared/redis/connection';
-import { INDEX_PREFIX, labelKey, newJti, SessionStore, subjectTag } from '../../shared/sessions/store';
+import { indexKey, labelKey, newJti, SessionStore, subjectTag } from '../../shared/sessions/store';
 import { machineInfo, redisVersionOf, repoRoot, startRedisServer, type MachineInfo } from './env';
 import type { MemoryOptions } from './options';
 import { fixed, kib, thousands } from './stats';
@@ -90,11 +90,11 @@ export async function runMemory(options: MemoryOptions, command = 'npm run bench
     for (let k = 0; k < options.sessions; k += step) labelSample.push(await memoryUsage(labelKey(jtis[k] as string)));
     const indexStep = Math.max(1, Math.floor(options.users / INDEX_SAMPLE));
     const indexSample: number[] = [];
-    for (let u = 0; u < options.users; u += indexStep) indexSample.push(await memoryUsage(`${INDEX_PREFIX}{${subjectTag(subject(u))}}`));
+    for (let u = 0; u < options.users; u += indexStep) indexSample.push(await memoryUsage(indexKey(subjectTag(subject(u)))));
     const average = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 
     const firstLabel = labelKey(jtis[0] as string);
-    const firstIndex = `${INDEX_PREFIX}{${subjectTag(subject(0))}}`;
+    const firstIndex = indexKey(subjectTag(subject(0)));
     const keysLine = /^db0:keys=(\d+),expires=(\d+)/m.exec(keyspace);
     const configured = await admin.configGet('zset-max-listpack-entries');
 

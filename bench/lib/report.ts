@@ -199,7 +199,7 @@ export function markdown(result: BenchResult): string {
   out.push('');
   out.push('## Cold start');
   out.push('');
-  out.push(`Each function bundled as serverless.yml does (esbuild: bundle, minify, platform node, target ${LAMBDA_BUILD.target}, CommonJS; external, as the Lambda runtime provides it: ${LAMBDA_BUILD.external.join(', ')}). The dependency core is an entry importing only \`createClient\` from @redis/client: tokens are signed and checked with node:crypto.`);
+  out.push(`Each function bundled as it ships (deploy/esbuild-options.js: bundle, minify, platform node, target ${LAMBDA_BUILD.target}, CommonJS; external, as the Lambda runtime provides it: ${LAMBDA_BUILD.external.join(', ')}). The dependency core is an entry importing only \`createClient\` from @redis/client: tokens are signed and checked with node:crypto.`);
   out.push('');
   const bundleRows = [cold.core, cold.coreWithClient, cold.redisMeta].map((bundle) => [bundle.name, kib(bundle.bytes), ratio(bundle.bytes / cold.core.bytes, 3), bundle.unusedRedisModules.length === 0 ? 'none' : `${bundle.unusedRedisModules.length} files`, '']);
   for (const bundle of cold.bundles) {

@@ -3,7 +3,7 @@
 // (frequency scaling, a noisy neighbour, GC) hits every one alike. The parent starts this process with
 // REDIS_URL, JWT_SECRET and LOG_LEVEL=info in its environment and stdout sent to /dev/null: handlers
 // write their one JSON line per request, as on Lambda, and that cost is measured.
-import { createHmac, createSecretKey, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomUUID, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { createClient, defineScript } from '@redis/client';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import jsonwebtoken, { type JwtPayload } from 'jsonwebtoken';
@@ -12,11 +12,11 @@ import type { RedisClientType } from 'redis';
 import { handler as authorizer } from '../../functions/authorizer';
 import { handler as logout } from '../../functions/logout';
 import { handler as sign } from '../../functions/sign';
-import { setLogLevel } from '../../shared/telemetry/log';
-import { containerServices } from '../../shared/services';
-import { scripts } from '../../shared/sessions/lua';
-import { counterKey, INDEX_PREFIX, LABEL_PREFIX, labelKey, newJti, subjectTag } from '../../shared/sessions/store';
 import { loadSessionConfig } from '../../shared/config';
+import { containerServices, type Services } from '../../shared/services';
+import { scripts, type NewSession, type SessionCap, type SessionKeys } from '../../shared/sessions/lua';
+import { counterKey, indexKey, LABEL_PREFIX, labelKey, newJti, subjectTag } from '../../shared/sessions/store';
+import { setLogLevel } from '../../shared/telemetry/log';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import type { FloorId, LatencyRow, SanityResult, ThroughputRow, WarmMessage, WarmResult, WarmSettings } from '../lib/protocol';
 import { median, summarize } from '../lib/stats';
@@ -26,6 +26,7 @@ const READERS = 256;
 /** Subjects sign cycles through: a few live sessions each, as real users have. */
 const SIGNERS = 1000;
 const LABEL_TTL_MS = 900_000;
+const CLAIMS = { role: 'user', plan: 'pro' };
 /** The Lambda context the runtime passes: handlers put its request id on their log line. */
 const CONTEXTS = Array.from({ length: 1024 }, () => ({ awsRequestId: randomUUID() }));
 let invocations = 0;
@@ -86,391 +87,600 @@ const setInLua = defineScript({
   transformReply: undefined as unknown as () => string,
 });
 
+/** A bare node-redis client, default options, its own connection: the floors' round trips. */
+const plainClient = () => createClient({ url: redisUrl, scripts: { ...scripts, setInLua } });
+type PlainClient = ReturnType<typeof plainClient>;
+
 function payloadOf(token: string): JwtPayload {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as JwtPayload;
 }
 
-async function main(options: WarmSettings): Promise<WarmResult> {
-  const started = performance.now();
-  const services = containerServices();
-  const { issuer, audience } = services.config.tokens;
-  const verifyOptions: jsonwebtoken.VerifyOptions = { algorithms: ['HS256'], issuer, audience };
-  const key = createSecretKey(Buffer.from(secret, 'utf8'));
+const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-  // A bare node-redis client, default options, its own connection: the floor's round trips.
-  const plain = createClient({ url: redisUrl, scripts: { ...scripts, setInLua } });
-  plain.on('error', () => undefined);
-  await plain.connect();
-  // The seed's naive usage: jwt-redis over a plain client, with the secret as a string.
-  const naive = new JWTR(plain as unknown as RedisClientType);
-  // jwt-redis with a KeyObject over a plain client: what checking a token through the library costs.
-  const keyed = new JWTR(plain as unknown as RedisClientType);
+// Checks of the answers, untimed.
+const expectTrue = (result: unknown) => void (result === true || fail(`expected true, got ${String(result)}`));
+const expectOk = (result: unknown) => void (result === 'OK' || fail(`expected OK, got ${String(result)}`));
+const expectDeleted = (result: unknown) => void (result === 1 || fail(`expected 1 deleted, got ${String(result)}`));
+const expectRegistered = (result: unknown) => void (result === 1 || fail(`registerSession replied ${String(result)}`));
+const expectLabel = (result: unknown) => void (typeof result === 'string' && result !== '' ? 0 : fail(`label missing: ${String(result)}`));
+const expectLabels = (result: unknown) => expectLabel((result as unknown[] | null)?.[0]);
+const expectReader = (result: unknown) => void ((result as JwtPayload | undefined)?.sub?.startsWith('bench-reader-') ? 0 : fail('verify gave no subject'));
+const expectToken = (result: unknown) => void (typeof result === 'string' && result.split('.').length === 3 ? 0 : fail('sign gave no token'));
+function expectAllow(result: unknown): void {
+  const policy = result as APIGatewayAuthorizerResult;
+  if (policy?.policyDocument?.Statement?.[0]?.Effect !== 'Allow' || !policy.principalId.startsWith('bench-reader-')) fail('authorizer did not allow');
+}
+function expectNoContent(result: unknown): void {
+  const response = result as APIGatewayProxyResult;
+  if (response.statusCode !== 204) fail(`logout answered ${response.statusCode}: ${response.body}`);
+}
 
-  const readers: Live[] = [];
-  const readerTokens: string[] = [];
-  for (let k = 0; k < READERS; k += 1) {
-    const issued = await services.tokens.issue({ sub: `bench-reader-${k}`, claims: { role: 'user', plan: 'pro' }, ttlSeconds: 3600 });
-    readerTokens.push(issued.token);
-    const payload = payloadOf(issued.token);
-    readers.push({ sub: issued.sub, jti: issued.jti, iat: payload.iat ?? 0, exp: issued.expiresAt });
-  }
-  const authEvents: APIGatewayTokenAuthorizerEvent[] = readerTokens.map((token) => tokenAuthorizerEvent(`Bearer ${token}`));
-  const readerLabels = readers.map((reader) => labelKey(reader.jti));
-  // What the authorizer reads in its one MGET: the label, and its subject's revocation counter.
-  const readerKeys = readers.map((reader) => [labelKey(reader.jti), counterKey(subjectTag(reader.sub))]);
-  const signEvents: APIGatewayProxyEvent[] = Array.from({ length: SIGNERS }, (_, k) =>
-    proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: `bench-user-${k}`, claims: { role: 'user', plan: 'pro' } }) }),
-  );
-
-  // Tokens sign issued, waiting for logout to end them.
-  const live: Live[] = [];
-  let signed = 0;
-  async function topUp(n: number): Promise<void> {
-    for (let done = 0; done < n; done += 64) {
-      const chunk = Math.min(64, n - done);
-      const issued = await Promise.all(
-        Array.from({ length: chunk }, () => {
-          signed += 1;
-          return services.tokens.issue({ sub: `bench-user-${signed % SIGNERS}`, claims: { role: 'user', plan: 'pro' }, ttlSeconds: 900 });
-        }),
-      );
-      for (const token of issued) live.push({ sub: token.sub, jti: token.jti, iat: token.expiresAt - token.expiresIn, exp: token.expiresAt });
-    }
-  }
-  const logoutEvent = (session: Live): APIGatewayProxyEvent =>
-    // API Gateway hands the authorizer's context on as strings.
-    proxyEvent({
-      method: 'POST',
-      path: '/auth/logout',
-      authorizer: { sub: session.sub, jti: session.jti, iat: String(session.iat), exp: String(session.exp), claims: '{"role":"user","plan":"pro"}' },
-    });
-
-  function hmacCheck(token: string): boolean {
+/** The raw HMAC-SHA256 check of a compact JWS: the signature part of every floor. */
+function hmacChecker(key: KeyObject): (token: string) => boolean {
+  return (token) => {
     const dot = token.lastIndexOf('.');
     const signature = Buffer.from(token.slice(dot + 1), 'base64url');
     const mac = createHmac('sha256', key).update(token.slice(0, dot)).digest();
     return signature.length === mac.length && timingSafeEqual(signature, mac);
+  };
+}
+
+/** What the candidates share: the container's services, the bare client and the key. */
+interface Bench {
+  services: Services;
+  plain: PlainClient;
+  key: KeyObject;
+  verifyOptions: jsonwebtoken.VerifyOptions;
+  hmacCheck: (token: string) => boolean;
+  readers: Readers;
+  /** A key of its own for each SET. */
+  freshKey: () => string;
+}
+
+/** Long-lived tokens, one subject each, that the authorizer candidates cycle through with next(). */
+interface Readers {
+  tokens: string[];
+  events: APIGatewayTokenAuthorizerEvent[];
+  labels: string[];
+  /** What the authorizer reads in its one MGET: the label, and its subject's revocation counter. */
+  labelAndCounter: string[][];
+  next: () => number;
+}
+
+async function issueReaders(services: Services): Promise<Readers> {
+  const issued = [];
+  for (let k = 0; k < READERS; k += 1) issued.push(await services.tokens.issue({ sub: `bench-reader-${k}`, claims: CLAIMS, ttlSeconds: 3600 }));
+  let reader = 0;
+  return {
+    tokens: issued.map(({ token }) => token),
+    events: issued.map(({ token }) => tokenAuthorizerEvent(`Bearer ${token}`)),
+    labels: issued.map(({ jti }) => labelKey(jti)),
+    labelAndCounter: issued.map(({ sub, jti }) => [labelKey(jti), counterKey(subjectTag(sub))]),
+    next: () => (reader = (reader + 1) % READERS),
+  };
+}
+
+/** Tokens signed and not yet logged out: what sign's turns leave, logout's turns end. */
+class LiveSessions {
+  private readonly live: Live[] = [];
+  private signed = 0;
+
+  constructor(private readonly services: Services) {}
+
+  add(session: Live): void {
+    this.live.push(session);
   }
 
-  let fresh = 0;
-  const freshKey = () => `bench:key:${(fresh += 1)}`;
-  const nowSeconds = () => String(Math.floor(Date.now() / 1000));
-  const expectTrue = (result: unknown) => void (result === true || fail(`expected true, got ${String(result)}`));
-  const expectOk = (result: unknown) => void (result === 'OK' || fail(`expected OK, got ${String(result)}`));
-  const expectDeleted = (result: unknown) => void (result === 1 || fail(`expected 1 deleted, got ${String(result)}`));
-  const expectLabel = (result: unknown) => void (typeof result === 'string' && result !== '' ? 0 : fail(`label missing: ${String(result)}`));
-  const expectLabels = (result: unknown) => expectLabel((result as unknown[] | null)?.[0]);
-  const expectReader = (result: unknown) => void ((result as JwtPayload | undefined)?.sub?.startsWith('bench-reader-') ? 0 : fail('verify gave no subject'));
-  const expectAllow = (result: unknown) => {
-    const policy = result as APIGatewayAuthorizerResult;
-    if (policy?.policyDocument?.Statement?.[0]?.Effect !== 'Allow' || !policy.principalId.startsWith('bench-reader-')) fail('authorizer did not allow');
+  /** The next `n`, signed through the token service when there are too few. */
+  async take(n: number): Promise<Live[]> {
+    if (this.live.length < n) await this.topUp(n - this.live.length);
+    return this.live.splice(0, n);
+  }
+
+  private async topUp(n: number): Promise<void> {
+    for (let done = 0; done < n; done += 64) {
+      const issued = await Promise.all(
+        Array.from({ length: Math.min(64, n - done) }, () => {
+          this.signed += 1;
+          return this.services.tokens.issue({ sub: `bench-user-${this.signed % SIGNERS}`, claims: CLAIMS, ttlSeconds: 900 });
+        }),
+      );
+      for (const token of issued) this.live.push({ sub: token.sub, jti: token.jti, iat: token.expiresAt - token.expiresIn, exp: token.expiresAt });
+    }
+  }
+}
+
+/** As API Gateway hands the authorizer's context on to logout: every value a string. */
+function logoutEvent(session: Live, customClaims: string): APIGatewayProxyEvent {
+  return proxyEvent({
+    method: 'POST',
+    path: '/auth/logout',
+    authorizer: { sub: session.sub, jti: session.jti, iat: String(session.iat), exp: String(session.exp), customClaims },
+  });
+}
+
+/** A session written and ended through the bare client with the service's own scripts. */
+interface ScriptSession {
+  keys: SessionKeys;
+  session: NewSession;
+}
+
+const SESSION_CAP: SessionCap = { ...loadSessionConfig({}), labelPrefix: LABEL_PREFIX };
+
+/**
+ * New sessions over SIGNERS subjects of their own, cycled: each caller its own subjects, so that no
+ * candidate's indexes fill up faster (and so reach the cap sooner) than sign's own.
+ */
+function scriptSessionsOf(prefix: string): (n: number) => ScriptSession[] {
+  const tags = Array.from({ length: SIGNERS }, (_, k) => subjectTag(`${prefix}-${k}`));
+  let made = 0;
+  const next = (now: number): ScriptSession => {
+    made += 1;
+    const tag = tags[made % SIGNERS] as string;
+    const jti = newJti(`${prefix}-${made % SIGNERS}`);
+    return {
+      keys: { label: labelKey(jti), index: indexKey(tag), counter: counterKey(tag) },
+      session: { jti, issuedAtMs: now * 1000, exp: now + 900, lifetimeMs: LABEL_TTL_MS, nowSeconds: now },
+    };
   };
+  return (n) => {
+    const now = nowSeconds();
+    return Array.from({ length: n }, () => next(now));
+  };
+}
+
+/** A handler's two rows: logging its line at info (to /dev/null), and silent. `make` is called once per row. */
+function handlerRows(floor: FloorId, make: () => Pick<Candidate, 'prepare' | 'call' | 'check'>): Candidate[] {
+  return (['info', 'silent'] as const).map((logLevel) => ({
+    id: `${floor}-${logLevel}`,
+    label: `${floor} handler (log ${logLevel === 'info' ? 'info → /dev/null' : 'silent'})`,
+    kind: 'handler',
+    floor,
+    logLevel,
+    throughput: true,
+    ...make(),
+  }));
+}
+
+/** What the authorizer's floor is built from: its Redis read and its signature check. */
+function authorizerBaselines({ plain, hmacCheck, readers }: Bench): Candidate[] {
+  const base = { kind: 'baseline', floor: 'authorizer', logLevel: 'info' } as const;
+  return [
+    {
+      ...base,
+      id: 'get',
+      label: 'node-redis GET (bare)',
+      throughput: true,
+      call: () => plain.get(readers.labels[readers.next()] as string),
+      check: expectLabel,
+    },
+    {
+      ...base,
+      id: 'mget',
+      label: 'node-redis MGET label + counter (bare)',
+      throughput: true,
+      call: () => plain.mGet(readers.labelAndCounter[readers.next()] as string[]),
+      check: expectLabels,
+    },
+    {
+      ...base,
+      id: 'hmac',
+      label: 'HMAC-SHA256 check (raw, KeyObject)',
+      sync: true,
+      throughput: false,
+      call: () => hmacCheck(readers.tokens[readers.next()] as string),
+      check: expectTrue,
+    },
+  ];
+}
+
+/** Checking a token with the JWT libraries instead: stateless (jsonwebtoken), and with jwt-redis's allowlist. */
+function verifierReferences({ plain, key, verifyOptions, readers }: Bench): Candidate[] {
+  const token = () => readers.tokens[readers.next()] as string;
+  // Over the bare client; it keeps no state per secret, so one serves both rows.
+  const jwtr = new JWTR(plain as unknown as RedisClientType);
+  const base = { kind: 'reference', floor: 'authorizer', logLevel: 'info', check: expectReader } as const;
+  return [
+    {
+      ...base,
+      id: 'jwt-verify-key',
+      label: 'jsonwebtoken.verify, KeyObject (stateless)',
+      sync: true,
+      throughput: false,
+      call: () => jsonwebtoken.verify(token(), key, verifyOptions),
+    },
+    {
+      ...base,
+      id: 'jwt-verify-string',
+      label: 'jsonwebtoken.verify, string secret (stateless)',
+      sync: true,
+      throughput: false,
+      share: 0.25,
+      call: () => jsonwebtoken.verify(token(), secret, verifyOptions),
+    },
+    {
+      ...base,
+      id: 'jwtr-naive',
+      label: 'jwt-redis verify, string secret (as its README shows)',
+      throughput: true,
+      share: 0.25,
+      call: () => jwtr.verify<JwtPayload>(token(), secret, verifyOptions),
+    },
+    {
+      ...base,
+      id: 'jwtr-key',
+      label: 'jwt-redis verify, KeyObject, bare client',
+      throughput: true,
+      call: () => jwtr.verify<JwtPayload>(token(), key as unknown as Buffer, verifyOptions),
+    },
+  ];
+}
+
+/** The authorizer's floor, HMAC check + MGET, and the same with its request line written. */
+async function authorizerFloors({ plain, hmacCheck, readers }: Bench): Promise<Candidate[]> {
+  // One request line of the authorizer as it writes it, captured once: written after the floor's round trip,
+  // it shows what the line's write alone costs, apart from building it.
+  const requestLine = await captureLine(() => authorizer(readers.events[0] as APIGatewayTokenAuthorizerEvent, context()));
+  const base = { floor: 'authorizer', logLevel: 'info', check: expectLabels } as const;
+  return [
+    {
+      ...base,
+      id: 'floor-authorizer',
+      label: 'floor: HMAC check + MGET',
+      kind: 'floor',
+      throughput: true,
+      call: () => {
+        const k = readers.next();
+        if (!hmacCheck(readers.tokens[k] as string)) return Promise.resolve(null);
+        return plain.mGet(readers.labelAndCounter[k] as string[]);
+      },
+    },
+    {
+      ...base,
+      id: 'floor-authorizer-line',
+      label: "floor + the authorizer's request line, written as it is (not built)",
+      kind: 'reference',
+      throughput: false,
+      call: async () => {
+        const k = readers.next();
+        if (!hmacCheck(readers.tokens[k] as string)) return null;
+        const labels = await plain.mGet(readers.labelAndCounter[k] as string[]);
+        process.stdout.write(requestLine);
+        return labels;
+      },
+    },
+  ];
+}
+
+async function authorizerCandidates(bench: Bench): Promise<Candidate[]> {
+  const { readers } = bench;
+  return [
+    ...authorizerBaselines(bench),
+    ...verifierReferences(bench),
+    ...(await authorizerFloors(bench)),
+    ...handlerRows('authorizer', () => ({
+      call: () => authorizer(readers.events[readers.next()] as APIGatewayTokenAuthorizerEvent, context()),
+      check: expectAllow,
+    })),
+  ];
+}
+
+/** Sign's writes through the bare client: a plain SET, the same in Lua, and sign's own script. */
+function signBaselines({ plain, freshKey }: Bench): Candidate[] {
+  const sessions = scriptSessionsOf('bench-script');
+  let registering: ScriptSession[] = [];
+  const base = { kind: 'baseline', floor: 'sign', logLevel: 'info', throughput: true } as const;
+  return [
+    { ...base, id: 'set', label: 'node-redis SET … PX (bare)', call: () => plain.set(freshKey(), String(nowSeconds()), { PX: LABEL_TTL_MS }), check: expectOk },
+    {
+      ...base,
+      id: 'evalsha',
+      label: 'node-redis EVALSHA (SET … PX in Lua)',
+      call: () => plain.setInLua(freshKey(), String(nowSeconds()), String(LABEL_TTL_MS)),
+      check: expectOk,
+    },
+    {
+      ...base,
+      id: 'evalsha-register',
+      label: "node-redis EVALSHA registerSession (sign's script, bare client)",
+      prepare: async (n) => void (registering = sessions(n)),
+      call: (i) => {
+        const { keys, session } = registering[i] as ScriptSession;
+        return plain.registerSession(keys, session, SESSION_CAP);
+      },
+      check: expectRegistered,
+    },
+  ];
+}
+
+/** Signing with jsonwebtoken, for scale: the token service makes the same bytes with node:crypto. */
+function signerReference({ services, key }: Bench): Candidate {
+  const { issuer, audience } = services.config.tokens;
+  const jti = newJti('bench-user-1');
+  const options: jsonwebtoken.SignOptions = { algorithm: 'HS256', keyid: 'default', subject: 'bench-user-1', issuer, audience };
+  return {
+    id: 'jwt-sign-key',
+    label: 'jsonwebtoken.sign, KeyObject (issue() makes the same bytes without it)',
+    kind: 'reference',
+    floor: 'sign',
+    logLevel: 'info',
+    sync: true,
+    throughput: false,
+    call: () => {
+      const iat = nowSeconds();
+      return jsonwebtoken.sign({ ...CLAIMS, jti, iat, exp: iat + 900 }, key, options);
+    },
+    check: expectToken,
+  };
+}
+
+/** Sign's floor: its own round trip, its script through the bare client, after a signature's worth of HMAC. */
+function signFloor({ plain, hmacCheck, readers }: Bench): Candidate {
+  const sessions = scriptSessionsOf('bench-floor');
+  let registering: ScriptSession[] = [];
+  return {
+    id: 'floor-sign',
+    label: 'floor: HMAC + EVALSHA registerSession',
+    kind: 'floor',
+    floor: 'sign',
+    logLevel: 'info',
+    throughput: true,
+    prepare: async (n) => void (registering = sessions(n)),
+    call: (i) => {
+      if (!hmacCheck(readers.tokens[readers.next()] as string)) return Promise.resolve(null);
+      const { keys, session } = registering[i] as ScriptSession;
+      return plain.registerSession(keys, session, SESSION_CAP);
+    },
+    check: expectRegistered,
+  };
+}
+
+/** The sign handler over SIGNERS subjects; what it hands out, logout's turns end. */
+function signHandlers(live: LiveSessions): Candidate[] {
+  const events = Array.from({ length: SIGNERS }, (_, k) =>
+    proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: `bench-user-${k}`, claims: CLAIMS }) }),
+  );
   const expectSigned = (result: unknown) => {
     const response = result as APIGatewayProxyResult;
     if (response.statusCode !== 201) fail(`sign answered ${response.statusCode}: ${response.body}`);
     const { token, jti } = JSON.parse(response.body) as { token: string; jti: string };
     const payload = payloadOf(token);
-    live.push({ sub: String(payload.sub), jti, iat: payload.iat ?? 0, exp: payload.exp ?? 0 });
+    live.add({ sub: String(payload.sub), jti, iat: payload.iat ?? 0, exp: payload.exp ?? 0 });
   };
-  const expectNoContent = (result: unknown) => {
-    const response = result as APIGatewayProxyResult;
-    if (response.statusCode !== 204) fail(`logout answered ${response.statusCode}: ${response.body}`);
-  };
-
-  let reader = 0;
-  const nextReader = () => (reader = (reader + 1) % READERS);
-
-  // Keys SET by prepare, then deleted by the timed calls.
-  let delKeys: string[] = [];
-  let logoutEvents: APIGatewayProxyEvent[] = [];
-  const prepareLogout = async (n: number) => {
-    if (live.length < n) await topUp(n - live.length);
-    logoutEvents = live.splice(0, n).map(logoutEvent);
-  };
-
-  // One request line of the authorizer as it writes it, captured once: written after the floor's round trip,
-  // it shows what the line's write alone costs, apart from building it.
-  const requestLine = await captureLine(() => authorizer(authEvents[0] as APIGatewayTokenAuthorizerEvent, context()));
-
-  const authorizerCandidate = (logLevel: LogLevel): Candidate => ({
-    id: `authorizer-${logLevel}`,
-    label: `authorizer handler (log ${logLevel === 'info' ? 'info → /dev/null' : 'silent'})`,
-    kind: 'handler',
-    floor: 'authorizer',
-    logLevel,
-    throughput: true,
-    call: () => authorizer(authEvents[nextReader()] as APIGatewayTokenAuthorizerEvent, context()),
-    check: expectAllow,
-  });
-  const signCandidate = (logLevel: LogLevel): Candidate => {
+  return handlerRows('sign', () => {
     let n = 0;
-    return {
-      id: `sign-${logLevel}`,
-      label: `sign handler (log ${logLevel === 'info' ? 'info → /dev/null' : 'silent'})`,
-      kind: 'handler',
-      floor: 'sign',
-      logLevel,
-      throughput: true,
-      call: () => sign(signEvents[(n += 1) % SIGNERS] as APIGatewayProxyEvent, context()),
-      check: expectSigned,
-    };
-  };
-  const logoutCandidate = (logLevel: LogLevel): Candidate => ({
-    id: `logout-${logLevel}`,
-    label: `logout handler (log ${logLevel === 'info' ? 'info → /dev/null' : 'silent'})`,
-    kind: 'handler',
-    floor: 'logout',
-    logLevel,
-    throughput: true,
-    prepare: prepareLogout,
-    call: (i) => logout(logoutEvents[i] as APIGatewayProxyEvent, context()),
-    check: expectNoContent,
+    return { call: () => sign(events[(n += 1) % SIGNERS] as APIGatewayProxyEvent, context()), check: expectSigned };
   });
+}
 
-  // Sessions written and ended through the bare client with our own scripts: the handlers' round trips alone.
-  interface ScriptSession {
-    keys: { label: string; index: string; counter: string };
-    session: { jti: string; issuedAtMs: number; exp: number; lifetimeMs: number; nowSeconds: number };
+function signCandidates(bench: Bench, live: LiveSessions): Candidate[] {
+  return [...signBaselines(bench), signerReference(bench), signFloor(bench), ...signHandlers(live)];
+}
+
+/** Logout's own script through the bare client, on sessions registered just before (untimed). */
+function logoutBaseline({ plain }: Bench): Candidate {
+  const sessions = scriptSessionsOf('bench-script-end');
+  let ending: ScriptSession[] = [];
+  return {
+    id: 'evalsha-end',
+    label: "node-redis EVALSHA endSession (logout's script, bare client)",
+    kind: 'baseline',
+    floor: 'logout',
+    logLevel: 'info',
+    throughput: true,
+    prepare: async (n) => {
+      ending = sessions(n);
+      await Promise.all(ending.map(({ keys, session }) => plain.registerSession(keys, session, SESSION_CAP)));
+    },
+    call: (i) => {
+      const { keys, session } = ending[i] as ScriptSession;
+      return plain.endSession(keys, session.jti);
+    },
+    check: expectDeleted,
+  };
+}
+
+/** Logout's floor: HMAC + DEL of a key SET just before (untimed). */
+function logoutFloor({ plain, hmacCheck, readers, freshKey }: Bench): Candidate {
+  let keys: string[] = [];
+  return {
+    id: 'floor-logout',
+    label: 'floor: HMAC + DEL',
+    kind: 'floor',
+    floor: 'logout',
+    logLevel: 'info',
+    throughput: true,
+    prepare: async (n) => {
+      keys = Array.from({ length: n }, freshKey);
+      await Promise.all(keys.map((k) => plain.set(k, '1', { PX: LABEL_TTL_MS })));
+    },
+    call: (i) => {
+      if (!hmacCheck(readers.tokens[readers.next()] as string)) return Promise.resolve(null);
+      return plain.del(keys[i] as string);
+    },
+    check: expectDeleted,
+  };
+}
+
+/** The logout handler, on sessions sign left (or signed for it, untimed). */
+function logoutHandlers(live: LiveSessions): Candidate[] {
+  let events: APIGatewayProxyEvent[] = [];
+  return handlerRows('logout', () => ({
+    prepare: async (n) => void (events = (await live.take(n)).map((session) => logoutEvent(session, JSON.stringify(CLAIMS)))),
+    call: (i) => logout(events[i] as APIGatewayProxyEvent, context()),
+    check: expectNoContent,
+  }));
+}
+
+function logoutCandidates(bench: Bench, live: LiveSessions): Candidate[] {
+  return [logoutBaseline(bench), logoutFloor(bench), ...logoutHandlers(live)];
+}
+
+/** Calls whose answer was not the expected one. */
+class Failures {
+  count = 0;
+  first: string | undefined;
+
+  note(candidate: Candidate, error: unknown): void {
+    this.count += 1;
+    this.first ??= `${candidate.id}: ${error instanceof Error ? error.message : String(error)}`;
   }
-  const cap = { ...loadSessionConfig({}), labelPrefix: LABEL_PREFIX };
-  /**
-   * New sessions over SIGNERS subjects of their own, cycled: each caller its own subjects, so that no
-   * candidate's indexes fill up faster (and so reach the cap sooner) than sign's own.
-   */
-  const scriptSessionsOf = (prefix: string) => {
-    const tags = Array.from({ length: SIGNERS }, (_, k) => subjectTag(`${prefix}-${k}`));
-    let made = 0;
-    return (now: number): ScriptSession => {
-      made += 1;
-      const tag = tags[made % SIGNERS] as string;
-      const jti = newJti(`${prefix}-${made % SIGNERS}`);
-      return {
-        keys: { label: labelKey(jti), index: `${INDEX_PREFIX}{${tag}}`, counter: counterKey(tag) },
-        session: { jti, issuedAtMs: now * 1000, exp: now + 900, lifetimeMs: LABEL_TTL_MS, nowSeconds: now },
-      };
-    };
-  };
-  const scriptSession = scriptSessionsOf('bench-script');
-  const floorSession = scriptSessionsOf('bench-floor');
-  let scriptSessions: ScriptSession[] = [];
-  let floorSessions: ScriptSession[] = [];
-  let endSessions: ScriptSession[] = [];
-  const signJti = newJti('bench-user-1');
+}
 
-  const candidates: Candidate[] = [
-    { id: 'get', label: 'node-redis GET (bare)', kind: 'baseline', floor: 'authorizer', logLevel: 'info', throughput: true, call: () => plain.get(readerLabels[nextReader()] as string), check: expectLabel },
-    { id: 'mget', label: 'node-redis MGET label + counter (bare)', kind: 'baseline', floor: 'authorizer', logLevel: 'info', throughput: true, call: () => plain.mGet(readerKeys[nextReader()] as string[]), check: expectLabels },
-    { id: 'set', label: 'node-redis SET … PX (bare)', kind: 'baseline', floor: 'sign', logLevel: 'info', throughput: true, call: () => plain.set(freshKey(), nowSeconds(), { PX: LABEL_TTL_MS }), check: expectOk },
-    { id: 'evalsha', label: 'node-redis EVALSHA (SET … PX in Lua)', kind: 'baseline', floor: 'sign', logLevel: 'info', throughput: true, call: () => plain.setInLua(freshKey(), nowSeconds(), String(LABEL_TTL_MS)), check: expectOk },
-    {
-      id: 'evalsha-register', label: 'node-redis EVALSHA registerSession (sign\'s script, bare client)', kind: 'baseline', floor: 'sign', logLevel: 'info', throughput: true,
-      prepare: async (n) => {
-        const now = Math.floor(Date.now() / 1000);
-        scriptSessions = Array.from({ length: n }, () => scriptSession(now));
-      },
-      call: (i) => {
-        const session = scriptSessions[i] as ScriptSession;
-        return plain.registerSession(session.keys, session.session, cap);
-      },
-      check: (result) => void (result === 1 || fail(`registerSession replied ${String(result)}`)),
-    },
-    {
-      id: 'evalsha-end', label: 'node-redis EVALSHA endSession (logout\'s script, bare client)', kind: 'baseline', floor: 'logout', logLevel: 'info', throughput: true,
-      prepare: async (n) => {
-        const now = Math.floor(Date.now() / 1000);
-        endSessions = Array.from({ length: n }, () => scriptSession(now));
-        await Promise.all(endSessions.map((session) => plain.registerSession(session.keys, session.session, cap)));
-      },
-      call: (i) => {
-        const session = endSessions[i] as ScriptSession;
-        return plain.endSession(session.keys, session.session.jti);
-      },
-      check: expectDeleted,
-    },
-    {
-      id: 'jwt-sign-key', label: 'jsonwebtoken.sign, KeyObject (issue() makes the same bytes without it)', kind: 'reference', floor: 'sign', logLevel: 'info', sync: true, throughput: false,
-      call: () => {
-        const iat = Math.floor(Date.now() / 1000);
-        return jsonwebtoken.sign({ role: 'user', plan: 'pro', jti: signJti, iat, exp: iat + 900 }, key, { algorithm: 'HS256', keyid: 'default', subject: 'bench-user-1', issuer, audience });
-      },
-      check: (result) => void (typeof result === 'string' && result.split('.').length === 3 ? 0 : fail('sign gave no token')),
-    },
-    { id: 'hmac', label: 'HMAC-SHA256 check (raw, KeyObject)', kind: 'baseline', floor: 'authorizer', logLevel: 'info', sync: true, throughput: false, call: () => hmacCheck(readerTokens[nextReader()] as string), check: expectTrue },
-    { id: 'jwt-verify-key', label: 'jsonwebtoken.verify, KeyObject (stateless)', kind: 'reference', floor: 'authorizer', logLevel: 'info', sync: true, throughput: false, call: () => jsonwebtoken.verify(readerTokens[nextReader()] as string, key, verifyOptions), check: expectReader },
-    { id: 'jwt-verify-string', label: 'jsonwebtoken.verify, string secret (stateless)', kind: 'reference', floor: 'authorizer', logLevel: 'info', sync: true, throughput: false, share: 0.25, call: () => jsonwebtoken.verify(readerTokens[nextReader()] as string, secret, verifyOptions), check: expectReader },
-    { id: 'jwtr-naive', label: 'jwt-redis verify, string secret (naive seed usage)', kind: 'reference', floor: 'authorizer', logLevel: 'info', throughput: true, share: 0.25, call: () => naive.verify<JwtPayload>(readerTokens[nextReader()] as string, secret, verifyOptions), check: expectReader },
-    { id: 'jwtr-key', label: 'jwt-redis verify, KeyObject, bare client', kind: 'reference', floor: 'authorizer', logLevel: 'info', throughput: true, call: () => keyed.verify<JwtPayload>(readerTokens[nextReader()] as string, key as unknown as Buffer, verifyOptions), check: expectReader },
-    {
-      id: 'floor-authorizer', label: 'floor: HMAC check + MGET', kind: 'floor', floor: 'authorizer', logLevel: 'info', throughput: true,
-      call: () => {
-        const k = nextReader();
-        if (!hmacCheck(readerTokens[k] as string)) return Promise.resolve(null);
-        return plain.mGet(readerKeys[k] as string[]);
-      },
-      check: expectLabels,
-    },
-    {
-      // Sign's own round trip, its script through the bare client, after a signature's worth of HMAC.
-      id: 'floor-sign', label: 'floor: HMAC + EVALSHA registerSession', kind: 'floor', floor: 'sign', logLevel: 'info', throughput: true,
-      prepare: async (n) => {
-        const now = Math.floor(Date.now() / 1000);
-        floorSessions = Array.from({ length: n }, () => floorSession(now));
-      },
-      call: (i) => {
-        if (!hmacCheck(readerTokens[nextReader()] as string)) return Promise.resolve(null);
-        const session = floorSessions[i] as ScriptSession;
-        return plain.registerSession(session.keys, session.session, cap);
-      },
-      check: (result) => void (result === 1 || fail(`registerSession replied ${String(result)}`)),
-    },
-    {
-      id: 'floor-logout', label: 'floor: HMAC + DEL', kind: 'floor', floor: 'logout', logLevel: 'info', throughput: true,
-      prepare: async (n) => {
-        delKeys = Array.from({ length: n }, freshKey);
-        await Promise.all(delKeys.map((k) => plain.set(k, '1', { PX: LABEL_TTL_MS })));
-      },
-      call: (i) => {
-        if (!hmacCheck(readerTokens[nextReader()] as string)) return Promise.resolve(null);
-        return plain.del(delKeys[i] as string);
-      },
-      check: expectDeleted,
-    },
-    {
-      id: 'floor-authorizer-line', label: 'floor + the authorizer\'s request line, written as it is (not built)', kind: 'reference', floor: 'authorizer', logLevel: 'info', throughput: false,
-      call: async () => {
-        const k = nextReader();
-        if (!hmacCheck(readerTokens[k] as string)) return null;
-        const labels = await plain.mGet(readerKeys[k] as string[]);
-        process.stdout.write(requestLine);
-        return labels;
-      },
-      check: expectLabels,
-    },
-    authorizerCandidate('info'),
-    authorizerCandidate('silent'),
-    signCandidate('info'),
-    signCandidate('silent'),
-    logoutCandidate('info'),
-    logoutCandidate('silent'),
-  ];
+function checkAnswer(candidate: Candidate, result: unknown, i: number, failures: Failures): void {
+  try {
+    candidate.check(result, i);
+  } catch (problem) {
+    failures.note(candidate, problem);
+  }
+}
 
-  let failures = 0;
-  let firstFailure: string | undefined;
-  const noteFailure = (candidate: Candidate, error: unknown) => {
-    failures += 1;
-    firstFailure ??= `${candidate.id}: ${error instanceof Error ? error.message : String(error)}`;
-  };
+/** One candidate's turn, one call at a time; samples in ns go to `into` from `offset`, if given. */
+async function turn(candidate: Candidate, n: number, failures: Failures, into?: Float64Array, offset = 0): Promise<void> {
+  await candidate.prepare?.(n);
+  setLogLevel(candidate.logLevel);
+  const { call, sync } = candidate;
+  for (let i = 0; i < n; i += 1) {
+    let result: unknown;
+    let error: unknown;
+    const t0 = process.hrtime.bigint();
+    try {
+      result = sync ? call(i) : await call(i);
+    } catch (caught) {
+      error = caught ?? new Error('rejected');
+    }
+    const t1 = process.hrtime.bigint();
+    if (into !== undefined) into[offset + i] = Number(t1 - t0);
+    if (error !== undefined) failures.note(candidate, error);
+    else checkAnswer(candidate, result, i, failures);
+  }
+  setLogLevel('info');
+}
 
-  /** One candidate's turn, one call at a time; samples in ns go to `into` from `offset`, if given. */
-  async function turn(candidate: Candidate, n: number, into?: Float64Array, offset = 0): Promise<void> {
-    await candidate.prepare?.(n);
-    setLogLevel(candidate.logLevel);
-    const { call, check, sync } = candidate;
-    for (let i = 0; i < n; i += 1) {
-      let result: unknown;
-      let error: unknown;
-      const t0 = process.hrtime.bigint();
+/** One candidate's throughput turn: `n` calls, `inFlight` outstanding at any time. Resolves calls/s. */
+async function flight(candidate: Candidate, n: number, inFlight: number, failures: Failures): Promise<number> {
+  await candidate.prepare?.(n);
+  setLogLevel(candidate.logLevel);
+  const results: unknown[] = new Array(n);
+  const errors: unknown[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next;
+      next += 1;
       try {
-        result = sync ? call(i) : await call(i);
-      } catch (caught) {
-        error = caught ?? new Error('rejected');
-      }
-      const t1 = process.hrtime.bigint();
-      if (into !== undefined) into[offset + i] = Number(t1 - t0);
-      try {
-        if (error !== undefined) throw error;
-        check(result, i);
-      } catch (problem) {
-        noteFailure(candidate, problem);
+        results[i] = await candidate.call(i);
+      } catch (error) {
+        errors.push(error ?? new Error('rejected'));
       }
     }
-    setLogLevel('info');
-  }
+  };
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: Math.min(inFlight, n) }, worker));
+  const elapsedNs = Number(process.hrtime.bigint() - t0);
+  setLogLevel('info');
+  for (const error of errors) failures.note(candidate, error);
+  results.forEach((result, i) => checkAnswer(candidate, result, i, failures));
+  return n / (elapsedNs / 1e9);
+}
 
-  /** One candidate's throughput turn: `n` calls, `inFlight` outstanding at any time. Resolves calls/s. */
-  async function flight(candidate: Candidate, n: number): Promise<number> {
-    await candidate.prepare?.(n);
-    setLogLevel(candidate.logLevel);
-    const results: unknown[] = new Array(n);
-    const errors: unknown[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < n) {
-        const i = next;
-        next += 1;
-        try {
-          results[i] = await candidate.call(i);
-        } catch (error) {
-          errors.push(error ?? new Error('rejected'));
-        }
-      }
-    };
-    const t0 = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: Math.min(options.inFlight, n) }, worker));
-    const elapsedNs = Number(process.hrtime.bigint() - t0);
-    setLogLevel('info');
-    for (const error of errors) noteFailure(candidate, error);
-    results.forEach((result, i) => {
-      try {
-        candidate.check(result, i);
-      } catch (problem) {
-        noteFailure(candidate, problem);
-      }
-    });
-    return n / (elapsedNs / 1e9);
-  }
+const rotated = <T>(items: readonly T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length] as T);
 
-  const rotated = <T>(items: readonly T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length] as T);
+const quota = (candidate: Candidate, n: number) => Math.max(1, Math.round(n * (candidate.share ?? 1)));
 
-  const quota = (candidate: Candidate, n: number) => Math.max(1, Math.round(n * (candidate.share ?? 1)));
-
+async function warmUp(candidates: Candidate[], options: WarmSettings, failures: Failures): Promise<void> {
   progress(`warm-up: ${options.warmup} calls per candidate`);
   for (let done = 0; done < options.warmup; done += options.batch) {
-    for (const candidate of candidates) await turn(candidate, quota(candidate, Math.min(options.batch, options.warmup - done)));
+    for (const candidate of candidates) await turn(candidate, quota(candidate, Math.min(options.batch, options.warmup - done)), failures);
   }
-  if (options.warmup > 0) {
-    for (const candidate of candidates) if (candidate.throughput) await flight(candidate, quota(candidate, Math.min(options.flightCalls, 2 * options.inFlight)));
+  if (options.warmup === 0) return;
+  for (const candidate of candidates) {
+    if (candidate.throughput) await flight(candidate, quota(candidate, Math.min(options.flightCalls, 2 * options.inFlight)), options.inFlight, failures);
   }
+}
 
-  progress(`latency: ${options.iterations} calls per candidate (slow references fewer), one at a time, ${candidates.length} candidates taking turns of ${options.batch}`);
+/** Every candidate's latency samples (ns), candidates taking turns of `batch` calls. */
+async function measureLatency(candidates: Candidate[], options: WarmSettings, failures: Failures): Promise<Map<string, Float64Array>> {
+  progress(
+    `latency: ${options.iterations} calls per candidate (slow references fewer), one at a time, ${candidates.length} candidates taking turns of ${options.batch}`,
+  );
   const samples = new Map(candidates.map((candidate) => [candidate.id, new Float64Array(quota(candidate, options.iterations))]));
   const taken = new Map(candidates.map((candidate) => [candidate.id, 0]));
-  for (let round = 0; candidates.some((candidate) => (taken.get(candidate.id) ?? 0) < quota(candidate, options.iterations)); round += 1) {
+  const left = (candidate: Candidate) => quota(candidate, options.iterations) - (taken.get(candidate.id) ?? 0);
+  for (let round = 0; candidates.some((candidate) => left(candidate) > 0); round += 1) {
     for (const candidate of rotated(candidates, round)) {
       const done = taken.get(candidate.id) ?? 0;
-      const n = Math.min(quota(candidate, options.batch), quota(candidate, options.iterations) - done);
+      const n = Math.min(quota(candidate, options.batch), left(candidate));
       if (n <= 0) continue;
-      await turn(candidate, n, samples.get(candidate.id), done);
+      await turn(candidate, n, failures, samples.get(candidate.id), done);
       taken.set(candidate.id, done + n);
     }
   }
+  return samples;
+}
 
-  const flyers = candidates.filter((candidate) => candidate.throughput);
+/** Calls per second of each throughput candidate, one figure per round. */
+async function measureThroughput(flyers: Candidate[], options: WarmSettings, failures: Failures): Promise<Map<string, number[]>> {
   progress(`throughput: ${options.flightRounds} rounds of ${options.flightCalls} calls per candidate, ${options.inFlight} in flight`);
   const rates = new Map(flyers.map((candidate) => [candidate.id, [] as number[]]));
   for (let r = 0; r < options.flightRounds; r += 1) {
-    for (const candidate of rotated(flyers, r)) rates.get(candidate.id)?.push(await flight(candidate, quota(candidate, options.flightCalls)));
+    for (const candidate of rotated(flyers, r))
+      rates.get(candidate.id)?.push(await flight(candidate, quota(candidate, options.flightCalls), options.inFlight, failures));
   }
+  return rates;
+}
 
-  const sanity = await revocationSanity(naive, secret, verifyOptions);
-  await plain.close();
-  await services.redis.close();
-
+/** Connects the bare client and issues the readers' tokens. */
+async function startBench(services: Services): Promise<Bench> {
+  const { issuer, audience } = services.config.tokens;
+  const key = createSecretKey(Buffer.from(secret, 'utf8'));
+  const plain = plainClient();
+  plain.on('error', () => undefined);
+  await plain.connect();
+  let fresh = 0;
   return {
-    latency: candidates.map((candidate) => ({
-      id: candidate.id,
-      label: candidate.label,
-      kind: candidate.kind,
-      floor: candidate.floor,
-      summary: summarize(samples.get(candidate.id) as Float64Array),
-    })),
-    throughput: flyers.map((candidate): ThroughputRow => {
-      const rounds = rates.get(candidate.id) ?? [];
-      return { id: candidate.id, label: candidate.label, rounds, opsPerSecond: median(rounds) };
-    }),
+    services,
+    plain,
+    key,
+    verifyOptions: { algorithms: ['HS256'], issuer, audience },
+    hmacCheck: hmacChecker(key),
+    readers: await issueReaders(services),
+    freshKey: () => `bench:key:${(fresh += 1)}`,
+  };
+}
+
+function latencyRows(candidates: Candidate[], samples: Map<string, Float64Array>): LatencyRow[] {
+  return candidates.map(({ id, label, kind, floor }) => ({ id, label, kind, floor, summary: summarize(samples.get(id) as Float64Array) }));
+}
+
+function throughputRows(flyers: Candidate[], rates: Map<string, number[]>): ThroughputRow[] {
+  return flyers.map(({ id, label }) => {
+    const rounds = rates.get(id) ?? [];
+    return { id, label, rounds, opsPerSecond: median(rounds) };
+  });
+}
+
+async function main(options: WarmSettings): Promise<WarmResult> {
+  const started = performance.now();
+  const services = containerServices();
+  const bench = await startBench(services);
+  const live = new LiveSessions(services);
+  const candidates = [...(await authorizerCandidates(bench)), ...signCandidates(bench, live), ...logoutCandidates(bench, live)];
+  const flyers = candidates.filter((candidate) => candidate.throughput);
+
+  const failures = new Failures();
+  await warmUp(candidates, options, failures);
+  const samples = await measureLatency(candidates, options, failures);
+  const rates = await measureThroughput(flyers, options, failures);
+  const sanity = await revocationSanity(new JWTR(bench.plain as unknown as RedisClientType), bench.verifyOptions);
+  await bench.plain.close();
+  await services.redis.close();
+  return {
+    latency: latencyRows(candidates, samples),
+    throughput: throughputRows(flyers, rates),
     sanity,
-    failures,
-    firstFailure,
+    failures: failures.count,
+    firstFailure: failures.first,
     elapsedMs: performance.now() - started,
   };
 }
@@ -479,10 +689,10 @@ async function main(options: WarmSettings): Promise<WarmResult> {
 async function captureLine(run: () => Promise<unknown>): Promise<string> {
   const write = process.stdout.write.bind(process.stdout);
   let captured = '';
-  process.stdout.write = ((chunk: string) => {
+  process.stdout.write = (chunk: string) => {
     captured += chunk;
     return true;
-  }) as typeof process.stdout.write;
+  };
   try {
     setLogLevel('info');
     await run();
@@ -493,8 +703,11 @@ async function captureLine(run: () => Promise<unknown>): Promise<string> {
   return captured;
 }
 
-/** Sign, allow, log out, and the very next check refuses: through the handlers and through bare jwt-redis. */
-async function revocationSanity(naive: JWTR, key: string, verifyOptions: jsonwebtoken.VerifyOptions): Promise<SanityResult> {
+/**
+ * Sign, allow, log out, and the very next check refuses: through the handlers, and through jwt-redis used as
+ * its README shows (string secret), which reads the same labels.
+ */
+async function revocationSanity(jwtr: JWTR, verifyOptions: jsonwebtoken.VerifyOptions): Promise<SanityResult> {
   setLogLevel('silent');
   const signedResponse = await sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: 'bench-sanity' }) }));
   const { token, jti } = JSON.parse(signedResponse.body) as { token: string; jti: string };
@@ -503,14 +716,12 @@ async function revocationSanity(naive: JWTR, key: string, verifyOptions: jsonweb
     (policy) => policy.policyDocument.Statement[0]?.Effect === 'Allow',
     () => false,
   );
-  const loggedOut = await logout(
-    proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: { sub: 'bench-sanity', jti, iat: String(payload.iat), exp: String(payload.exp), claims: '{}' } }),
-  );
+  const loggedOut = await logout(logoutEvent({ sub: 'bench-sanity', jti, iat: payload.iat ?? 0, exp: payload.exp ?? 0 }, '{}'));
   const denied = await authorizer(tokenAuthorizerEvent(`Bearer ${token}`)).then(
     () => false,
     (error: unknown) => error instanceof Error && error.message === 'Unauthorized',
   );
-  const naiveDenied = await naive.verify(token, key, verifyOptions).then(
+  const jwtrDenied = await jwtr.verify(token, secret, verifyOptions).then(
     () => false,
     (error: unknown) => error instanceof TokenDestroyedError,
   );
@@ -520,7 +731,7 @@ async function revocationSanity(naive: JWTR, key: string, verifyOptions: jsonweb
     allowedBeforeLogout: allowed,
     loggedOut: loggedOut.statusCode === 204,
     deniedAfterLogout: denied,
-    naiveDeniedAfterLogout: naiveDenied,
+    naiveDeniedAfterLogout: jwtrDenied,
   };
 }
 

@@ -4,13 +4,19 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { load } from 'js-yaml';
+import esbuildOptions from '../../deploy/esbuild-options';
+import lambdaPlugins from '../../deploy/esbuild-plugins';
 import { runBench } from '../../bench/lib/bench';
 import { capMarkdown, runCap } from '../../bench/lib/cap';
 import { LAMBDA_BUILD, UNPATCHED_CLIENT } from '../../bench/lib/cold';
 import { runMemory } from '../../bench/lib/memory';
 import type { BenchResult } from '../../bench/lib/report';
+import { serviceRuntimeMajor } from '../../testkit/runtime-node';
 
 jest.setTimeout(180_000);
+
+const ROOT = join(__dirname, '..', '..');
 
 const LATENCY_ROWS = [
   'get',
@@ -38,26 +44,33 @@ const LATENCY_ROWS = [
 ];
 
 describe('bench smoke run (no timing asserted)', () => {
-  it('bundles as serverless.yml does: the same externals', () => {
-    const yml = readFileSync(join(__dirname, '../../serverless.yml'), 'utf8');
-    const external = /^\s+external:\s*\[([^\]]*)\]/m.exec(yml)?.[1] ?? '';
-    const listed = external
-      .split(',')
-      .map((name) => name.trim().replace(/^['"]|['"]$/g, ''))
-      .filter((name) => name !== '');
-    expect([...LAMBDA_BUILD.external].sort()).toEqual(listed.sort());
+  it('bundles as serverless.yml does: its custom.esbuild.config, deploy/esbuild-options.js', async () => {
+    const yml = load(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { custom: { esbuild: Record<string, unknown> } };
+    const { config } = yml.custom.esbuild;
+    expect(config).toBe('./deploy/esbuild-options.js');
+    // As serverless-esbuild 1.57 loads it: the module at that path from the service directory, called with serverless.
+    const serverlessOptions = ((await import(join(ROOT, String(config)))) as { default: typeof esbuildOptions }).default;
+    expect(serverlessOptions).toBe(esbuildOptions);
+    const resolved = serverlessOptions({ service: { custom: { esbuild: yml.custom.esbuild } } });
+    const { exclude, outputWorkFolder, watch, ...esbuildsOwn } = resolved;
+    expect(esbuildsOwn).toEqual(esbuildOptions.LAMBDA_BUILD);
+    expect(exclude).toEqual(esbuildOptions.LAMBDA_BUILD.external);
+    expect({ outputWorkFolder, watch }).toEqual({ outputWorkFolder: yml.custom.esbuild.outputWorkFolder, watch: yml.custom.esbuild.watch });
+
+    const { logLevel, ...bench } = LAMBDA_BUILD;
+    expect(logLevel).toBe('silent');
+    expect(bench).toEqual(esbuildOptions.LAMBDA_BUILD);
+    expect(LAMBDA_BUILD.plugins).toBe(lambdaPlugins);
   });
 
-  it('bundles as serverless.yml does: the same esbuild target', () => {
-    const yml = readFileSync(join(__dirname, '../../serverless.yml'), 'utf8');
-    expect(/^[ \t]+target:[ \t]*(node\d+)[ \t]*$/m.exec(yml)?.[1]).toBe(LAMBDA_BUILD.target);
+  it('bundles as serverless.yml does: bundler settings in serverless.yml are refused, not silently ignored', () => {
+    expect(() => esbuildOptions({ service: { custom: { esbuild: { config: './deploy/esbuild-options.js', target: 'node20', exclude: [] } } } })).toThrow(
+      'serverless.yml custom.esbuild sets target, exclude: bundler settings belong in deploy/esbuild-options.js',
+    );
   });
 
-  it('bundles as serverless.yml does: the same esbuild plugins', () => {
-    const yml = readFileSync(join(__dirname, '../../serverless.yml'), 'utf8');
-    const pluginsFile = /^[ \t]+plugins:[ \t]*(\S+)[ \t]*$/m.exec(yml)?.[1];
-    expect(pluginsFile).toBe('deploy/esbuild-plugins.js');
-    expect(LAMBDA_BUILD.plugins).toBe(require(join(__dirname, '../..', pluginsFile ?? '')));
+  it("bundles for the Node.js of serverless.yml's provider.runtime", () => {
+    expect(LAMBDA_BUILD.target).toBe(`node${serviceRuntimeMajor()}`);
   });
 
   let out: string;

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { LAMBDA_BUILD } from '../../deploy/esbuild-options';
 import lambdaPlugins from '../../deploy/esbuild-plugins';
 
 /** As esbuild prints the statements the plugin inserts. */
@@ -22,6 +23,10 @@ async function bundle(contents: string, resolveDir: string) {
 }
 
 describe('esbuild plugins: node-redis client class built cheaply', () => {
+  it('are what every function bundle is built with (deploy/esbuild-options.js)', () => {
+    expect(LAMBDA_BUILD.plugins).toBe(lambdaPlugins);
+  });
+
   it('patches the installed @redis/client, and the bundled client still has every command', async () => {
     const result = await bundle(
       "import { createClient } from '@redis/client'; export const client = createClient({ url: 'redis://127.0.0.1:1' });",
