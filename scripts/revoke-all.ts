@@ -38,7 +38,9 @@ async function main(args: string[]): Promise<number> {
   const redis = new RedisConnection(redisConfig);
   try {
     const started = Date.now();
-    const revoked = await new SessionStore(redis, redisConfig.waitReplicas).endEverything((sofar) => log.info('revoke-all', { outcome: 'progress', revoked: sofar }));
+    const revoked = await new SessionStore(redis, redisConfig.waitReplicas).endEverything((sofar) =>
+      log.info('revoke-all', { outcome: 'progress', revoked: sofar }),
+    );
     console.log(`revoked ${revoked} tokens in ${Date.now() - started} ms`);
     return 0;
   } finally {

@@ -57,7 +57,8 @@ async function main() {
   const args = process.argv.slice(2);
   for (const arg of args) {
     const option = Object.keys(OWNED_OPTIONS).find((name) => arg === name || arg.startsWith(`${name}=`));
-    if (option !== undefined) throw new Error(`${option} is not passed on to serverless offline: ${OWNED_OPTIONS[/** @type {keyof typeof OWNED_OPTIONS} */ (option)]}`);
+    if (option !== undefined)
+      throw new Error(`${option} is not passed on to serverless offline: ${OWNED_OPTIONS[/** @type {keyof typeof OWNED_OPTIONS} */ (option)]}`);
   }
   const port = portFrom('PORT', '3000');
   const stage = stageFrom(args);
@@ -126,8 +127,7 @@ async function main() {
   // Offline prints its routes with its own port, which skips the gateway: show the one to call instead,
   // padded to the same width so that its table stays aligned.
   const offlineAddress = new RegExp(`localhost:${offlinePort}(\\S*)( *)`, 'g');
-  const showPublicPort = (/** @type {string} */ text) =>
-    text.replace(offlineAddress, (found, path) => `localhost:${port}${path}`.padEnd(found.length));
+  const showPublicPort = (/** @type {string} */ text) => text.replace(offlineAddress, (found, path) => `localhost:${port}${path}`.padEnd(found.length));
   offline.stdout?.setEncoding('utf8');
   offline.stdout?.on('data', (/** @type {string} */ chunk) => process.stdout.write(showPublicPort(chunk)));
 
@@ -204,11 +204,9 @@ async function stopChild(child, signal) {
 
 /** Starts redis-server as `redisServer`, so a shutdown even during startup stops it. @param {number} port */
 async function startRedisServer(port) {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   redisServer = child;
   // Kept only to explain a failed start; capped, since the pipes stay open for the server's lifetime.
   let output = '';
@@ -277,7 +275,13 @@ function answersPing(port) {
 function listen(server, port, variable) {
   return new Promise((resolve, reject) => {
     server.once('error', (/** @type {NodeJS.ErrnoException} */ error) =>
-      reject(new Error(error.code === 'EADDRINUSE' ? `${variable} ${port} is in use; set ${variable} to a free port` : `cannot listen on ${variable} ${port}: ${error.message}`)),
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `${variable} ${port} is in use; set ${variable} to a free port`
+            : `cannot listen on ${variable} ${port}: ${error.message}`,
+        ),
+      ),
     );
     // Where offline listens by default.
     server.listen(port, 'localhost', () => resolve(server));

@@ -217,7 +217,9 @@ export function parseKeyring(ring: string, source: string, offline: boolean): Si
     const kid = entry.slice(0, Math.max(separator, 0)).trim();
     const secret = entry.slice(separator + 1).trim();
     if (separator <= 0 || !KID_PATTERN.test(kid)) {
-      throw new ConfigError(`${source} entry ${index + 1} must be kid:secret, with a kid of 1-64 letters, digits, ".", "_" or "-" (and no comma in the secret)`);
+      throw new ConfigError(
+        `${source} entry ${index + 1} must be kid:secret, with a kid of 1-64 letters, digits, ".", "_" or "-" (and no comma in the secret)`,
+      );
     }
     const first = keys.findIndex((key) => key.kid === kid);
     if (first >= 0) throw new ConfigError(`${source} entry ${index + 1} repeats the kid of entry ${first + 1}`);

@@ -24,7 +24,9 @@ export const hostileJsonText: fc.Arbitrary<string> = fc.letrec<{ value: string }
     fc.double().map((value) => JSON.stringify(value)),
     anyString(24).map((value) => JSON.stringify(value)),
     fc.array(tie('value'), { maxLength: 4 }).map((items) => `[${items.join(',')}]`),
-    fc.array(fc.tuple(hostileKey, tie('value')), { maxLength: 5 }).map((pairs) => `{${pairs.map(([key, value]) => `${JSON.stringify(key)}:${value}`).join(',')}}`),
+    fc
+      .array(fc.tuple(hostileKey, tie('value')), { maxLength: 5 })
+      .map((pairs) => `{${pairs.map(([key, value]) => `${JSON.stringify(key)}:${value}`).join(',')}}`),
   ),
 })).value;
 

@@ -23,16 +23,18 @@ if (Number(process.versions.node.split('.')[0]) !== Number(expectedMajor)) {
   process.exit(70);
 }
 // A bundle that cannot load under this Node (syntax, a missing module) throws here and ends the process.
-const handler = (require(String(file)) as Record<string, unknown>)[String(exportName)];
-if (typeof handler !== 'function') {
+const exported = (module.require(String(file)) as Record<string, unknown>)[String(exportName)];
+if (typeof exported !== 'function') {
   process.stderr.write(`bundle host: ${file} exports no function ${exportName}\n`);
   process.exit(71);
 }
+/** Called as the runtime calls a handler: the event and a context (only awsRequestId here); it may return a promise. */
+const handler = exported as (event: unknown, context: { awsRequestId: string }) => unknown;
 
 process.on('message', ({ id, event }: BundleInvocation) => {
   const reply = (outcome: BundleInvocationResult) => process.send?.(outcome);
   Promise.resolve()
-    .then(() => handler(event, { awsRequestId: `bundle-test-${id}` }) as unknown)
+    .then(() => handler(event, { awsRequestId: `bundle-test-${id}` }))
     .then(
       (result) => reply({ id, ok: true, result }),
       (error: unknown) => reply({ id, ok: false, error: { name: (error as Error).name, message: (error as Error).message } }),

@@ -6,14 +6,14 @@ import { createHandlers, type Handlers } from '../shared/handlers/table';
 import { createServices, type ServiceOverrides, type Services } from '../shared/services';
 
 export interface Container extends Handlers {
-  services: () => Services;
+  services: Services;
   /** Closes the container's connection. */
-  resetServices: () => Promise<void>;
+  close(): Promise<void>;
 }
 
 /** Builds the handlers as a new container would with `env`. Throws what the cold start throws. */
 export function coldStart(env: Env, overrides?: ServiceOverrides): Container {
   const services = createServices(env, overrides);
   services.warmUp();
-  return { ...createHandlers(services), services: () => services, resetServices: () => services.close() };
+  return { ...createHandlers(services), services, close: () => services.close() };
 }

@@ -62,7 +62,12 @@ process.on('message', (message: Invocation) => {
   const started = performance.now();
   const run = (HANDLERS as Record<string, (event: never) => Promise<unknown>>)[message.handler];
   const reply = (outcome: Outcome) => {
-    const result: InvocationResult = { id: message.id, connectCount: containerServices().redis.connectCount, elapsedMs: performance.now() - started, ...outcome };
+    const result: InvocationResult = {
+      id: message.id,
+      connectCount: containerServices().redis.connectCount,
+      elapsedMs: performance.now() - started,
+      ...outcome,
+    };
     process.send?.(result);
   };
   if (run === undefined) {

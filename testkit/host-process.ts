@@ -14,6 +14,8 @@ const FLUSH_MARKER = '__handler_host_flush__';
 const STALL_MARKER = '__handler_host_stall__';
 const STATS = '__handler_host_stats__';
 
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+
 /** An invocation's result, with performance.now() in this process when it was sent and when it came back. */
 export type Answer = InvocationResult & { sentAt: number; answeredAt: number };
 
@@ -162,7 +164,7 @@ export async function startHost(bundle: HostBundle, env: Record<string, string>)
       output.flatMap((line) => {
         try {
           const parsed: unknown = JSON.parse(line);
-          return typeof parsed === 'object' && parsed !== null ? [parsed as Record<string, unknown>] : [];
+          return isObject(parsed) ? [parsed] : [];
         } catch {
           return [];
         }

@@ -43,7 +43,10 @@ function asymmetricKey(alg: string): KeyObject {
 export function signatureFor(alg: string, input: string, secret: string | Buffer = 'not-our-secret'): Buffer {
   const hash = HASH[alg.slice(2)] ?? 'sha256';
   if (alg === 'none') return Buffer.alloc(0);
-  if (alg.startsWith('HS')) return createHmac(hash, typeof secret === 'string' ? createSecretKey(Buffer.from(secret)) : secret).update(input).digest();
+  if (alg.startsWith('HS'))
+    return createHmac(hash, typeof secret === 'string' ? createSecretKey(Buffer.from(secret)) : secret)
+      .update(input)
+      .digest();
   const key = asymmetricKey(alg);
   if (alg.startsWith('PS')) {
     return sign(hash, Buffer.from(input), { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST });

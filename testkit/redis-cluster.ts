@@ -48,25 +48,32 @@ export async function startRedisCluster({ acl, tls }: RedisClusterOptions = {}):
       const nodeDir = join(dir, `node-${i}`);
       mkdirSync(nodeDir);
       nodes.push(
-        await startRedisServer([
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(nodeDir, 'nodes.conf'),
-          // Fail over within about a second of a primary going silent.
-          '--cluster-node-timeout', '1000',
-          '--dir', nodeDir,
-          // Replicas sync at once, not after the default 5 s wait for more replicas to join.
-          '--repl-diskless-sync-delay', '0',
-          ...authArgs,
-          ...tlsArgs,
-        ], { admin: acl?.admin, tls }),
+        await startRedisServer(
+          [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(nodeDir, 'nodes.conf'),
+            // Fail over within about a second of a primary going silent.
+            '--cluster-node-timeout',
+            '1000',
+            '--dir',
+            nodeDir,
+            // Replicas sync at once, not after the default 5 s wait for more replicas to join.
+            '--repl-diskless-sync-delay',
+            '0',
+            ...authArgs,
+            ...tlsArgs,
+          ],
+          { admin: acl?.admin, tls },
+        ),
       );
     }
-    await promisify(execFile)('redis-cli', [
-      ...cliAuth,
-      ...cliTls,
-      '--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`),
-      '--cluster-replicas', '1', '--cluster-yes',
-    ], { timeout: 30_000 });
+    await promisify(execFile)(
+      'redis-cli',
+      [...cliAuth, ...cliTls, '--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '1', '--cluster-yes'],
+      { timeout: 30_000 },
+    );
   } catch (error) {
     await Promise.all(nodes.map((node) => node.stop()));
     rmSync(dir, { recursive: true, force: true });
@@ -79,7 +86,7 @@ export async function startRedisCluster({ acl, tls }: RedisClusterOptions = {}):
     async primaryFor(key) {
       const admin = await (nodes[0] as RedisServer).admin();
       const slot = Number(await admin.sendCommand(['CLUSTER', 'KEYSLOT', key]));
-      const ranges = (await admin.sendCommand(['CLUSTER', 'SLOTS'])) as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>;
+      const ranges = await admin.sendCommand<Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>>(['CLUSTER', 'SLOTS']);
       const range = ranges.find(([from, to]) => slot >= from && slot <= to);
       const port = range?.[2][1];
       const primary = nodes.find((node) => node.port === port);
@@ -90,7 +97,7 @@ export async function startRedisCluster({ acl, tls }: RedisClusterOptions = {}):
       const deadline = Date.now() + 20_000;
       const healthy = async (node: RedisServer) => {
         const admin = await node.admin();
-        const info = String(await admin.sendCommand(['CLUSTER', 'INFO']));
+        const info = await admin.sendCommand<string>(['CLUSTER', 'INFO']);
         const replication = await admin.info('replication');
         // A replica that never synced cannot take over: wait for every link to be up.
         const synced = !replication.includes('role:slave') || replication.includes('master_link_status:up');

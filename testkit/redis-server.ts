@@ -22,16 +22,17 @@ interface AdminTarget {
 }
 
 function connectAdmin({ url, options }: AdminTarget, connectTimeout?: number) {
-  const socket = options.tls === undefined
-    ? { reconnectStrategy: false as const, connectTimeout }
-    : {
-        reconnectStrategy: false as const,
-        connectTimeout,
-        tls: true as const,
-        ca: readFileSync(options.tls.caFile),
-        // The chain is checked, the name is not: a test may serve a certificate for another host on purpose.
-        checkServerIdentity: () => undefined,
-      };
+  const socket =
+    options.tls === undefined
+      ? { reconnectStrategy: false as const, connectTimeout }
+      : {
+          reconnectStrategy: false as const,
+          connectTimeout,
+          tls: true as const,
+          ca: readFileSync(options.tls.caFile),
+          // The chain is checked, the name is not: a test may serve a certificate for another host on purpose.
+          checkServerIdentity: () => undefined,
+        };
   const client = createClient({ url, socket, ...options.admin });
   client.on('error', () => undefined);
   return client;
@@ -125,12 +126,18 @@ export async function startRedisServer(extraArgs: string[] = [], options: RedisS
 
 function tlsArgs(port: number, tls: NonNullable<RedisServerOptions['tls']>): string[] {
   return [
-    '--port', '0',
-    '--tls-port', String(port),
-    '--tls-cert-file', tls.certFile,
-    '--tls-key-file', tls.keyFile,
-    '--tls-ca-cert-file', tls.caFile,
-    '--tls-auth-clients', 'no',
+    '--port',
+    '0',
+    '--tls-port',
+    String(port),
+    '--tls-cert-file',
+    tls.certFile,
+    '--tls-key-file',
+    tls.keyFile,
+    '--tls-ca-cert-file',
+    tls.caFile,
+    '--tls-auth-clients',
+    'no',
   ];
 }
 
@@ -141,9 +148,7 @@ async function launch(port: number, extraArgs: string[], target: AdminTarget, wo
     { stdio: 'ignore', cwd: workDir },
   );
   await new Promise<void>((resolve, reject) => {
-    child.once('error', (error) =>
-      reject(new Error(`cannot start redis-server (${error.message}): install it, e.g. apt-get install redis-server`)),
-    );
+    child.once('error', (error) => reject(new Error(`cannot start redis-server (${error.message}): install it, e.g. apt-get install redis-server`)));
     child.once('spawn', () => resolve());
   });
   await waitForPing(port, child, target);

@@ -61,7 +61,10 @@ async function download(major: number, dir: string): Promise<void> {
       if (!existsSync(join(dir, 'bin', 'node'))) throw error;
     }
   } catch (cause) {
-    throw new Error(`cannot get Node.js ${major} for the Lambda runtime: \`npm pack ${spec}\` failed (the npm registry is needed once, to fill ${CACHE_ROOT})`, { cause });
+    throw new Error(
+      `cannot get Node.js ${major} for the Lambda runtime: \`npm pack ${spec}\` failed (the npm registry is needed once, to fill ${CACHE_ROOT})`,
+      { cause },
+    );
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

@@ -40,7 +40,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await runFor(options, requests, ledger, sampler);
   } finally {
     unhandled.stop();
-    mainConnectCount = deployment.main.services().redis.connectCount;
+    mainConnectCount = deployment.main.services.redis.connectCount;
     await deployment.close();
   }
   for (const error of unhandled.errors) ledger.fail('error', `unhandled: ${String(error)}`);

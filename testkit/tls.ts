@@ -34,7 +34,7 @@ export function createThrowawayPki(): ThrowawayPki {
     try {
       execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (error) {
-      const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+      const stderr = (error as { stderr?: Buffer | string }).stderr?.toString() ?? '';
       throw new Error(`openssl ${args[0]} failed (is openssl on the PATH?): ${stderr || (error as Error).message}`);
     }
   };
@@ -47,10 +47,21 @@ export function createThrowawayPki(): ThrowawayPki {
       const caFile = path(`${name}.pem`);
       const caKey = path(`${name}.key`);
       openssl([
-        'req', '-x509', ...newKeyArgs(caKey), '-out', caFile, '-days', '1', '-set_serial', serial(),
-        '-subj', `/CN=${name} (throwaway test CA)`,
-        '-addext', 'basicConstraints=critical,CA:TRUE',
-        '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+        'req',
+        '-x509',
+        ...newKeyArgs(caKey),
+        '-out',
+        caFile,
+        '-days',
+        '1',
+        '-set_serial',
+        serial(),
+        '-subj',
+        `/CN=${name} (throwaway test CA)`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
       ]);
       return {
         caFile,
@@ -72,8 +83,23 @@ export function createThrowawayPki(): ThrowawayPki {
           );
           openssl(['req', '-new', ...newKeyArgs(keyFile), '-out', csrFile, '-subj', `/CN=${certName}`]);
           openssl([
-            'x509', '-req', '-in', csrFile, '-CA', caFile, '-CAkey', caKey, '-set_serial', serial(),
-            '-days', '1', '-sha256', '-extfile', extFile, '-out', certFile,
+            'x509',
+            '-req',
+            '-in',
+            csrFile,
+            '-CA',
+            caFile,
+            '-CAkey',
+            caKey,
+            '-set_serial',
+            serial(),
+            '-days',
+            '1',
+            '-sha256',
+            '-extfile',
+            extFile,
+            '-out',
+            certFile,
           ]);
           return { certFile, keyFile };
         },

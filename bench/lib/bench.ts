@@ -98,9 +98,14 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
     const logoutEvent = async () => {
       const issued = await issue();
       const iat = issued.expiresAt - issued.expiresIn;
-      return proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: { sub: issued.sub, jti: issued.jti, iat: String(iat), exp: String(issued.expiresAt), customClaims: '{"role":"user"}' } });
+      return proxyEvent({
+        method: 'POST',
+        path: '/auth/logout',
+        authorizer: { sub: issued.sub, jti: issued.jti, iat: String(iat), exp: String(issued.expiresAt), customClaims: '{"role":"user"}' },
+      });
     };
-    const signEvent = () => proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: `bench-cold-${(coldSubject += 1)}`, claims: { role: 'user' } }) });
+    const signEvent = () =>
+      proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: `bench-cold-${(coldSubject += 1)}`, claims: { role: 'user' } }) });
     const reader = await issue();
     const authEvent = tokenAuthorizerEvent(`Bearer ${reader.token}`);
 
@@ -140,7 +145,8 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
       targets: evaluateTargets(warm, cold, options.inFlight),
     };
     // Paths on this machine mean nothing elsewhere.
-    for (const bundle of [cold.core, cold.redisMeta, cold.coreWithClient, cold.coreWithClientUnpatched, ...cold.bundles]) bundle.file = relative(work, bundle.file);
+    for (const bundle of [cold.core, cold.redisMeta, cold.coreWithClient, cold.coreWithClientUnpatched, ...cold.bundles])
+      bundle.file = relative(work, bundle.file);
 
     const text = markdown(result);
     mkdirSync(options.out, { recursive: true });

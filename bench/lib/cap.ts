@@ -41,7 +41,7 @@ export async function runCap(options: CapOptions): Promise<{ rows: CapRow[]; red
     const timed = async (run: () => Promise<unknown>): Promise<number> => {
       await admin.sendCommand(['SLOWLOG', 'RESET']);
       await run();
-      const entries = (await admin.sendCommand(['SLOWLOG', 'GET', '1024'])) as SlowlogEntry[];
+      const entries = await admin.sendCommand<SlowlogEntry[]>(['SLOWLOG', 'GET', '1024']);
       return entries.filter(([, , , args]) => args[0]?.toUpperCase() !== 'SLOWLOG').reduce((sum, [, , micros]) => sum + micros, 0);
     };
     const rows: CapRow[] = [];
@@ -54,7 +54,9 @@ export async function runCap(options: CapOptions): Promise<{ rows: CapRow[]; red
         const nowMs = Date.now();
         const exp = Math.floor(nowMs / 1000) + 900;
         for (let from = 0; from < cap; from += CONCURRENCY) {
-          const batch = Array.from({ length: Math.min(CONCURRENCY, cap - from) }, (_, i) => store.register(SUBJECT, newJti(SUBJECT), exp, nowMs - cap + from + i));
+          const batch = Array.from({ length: Math.min(CONCURRENCY, cap - from) }, (_, i) =>
+            store.register(SUBJECT, newJti(SUBJECT), exp, nowMs - cap + from + i),
+          );
           await Promise.all(batch);
         }
         const answers: number[] = [];
@@ -68,7 +70,13 @@ export async function runCap(options: CapOptions): Promise<{ rows: CapRow[]; red
         times.sign.push(sign);
         times.endAll.push(endAll);
       }
-      const row = (operation: string, commands: string, samples: number[]) => ({ cap, operation, commands, medianUs: median(samples), maxUs: Math.max(...samples) });
+      const row = (operation: string, commands: string, samples: number[]) => ({
+        cap,
+        operation,
+        commands,
+        medianUs: median(samples),
+        maxUs: Math.max(...samples),
+      });
       rows.push(
         row('GET /auth/sessions', 'ZRANGE, then MGET of the counter and every label', times.list),
         row('sign at the cap (ends the oldest)', 'EVALSHA registerSession: reads every label, sorts them', times.sign),

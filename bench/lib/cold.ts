@@ -1,10 +1,11 @@
 // Cold start: what each function's bundle carries, how long a fresh `node` takes to load it beside the
 // dependency core alone and bare node, and the first invocation of a fresh process, connect included.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { build as esbuild, type BuildOptions, type Metafile } from 'esbuild';
 import { LAMBDA_BUILD as SHIPPED } from '../../deploy/esbuild-options';
+import { FUNCTIONS } from '../../shared/handlers/table';
 import { childEnv } from './env';
 import { median } from './stats';
 
@@ -99,7 +100,13 @@ function describe(name: string, file: string, metafile: Metafile): Bundle {
   return { name, file, bytes: statSync(file).size, packages, unusedRedisModules };
 }
 
-async function build(root: string, name: string, outfile: string, entry: { path: string } | { contents: string }, options: BuildOptions = LAMBDA_BUILD): Promise<Bundle> {
+async function build(
+  root: string,
+  name: string,
+  outfile: string,
+  entry: { path: string } | { contents: string },
+  options: BuildOptions = LAMBDA_BUILD,
+): Promise<Bundle> {
   const result = await esbuild({
     ...options,
     absWorkingDir: root,
@@ -110,19 +117,24 @@ async function build(root: string, name: string, outfile: string, entry: { path:
   return describe(name, outfile, result.metafile);
 }
 
-export async function buildBundles(root: string, dir: string): Promise<Pick<ColdResult, 'core' | 'redisMeta' | 'coreWithClient' | 'coreWithClientUnpatched' | 'bundles'>> {
+export async function buildBundles(
+  root: string,
+  dir: string,
+): Promise<Pick<ColdResult, 'core' | 'redisMeta' | 'coreWithClient' | 'coreWithClientUnpatched' | 'bundles'>> {
   const core = await build(root, 'dependency core', join(dir, 'core.js'), { contents: CORE_ENTRY });
   const redisMeta = await build(root, 'core with the redis meta-package', join(dir, 'redis-meta.js'), { contents: META_ENTRY });
   const coreWithClient = await build(root, 'dependency core + createClient()', join(dir, 'core-client.js'), { contents: CLIENT_ENTRY });
   // What deploy/esbuild-plugins.js saves, for the record.
-  const coreWithClientUnpatched = await build(root, UNPATCHED_CLIENT, join(dir, 'core-client-unpatched.js'), { contents: CLIENT_ENTRY }, { ...LAMBDA_BUILD, plugins: [] });
-  const names = readdirSync(join(root, 'functions'))
-    .filter((file) => file.endsWith('.ts'))
-    .map((file) => basename(file, '.ts'))
-    .sort();
+  const coreWithClientUnpatched = await build(
+    root,
+    UNPATCHED_CLIENT,
+    join(dir, 'core-client-unpatched.js'),
+    { contents: CLIENT_ENTRY },
+    { ...LAMBDA_BUILD, plugins: [] },
+  );
   const bundles: BundleRow[] = [];
-  for (const name of names) {
-    const bundle = await build(root, name, join(dir, `${name}.js`), { path: join(root, 'functions', `${name}.ts`) });
+  for (const [name, { entry }] of Object.entries(FUNCTIONS).sort(([a], [b]) => a.localeCompare(b))) {
+    const bundle = await build(root, name, join(dir, `${name}.js`), { path: join(root, entry) });
     const extra = Object.entries(bundle.packages)
       .map(([pkg, bytes]) => ({ name: pkg, bytes: bytes - (core.packages[pkg] ?? 0) }))
       .filter((entry) => entry.bytes >= 100)
@@ -188,7 +200,11 @@ export async function measureCold(inputs: ColdInputs): Promise<{ bare: { wallMs:
     for (let i = 0; i < targets.length; i += 1) {
       const target = targets[(i + run) % targets.length] as (typeof targets)[number];
       const t0 = process.hrtime.bigint();
-      const child = spawnSync(process.execPath, target.file === undefined ? [loader] : [loader, target.file], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnSync(process.execPath, target.file === undefined ? [loader] : [loader, target.file], {
+        env,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (child.status !== 0) throw new Error(`loading ${target.name} failed: ${child.stderr}`);
       if (run < discarded) continue;

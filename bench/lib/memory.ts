@@ -47,7 +47,10 @@ function infoField(info: string, field: string): number {
   return Number(value);
 }
 
-export async function runMemory(options: MemoryOptions, command = 'npm run bench:memory'): Promise<{ result: MemoryResult; markdown: string; files: string[] }> {
+export async function runMemory(
+  options: MemoryOptions,
+  command = 'npm run bench:memory',
+): Promise<{ result: MemoryResult; markdown: string; files: string[] }> {
   const root = repoRoot();
   const { progress } = options;
   setLogLevel('warn');
@@ -61,7 +64,7 @@ export async function runMemory(options: MemoryOptions, command = 'npm run bench
     const store = new SessionStore(connection);
 
     progress(`bench:memory: registering ${thousands(options.sessions)} sessions over ${thousands(options.users)} users on redis-server ${redisVersion}`);
-    const jtis: string[] = new Array(options.sessions);
+    const jtis = new Array<string>(options.sessions);
     const nowMs = Date.now();
     const iat = Math.floor(nowMs / 1000);
     const exp = iat + options.ttlSeconds;
@@ -126,7 +129,7 @@ export async function runMemory(options: MemoryOptions, command = 'npm run bench
         key: firstIndex,
         bytes: await memoryUsage(firstIndex),
         entries: await admin.zCard(firstIndex),
-        encoding: String(await admin.sendCommand(['OBJECT', 'ENCODING', firstIndex])),
+        encoding: await admin.sendCommand<string>(['OBJECT', 'ENCODING', firstIndex]),
         ttlSeconds: await admin.ttl(firstIndex),
       },
       zsetMaxListpackEntries: String(configured['zset-max-listpack-entries'] ?? 'unknown'),
@@ -170,7 +173,7 @@ export function memoryMarkdown(result: MemoryResult): string {
     '',
     `Sample index \`${result.sampleIndex.key}\`: ${result.sampleIndex.bytes} B for ${result.sampleIndex.entries} entries, encoding ${result.sampleIndex.encoding} (zset-max-listpack-entries ${result.zsetMaxListpackEntries}), TTL ${result.sampleIndex.ttlSeconds} s.`,
     '',
-    'used_memory counts what MEMORY USAGE does not: each key\'s entry in the keyspace and in the expires table, and the tables\' growth to the next power of two.',
+    "used_memory counts what MEMORY USAGE does not: each key's entry in the keyspace and in the expires table, and the tables' growth to the next power of two.",
     '',
   ];
   return lines.join('\n');

@@ -162,7 +162,9 @@ export function benchInvocation(root: string, source: Source = { env: process.en
         'Warm latency, throughput and cold start of the handlers beside their floors (about 2 minutes);\nreports in bench/results/latest.{md,svg,json}. See bench/README.md.',
         BENCH_KNOBS,
         { ...BENCH_DEFAULTS },
-        [`  ${'--quick'.padEnd(20)} ${'BENCH_QUICK=true'.padEnd(22)} a smoke-sized run (under 30 s) into bench/tmp/quick; its figures only show that the bench runs`],
+        [
+          `  ${'--quick'.padEnd(20)} ${'BENCH_QUICK=true'.padEnd(22)} a smoke-sized run (under 30 s) into bench/tmp/quick; its figures only show that the bench runs`,
+        ],
       ),
     };
   }

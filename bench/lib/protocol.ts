@@ -48,7 +48,4 @@ export interface WarmResult {
   elapsedMs: number;
 }
 
-export type WarmMessage =
-  | { type: 'progress'; line: string }
-  | { type: 'result'; result: WarmResult }
-  | { type: 'error'; message: string };
+export type WarmMessage = { type: 'progress'; line: string } | { type: 'result'; result: WarmResult } | { type: 'error'; message: string };

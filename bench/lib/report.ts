@@ -32,8 +32,16 @@ type LogLevel = 'silent' | 'info';
  * limit with the line written.
  */
 export const FLOORS: Record<FloorId, { floor: string; title: string; limits: Partial<Record<LogLevel, number>> }> = {
-  authorizer: { floor: 'floor-authorizer', title: 'Authorizer — floor: HMAC check + MGET of the label and its subject\'s revocation counter', limits: { silent: 1.25, info: 1.35 } },
-  sign: { floor: 'floor-sign', title: 'Sign — floor: HMAC + EVALSHA registerSession (sign\'s own script through a bare client: its one round trip)', limits: { info: 1.25 } },
+  authorizer: {
+    floor: 'floor-authorizer',
+    title: "Authorizer — floor: HMAC check + MGET of the label and its subject's revocation counter",
+    limits: { silent: 1.25, info: 1.35 },
+  },
+  sign: {
+    floor: 'floor-sign',
+    title: "Sign — floor: HMAC + EVALSHA registerSession (sign's own script through a bare client: its one round trip)",
+    limits: { info: 1.25 },
+  },
   logout: { floor: 'floor-logout', title: 'Logout — floor: HMAC + DEL (logout does one EVALSHA round trip)', limits: { silent: 1.25, info: 1.35 } },
 };
 
@@ -74,7 +82,10 @@ export function evaluateTargets(warm: WarmResult, cold: ColdResult, inFlight: nu
       const handler = `${name}-${level}`;
       const value = floorRatio(warm, handler);
       // With one limit only, the other level is shown for the record.
-      const other = Object.keys(limits).length === 1 ? `; log ${level === 'info' ? 'silent' : 'info'} ${ratio(floorRatio(warm, `${name}-${level === 'info' ? 'silent' : 'info'}`))}` : '';
+      const other =
+        Object.keys(limits).length === 1
+          ? `; log ${level === 'info' ? 'silent' : 'info'} ${ratio(floorRatio(warm, `${name}-${level === 'info' ? 'silent' : 'info'}`))}`
+          : '';
       targets.push({
         target: `${name} warm p50 vs its floor (${floorRow.label.replace(/^floor: /, '')}), log ${level}${level === 'info' ? ' (one JSON line per request)' : ''}`,
         measured: `${ratio(value)} (${fixed(row(warm, handler).summary.p50)} vs ${fixed(floorRow.summary.p50)} µs${other})`,
@@ -151,17 +162,28 @@ export function markdown(result: BenchResult): string {
   out.push('# Benchmark: authorizer, sign and logout against their floors');
   out.push('');
   if (result.smoke) out.push('> **Smoke run**: counts far below the defaults; these figures only show that the bench runs.\n');
-  out.push(`Measured ${machine.date} on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB), ${machine.os}, Node ${machine.node}, redis-server ${machine.redis} on loopback, commit ${machine.commit}; load average ${machine.loadAverage} at the start.`);
+  out.push(
+    `Measured ${machine.date} on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB), ${machine.os}, Node ${machine.node}, redis-server ${machine.redis} on loopback, commit ${machine.commit}; load average ${machine.loadAverage} at the start.`,
+  );
   out.push('');
-  out.push(`Reproduce: \`${result.command}\`. Settings: ${settings.iterations} timed calls per candidate one at a time (turns of ${settings.batch}, after ${settings.warmup} warm-up calls); ${settings.flightRounds} throughput rounds of ${settings.flightCalls} calls with ${settings.inFlight} in flight; ${settings.coldRuns} fresh processes per cold-start target.`);
+  out.push(
+    `Reproduce: \`${result.command}\`. Settings: ${settings.iterations} timed calls per candidate one at a time (turns of ${settings.batch}, after ${settings.warmup} warm-up calls); ${settings.flightRounds} throughput rounds of ${settings.flightCalls} calls with ${settings.inFlight} in flight; ${settings.coldRuns} fresh processes per cold-start target.`,
+  );
   out.push('');
   out.push('## Reach targets');
   out.push('');
-  out.push(table(['Target', 'Measured', 'Limit', 'Result'], result.targets.map((target) => [target.target, target.measured, target.limit, target.pass ? 'PASS' : '**FAIL**'])));
+  out.push(
+    table(
+      ['Target', 'Measured', 'Limit', 'Result'],
+      result.targets.map((target) => [target.target, target.measured, target.limit, target.pass ? 'PASS' : '**FAIL**']),
+    ),
+  );
   out.push('');
   out.push('## Warm latency, one call at a time (µs)');
   out.push('');
-  out.push('All candidates run in one process against one redis-server, taking turns in batches so that drift hits all alike. Handlers log one JSON line per request at the default level (info) with stdout sent to /dev/null; "silent" rows are the same handler with LOG_LEVEL=silent. "× floor" is the ratio to the floor row of the same table, p50 to p50 and p99 to p99.');
+  out.push(
+    'All candidates run in one process against one redis-server, taking turns in batches so that drift hits all alike. Handlers log one JSON line per request at the default level (info) with stdout sent to /dev/null; "silent" rows are the same handler with LOG_LEVEL=silent. "× floor" is the ratio to the floor row of the same table, p50 to p50 and p99 to p99.',
+  );
   for (const floor of Object.keys(FLOORS) as FloorId[]) {
     out.push('');
     out.push(`### ${FLOORS[floor].title}`);
@@ -173,7 +195,15 @@ export function markdown(result: BenchResult): string {
         rows.map((candidate) => {
           const s = candidate.summary;
           const name = candidate.kind === 'floor' || candidate.kind === 'handler' ? `**${candidate.label}**` : candidate.label;
-          return [name, fixed(s.p50), fixed(s.p90), fixed(s.p99), fixed(s.mean), ratio(floorRatio(warm, candidate.id)), ratio(floorRatio(warm, candidate.id, 'p99'))];
+          return [
+            name,
+            fixed(s.p50),
+            fixed(s.p90),
+            fixed(s.p99),
+            fixed(s.mean),
+            ratio(floorRatio(warm, candidate.id)),
+            ratio(floorRatio(warm, candidate.id, 'p99')),
+          ];
         }),
       ),
     );
@@ -182,7 +212,9 @@ export function markdown(result: BenchResult): string {
   out.push(`## Throughput, ${settings.inFlight} calls in flight`);
   out.push('');
   const mget = throughput(warm, 'mget');
-  out.push('"vs its floor" is the share of the floor row of the same latency table (authorizer: HMAC check + MGET; sign: HMAC + EVALSHA registerSession; logout: HMAC + DEL).');
+  out.push(
+    '"vs its floor" is the share of the floor row of the same latency table (authorizer: HMAC check + MGET; sign: HMAC + EVALSHA registerSession; logout: HMAC + DEL).',
+  );
   out.push('');
   out.push(
     table(
@@ -199,24 +231,47 @@ export function markdown(result: BenchResult): string {
   out.push('');
   out.push('## Cold start');
   out.push('');
-  out.push(`Each function bundled as it ships (deploy/esbuild-options.js: bundle, minify, platform node, target ${LAMBDA_BUILD.target}, CommonJS; external, as the Lambda runtime provides it: ${LAMBDA_BUILD.external.join(', ')}). The dependency core is an entry importing only \`createClient\` from @redis/client: tokens are signed and checked with node:crypto.`);
+  out.push(
+    `Each function bundled as it ships (deploy/esbuild-options.js: bundle, minify, platform node, target ${LAMBDA_BUILD.target}, CommonJS; external, as the Lambda runtime provides it: ${LAMBDA_BUILD.external.join(', ')}). The dependency core is an entry importing only \`createClient\` from @redis/client: tokens are signed and checked with node:crypto.`,
+  );
   out.push('');
-  const bundleRows = [cold.core, cold.coreWithClient, cold.redisMeta].map((bundle) => [bundle.name, kib(bundle.bytes), ratio(bundle.bytes / cold.core.bytes, 3), bundle.unusedRedisModules.length === 0 ? 'none' : `${bundle.unusedRedisModules.length} files`, '']);
+  const bundleRows = [cold.core, cold.coreWithClient, cold.redisMeta].map((bundle) => [
+    bundle.name,
+    kib(bundle.bytes),
+    ratio(bundle.bytes / cold.core.bytes, 3),
+    bundle.unusedRedisModules.length === 0 ? 'none' : `${bundle.unusedRedisModules.length} files`,
+    '',
+  ]);
   for (const bundle of cold.bundles) {
     const extra = bundle.extra
       .slice(0, 3)
       .map((entry) => `${entry.name} +${kib(entry.bytes)}`)
       .join(', ');
-    bundleRows.push([bundle.name, kib(bundle.bytes), ratio(bundle.vsCore, 3), bundle.unusedRedisModules.length === 0 ? 'none' : `${bundle.unusedRedisModules.length} files`, extra]);
+    bundleRows.push([
+      bundle.name,
+      kib(bundle.bytes),
+      ratio(bundle.vsCore, 3),
+      bundle.unusedRedisModules.length === 0 ? 'none' : `${bundle.unusedRedisModules.length} files`,
+      extra,
+    ]);
   }
   out.push(table(['Bundle', 'size', '× core', '@redis bloom/json/search/time-series', 'largest additions over the core'], bundleRows));
   out.push('');
-  out.push(`Loading in a fresh \`node\` (median of ${settings.coldRuns} runs each, targets taking turns; the function's init runs too, so its Redis connect starts). Bare node, spawn to exit: ${fixed(cold.bare.wallMs, 1)} ms.`);
+  out.push(
+    `Loading in a fresh \`node\` (median of ${settings.coldRuns} runs each, targets taking turns; the function's init runs too, so its Redis connect starts). Bare node, spawn to exit: ${fixed(cold.bare.wallMs, 1)} ms.`,
+  );
   out.push('');
   out.push(
     table(
       ['Target', 'require() ms', 'require × core', 'require × (core + createClient)', 'spawn to exit ms', 'above bare node × core'],
-      cold.load.map((load) => [load.name, fixed(load.requireMs, 2), ratio(load.requireVsCore), ratio(load.requireVsCoreWithClient), fixed(load.wallMs, 1), ratio(load.netWallVsCore)]),
+      cold.load.map((load) => [
+        load.name,
+        fixed(load.requireMs, 2),
+        ratio(load.requireVsCore),
+        ratio(load.requireVsCoreWithClient),
+        fixed(load.wallMs, 1),
+        ratio(load.netWallVsCore),
+      ]),
     ),
   );
   out.push('');
@@ -225,7 +280,14 @@ export function markdown(result: BenchResult): string {
   out.push(
     table(
       ['Function', 'runs', 'load ms', 'first invocation ms', 'load + first ms', 'second invocation ms'],
-      cold.firstInvoke.map((first) => [first.name, String(first.runs), fixed(first.loadMs, 2), fixed(first.firstMs, 2), fixed(first.initPlusFirstMs, 2), fixed(first.secondMs, 2)]),
+      cold.firstInvoke.map((first) => [
+        first.name,
+        String(first.runs),
+        fixed(first.loadMs, 2),
+        fixed(first.firstMs, 2),
+        fixed(first.initPlusFirstMs, 2),
+        fixed(first.secondMs, 2),
+      ]),
     ),
   );
   out.push('');
@@ -258,7 +320,9 @@ export function svg(result: BenchResult): string {
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 90}" height="${height}" font-family="sans-serif" font-size="12">`);
   parts.push(`<rect width="100%" height="100%" fill="white"/>`);
-  parts.push(`<text x="10" y="20" font-size="14" font-weight="bold">Warm p50 over its floor: an HMAC plus the one round trip (MGET, sign's script, DEL)</text>`);
+  parts.push(
+    `<text x="10" y="20" font-size="14" font-weight="bold">Warm p50 over its floor: an HMAC plus the one round trip (MGET, sign's script, DEL)</text>`,
+  );
   for (let tick = 0; tick <= max; tick += 0.5) {
     parts.push(`<line x1="${x(tick)}" y1="${top - 6}" x2="${x(tick)}" y2="${height - 30}" stroke="#ddd"/>`);
     parts.push(`<text x="${x(tick)}" y="${height - 16}" text-anchor="middle" fill="#555">${tick}×</text>`);
@@ -270,7 +334,10 @@ export function svg(result: BenchResult): string {
     parts.push(`<rect x="${left}" y="${y + 3}" width="${Math.max(0, x(bar.value) - left)}" height="${rowHeight - 8}" fill="${over ? '#d9534f' : '#4a90d9'}"/>`);
     parts.push(`<text x="${x(bar.value) + 5}" y="${y + 15}">${bar.value > max ? '≫ ' : ''}${escape(ratio(bar.value))}</text>`);
   });
-  for (const [limit, anchor, dx, text] of [[1.25, 'end', -3, 'limit 1.25×'], [1.35, 'start', 3, '1.35× at log info']] as const) {
+  for (const [limit, anchor, dx, text] of [
+    [1.25, 'end', -3, 'limit 1.25×'],
+    [1.35, 'start', 3, '1.35× at log info'],
+  ] as const) {
     parts.push(`<line x1="${x(limit)}" y1="${top - 6}" x2="${x(limit)}" y2="${height - 30}" stroke="#333" stroke-dasharray="4 3"/>`);
     parts.push(`<text x="${x(limit) + dx}" y="${top - 10}" text-anchor="${anchor}" fill="#333">${text}</text>`);
   }

@@ -25,12 +25,22 @@ export function decider(tokens: TokenService, log: Logger, functionName: string)
     } catch (error) {
       if (error instanceof AuthError) {
         const identity = error instanceof TokenRevokedError ? error.identity : {};
-        writeRequestLine('info', { message: 'authorize', outcome: 'deny', reason: error.code, fields: { outcome: 'deny', reason: error.code, detail: error.message, ...identity } }, started, scope);
+        writeRequestLine(
+          'info',
+          { message: 'authorize', outcome: 'deny', reason: error.code, fields: { outcome: 'deny', reason: error.code, detail: error.message, ...identity } },
+          started,
+          scope,
+        );
         return { allowed: false, reason: error.code };
       }
       const code = (error as { code?: unknown }).code;
       const reason = typeof code === 'string' ? code : 'INTERNAL';
-      writeRequestLine('error', { message: 'authorize', outcome: 'error', reason, fields: { outcome: 'error', reason, detail: describeError(error) } }, started, scope);
+      writeRequestLine(
+        'error',
+        { message: 'authorize', outcome: 'error', reason, fields: { outcome: 'error', reason, detail: describeError(error) } },
+        started,
+        scope,
+      );
       throw error;
     }
   };

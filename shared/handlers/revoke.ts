@@ -5,13 +5,17 @@ import { parseRevokeRequest } from '../http/validation';
 import type { Services } from '../services';
 
 export function revokeHandler({ log, sessions }: Services): ProxyHandler {
-  return route('revoke', async (event, scope) => {
-    const request = parseRevokeRequest(parseJsonBody(event));
-    if ('sub' in request) {
-      const revoked = await sessions.endAll(request.sub, scope);
-      return { response: json(200, { revoked }), log: { outcome: 'revoked', sub: request.sub, revoked } };
-    }
-    const revoked = (await sessions.end(request.jti, scope)) ? 1 : 0;
-    return { response: json(200, { revoked }), log: { outcome: 'revoked', jti: request.jti, revoked } };
-  }, { log });
+  return route(
+    'revoke',
+    async (event, scope) => {
+      const request = parseRevokeRequest(parseJsonBody(event));
+      if ('sub' in request) {
+        const revoked = await sessions.endAll(request.sub, scope);
+        return { response: json(200, { revoked }), log: { outcome: 'revoked', sub: request.sub, revoked } };
+      }
+      const revoked = (await sessions.end(request.jti, scope)) ? 1 : 0;
+      return { response: json(200, { revoked }), log: { outcome: 'revoked', jti: request.jti, revoked } };
+    },
+    { log },
+  );
 }

@@ -5,12 +5,16 @@ import { parseSignRequest } from '../http/validation';
 import type { Services } from '../services';
 
 export function signHandler({ config, log, tokens }: Services): ProxyHandler {
-  return route('sign', async (event, scope) => {
-    const request = parseSignRequest(parseJsonBody(event), config.tokens);
-    const issued = await tokens.issue(request, scope);
-    return {
-      response: json(201, { token: issued.token, tokenType: 'Bearer', expiresIn: issued.expiresIn, jti: issued.jti }),
-      log: { outcome: 'issued', jti: issued.jti, sub: issued.sub, kid: issued.kid, ttl: issued.expiresIn },
-    };
-  }, { log });
+  return route(
+    'sign',
+    async (event, scope) => {
+      const request = parseSignRequest(parseJsonBody(event), config.tokens);
+      const issued = await tokens.issue(request, scope);
+      return {
+        response: json(201, { token: issued.token, tokenType: 'Bearer', expiresIn: issued.expiresIn, jti: issued.jti }),
+        log: { outcome: 'issued', jti: issued.jti, sub: issued.sub, kid: issued.kid, ttl: issued.expiresIn },
+      };
+    },
+    { log },
+  );
 }

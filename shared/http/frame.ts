@@ -1,5 +1,11 @@
 // The frame every HTTP handler shares: timing, one log line per request, and errors mapped to responses.
-import type { APIGatewayProxyEvent, APIGatewayProxyEventPathParameters, APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type {
+  APIGatewayProxyEvent,
+  APIGatewayProxyEventPathParameters,
+  APIGatewayProxyEventV2WithLambdaAuthorizer,
+  APIGatewayProxyResult,
+  Context,
+} from 'aws-lambda';
 import { requestOrigin, withCors } from './cors';
 import { KeyringUnavailableError, SessionLimitError, StoreUnavailableError, ValidationError } from '../errors';
 import { errorBody } from './messages';

@@ -165,7 +165,12 @@ export class RedisConnection {
    * the socket was gone, or a connect begun before this command gave up on its own clock (see below); and
    * only if `retry` allows it after how far the attempt got.
    */
-  private async withinBound<T>(operation: string, scope: RequestScope | undefined, retry: Retry, work: (deadline: number, progress: Progress) => Promise<T>): Promise<T> {
+  private async withinBound<T>(
+    operation: string,
+    scope: RequestScope | undefined,
+    retry: Retry,
+    work: (deadline: number, progress: Progress) => Promise<T>,
+  ): Promise<T> {
     const deadline = Date.now() + this.config.timeoutMs;
     const progress: Progress = { handedOver: false };
     try {
@@ -173,7 +178,11 @@ export class RedisConnection {
     } catch (error) {
       if (!(isStaleConnection(error) || isLateConnectTimeout(error)) || Date.now() >= deadline) throw unavailable(operation, error);
       if (retry === 'unsent' && progress.handedOver) {
-        this.log.warn('redis connection lost under a command that may have run, not retried: it is not idempotent', { operation, reason: describeError(error) }, scope);
+        this.log.warn(
+          'redis connection lost under a command that may have run, not retried: it is not idempotent',
+          { operation, reason: describeError(error) },
+          scope,
+        );
         throw new StoreOutcomeUnknownError(`Redis ${operation} failed, and may have run: ${describeError(error)}`, { cause: error });
       }
       const what = isLateConnectTimeout(error) ? 'redis connect begun before this command timed out' : 'redis connection lost';
@@ -441,10 +450,13 @@ function unavailable(operation: string, cause: unknown): StoreUnavailableError {
 function withDeadline<T>(work: Promise<T>, deadline: number, what: string, onTimeout: () => void): Promise<T> {
   const remaining = deadline - Date.now();
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      onTimeout();
-      reject(new DeadlineExceededError(what, Math.max(remaining, 0)));
-    }, Math.max(remaining, 0));
+    const timer = setTimeout(
+      () => {
+        onTimeout();
+        reject(new DeadlineExceededError(what, Math.max(remaining, 0)));
+      },
+      Math.max(remaining, 0),
+    );
     work.then(
       (value) => {
         clearTimeout(timer);

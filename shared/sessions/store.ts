@@ -97,7 +97,10 @@ export async function readLiveLabel(redis: RedisConnection, jti: string, scope?:
   // verify has already refused any other jti.
   if (tag === undefined) return null;
   const key = labelKey(jti);
-  const [label, counter] = await redis.run(idempotent('MGET', { key }, (client) => client.mGet([key, counterKey(tag)])), scope);
+  const [label, counter] = await redis.run(
+    idempotent('MGET', { key }, (client) => client.mGet([key, counterKey(tag)])),
+    scope,
+  );
   return isLive(label, counter) ? label : null;
 }
 
@@ -134,7 +137,9 @@ export class SessionStore {
       stored = await this.redis.run(
         // ! Not idempotent: run again after its reply was lost, it would store the label again, bringing back a
         // token revoked (by jti or logout-all) in between, and apply the cap twice.
-        sentOnce('registerSession', { key: keys.index }, (client) => client.registerSession(keys, session, { maxSessions, onLimit, labelPrefix: LABEL_PREFIX })),
+        sentOnce('registerSession', { key: keys.index }, (client) =>
+          client.registerSession(keys, session, { maxSessions, onLimit, labelPrefix: LABEL_PREFIX }),
+        ),
         scope,
       );
     } catch (error) {
@@ -151,7 +156,14 @@ export class SessionStore {
     const tag = tagOfJti(jti);
     if (tag === undefined) return false;
     const keys = { label: labelKey(jti), ...subjectKeys(tag) };
-    const ended = await this.redis.run(idempotent('endSession', { key: keys.index }, this.replicated((client) => client.endSession(keys, jti))), scope);
+    const ended = await this.redis.run(
+      idempotent(
+        'endSession',
+        { key: keys.index },
+        this.replicated((client) => client.endSession(keys, jti)),
+      ),
+      scope,
+    );
     return ended === 1;
   }
 
@@ -168,16 +180,29 @@ export class SessionStore {
   async endAll(sub: string, scope?: RequestScope): Promise<number> {
     const keys = subjectKeys(subjectTag(sub));
     const maxTtlMs = this.limits.maxTtlSeconds * 1000;
-    return this.redis.run(idempotent('endAllSessions', { key: keys.index }, this.replicated((client) => client.endAllSessions(keys, maxTtlMs, LABEL_PREFIX))), scope);
+    return this.redis.run(
+      idempotent(
+        'endAllSessions',
+        { key: keys.index },
+        this.replicated((client) => client.endAllSessions(keys, maxTtlMs, LABEL_PREFIX)),
+      ),
+      scope,
+    );
   }
 
   /** The subject's live sessions, newest first. */
   async list(sub: string, nowSeconds: number, scope?: RequestScope): Promise<Session[]> {
     const { index, counter } = subjectKeys(subjectTag(sub));
-    const entries = await this.redis.run(idempotent('ZRANGE', { key: index }, (client) => client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' })), scope);
+    const entries = await this.redis.run(
+      idempotent('ZRANGE', { key: index }, (client) => client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' })),
+      scope,
+    );
     if (entries.length === 0) return [];
     // Labels and counter share the index's slot, so one MGET reads them all.
-    const [generation, ...labels] = await this.redis.run(idempotent('MGET', { key: index }, (client) => client.mGet([counter, ...entries.map((entry) => labelKey(entry.value))])), scope);
+    const [generation, ...labels] = await this.redis.run(
+      idempotent('MGET', { key: index }, (client) => client.mGet([counter, ...entries.map((entry) => labelKey(entry.value))])),
+      scope,
+    );
     const live: Array<{ session: Session; issuedAtMs: number }> = [];
     entries.forEach((entry, i) => {
       const label = labels[i];
@@ -206,7 +231,10 @@ export class SessionStore {
    */
   private async withdraw(keys: SessionKeys, jti: string, scope?: RequestScope): Promise<void> {
     try {
-      await this.redis.run(idempotent('endSession', { key: keys.index }, (client) => client.endSession(keys, jti)), scope);
+      await this.redis.run(
+        idempotent('endSession', { key: keys.index }, (client) => client.endSession(keys, jti)),
+        scope,
+      );
     } catch (error) {
       (scope?.log ?? log).warn('could not withdraw a session that may have been stored, for a token never handed out', { reason: describeError(error) }, scope);
     }
@@ -247,7 +275,11 @@ export class SessionStore {
         if (page.keys.length > 0) {
           // One UNLINK a key: keys of a page may lie in different slots, which one command may not span.
           const unlinked = await this.redis.run(
-            idempotent('UNLINK', route, this.replicated(async (client) => (await Promise.all(page.keys.map((key) => client.unlink(key)))).reduce((a, b) => a + b, 0))),
+            idempotent(
+              'UNLINK',
+              route,
+              this.replicated(async (client) => (await Promise.all(page.keys.map((key) => client.unlink(key)))).reduce((a, b) => a + b, 0)),
+            ),
           );
           deleted += unlinked;
           onProgress(deleted);

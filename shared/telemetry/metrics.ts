@@ -8,7 +8,10 @@ const METRICS_NAMESPACE = 'RevocableJwt';
 const REQUEST_DEFINITION = JSON.stringify([
   {
     Namespace: METRICS_NAMESPACE,
-    Dimensions: [['Function', 'Outcome'], ['Function', 'Outcome', 'Reason']],
+    Dimensions: [
+      ['Function', 'Outcome'],
+      ['Function', 'Outcome', 'Reason'],
+    ],
     Metrics: [
       { Name: 'Decisions', Unit: 'Count' },
       { Name: 'Latency', Unit: 'Milliseconds' },
@@ -19,7 +22,14 @@ const REQUEST_DEFINITION = JSON.stringify([
 ]);
 
 const CONNECT_DEFINITION = JSON.stringify([
-  { Namespace: METRICS_NAMESPACE, Dimensions: [[]], Metrics: [{ Name: 'RedisConnects', Unit: 'Count' }, { Name: 'RedisConnectLatency', Unit: 'Milliseconds' }] },
+  {
+    Namespace: METRICS_NAMESPACE,
+    Dimensions: [[]],
+    Metrics: [
+      { Name: 'RedisConnects', Unit: 'Count' },
+      { Name: 'RedisConnectLatency', Unit: 'Milliseconds' },
+    ],
+  },
 ]);
 
 /** The one line a request writes: an authorizer's decision, or a route's answer. */

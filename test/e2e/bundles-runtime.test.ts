@@ -84,7 +84,14 @@ beforeAll(async () => {
   [node, packaged] = await Promise.all([runtimeNode(MAJOR), packageService(apiEnvironment({ REDIS_URL: server.url, JWT_SECRET: SECRET }))]);
   workDir = mkdtempSync(join(tmpdir(), 'bundles-runtime-'));
   const host = join(workDir, 'bundle-host.js');
-  buildSync({ entryPoints: [join(__dirname, '..', '..', 'testkit', 'bundle-host.ts')], outfile: host, format: 'cjs', platform: 'node', target: `node${MAJOR}`, logLevel: 'silent' });
+  buildSync({
+    entryPoints: [join(__dirname, '..', '..', 'testkit', 'bundle-host.ts')],
+    outfile: host,
+    format: 'cjs',
+    platform: 'node',
+    target: `node${MAJOR}`,
+    logLevel: 'silent',
+  });
 
   const functions = resourcesOfType(packaged.template, 'AWS::Lambda::Function').map(([, resource]) => {
     const properties = resource.Properties as {
@@ -102,7 +109,12 @@ beforeAll(async () => {
       mkdirSync(dirname(join(dir, entry.name)), { recursive: true });
       writeFileSync(join(dir, entry.name), entry.content);
     }
-    return { name, module: join(dir, properties.Handler.slice(0, split)), exportName: properties.Handler.slice(split + 1), env: properties.Environment.Variables };
+    return {
+      name,
+      module: join(dir, properties.Handler.slice(0, split)),
+      exportName: properties.Handler.slice(split + 1),
+      env: properties.Environment.Variables,
+    };
   });
   const started = await Promise.allSettled(functions.map(({ module, exportName, env }) => startContainer(node, host, module, exportName, env)));
   started.forEach((result, index) => {
@@ -126,7 +138,10 @@ function call(name: string, event: unknown): Promise<unknown> {
 }
 
 async function sign(sub: string): Promise<{ token: string; jti: string }> {
-  const response = (await call('sign', proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims: { role: 'tester' } }) }))) as APIGatewayProxyResult;
+  const response = (await call(
+    'sign',
+    proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims: { role: 'tester' } }) }),
+  )) as APIGatewayProxyResult;
   expect(response.statusCode).toBe(201);
   return JSON.parse(response.body) as { token: string; jti: string };
 }
@@ -139,7 +154,10 @@ function authorize(token: string): Promise<APIGatewayAuthorizerResult> {
 /** A REST API request behind the authorizer, with the context it passed on. */
 async function restRequest(name: string, method: string, path: string, token: string, pathParameters?: Record<string, string>): Promise<APIGatewayProxyResult> {
   const { context } = await authorize(token);
-  return (await call(name, proxyEvent({ method, path, authorizer: context ?? {}, ...(pathParameters === undefined ? {} : { pathParameters }) }))) as APIGatewayProxyResult;
+  return (await call(
+    name,
+    proxyEvent({ method, path, authorizer: context ?? {}, ...(pathParameters === undefined ? {} : { pathParameters }) }),
+  )) as APIGatewayProxyResult;
 }
 
 describe(`the bundles under the Lambda runtime's Node.js (nodejs${MAJOR}.x)`, () => {
@@ -178,7 +196,12 @@ describe(`the bundles under the Lambda runtime's Node.js (nodejs${MAJOR}.x)`, ()
     const listed = await restRequest('listSessions', 'GET', '/auth/sessions', first.token);
     expect(listed.statusCode).toBe(200);
     const sessions = (JSON.parse(listed.body) as { sessions: { jti: string; current: boolean }[] }).sessions;
-    expect(sessions.map(({ jti, current }) => [jti, current]).sort()).toEqual([[first.jti, true], [second.jti, false]].sort());
+    expect(sessions.map(({ jti, current }) => [jti, current]).sort()).toEqual(
+      [
+        [first.jti, true],
+        [second.jti, false],
+      ].sort(),
+    );
 
     expect((await restRequest('endSession', 'DELETE', `/auth/sessions/${second.jti}`, first.token, { jti: second.jti })).statusCode).toBe(204);
     await expect(authorize(second.token)).rejects.toThrow(/^Unauthorized$/);
@@ -188,7 +211,9 @@ describe(`the bundles under the Lambda runtime's Node.js (nodejs${MAJOR}.x)`, ()
     const byJti = await sign('bundle-revoked');
     const bySubject = await sign('bundle-revoked');
     const revoke = async (body: unknown) =>
-      JSON.parse(((await call('revoke', proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify(body) }))) as APIGatewayProxyResult).body) as unknown;
+      JSON.parse(
+        ((await call('revoke', proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify(body) }))) as APIGatewayProxyResult).body,
+      ) as unknown;
     await expect(revoke({ jti: byJti.jti })).resolves.toEqual({ revoked: 1 });
     await expect(revoke({ sub: 'bundle-revoked' })).resolves.toEqual({ revoked: 1 });
     await expect(authorize(bySubject.token)).rejects.toThrow(/^Unauthorized$/);

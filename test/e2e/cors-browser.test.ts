@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
+import { expect } from '@jest/globals';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
 import { request, startApi, type RunningApi } from './start-api';
@@ -12,7 +13,15 @@ import { request, startApi, type RunningApi } from './start-api';
 jest.setTimeout(60_000);
 
 const SIGN_API_KEY = randomBytes(20).toString('hex');
-const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const BROWSER_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 let redis: RedisServer;
 let api: RunningApi;
@@ -74,14 +83,17 @@ afterAll(async () => {
 
 /** fetch() from inside the page, as a browser app would. */
 function pageFetch(page: Page, url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Outcome> {
-  return page.evaluate(async ({ url, init }) => {
-    try {
-      const response = await fetch(url, init);
-      return { status: response.status, body: await response.text() };
-    } catch (error) {
-      return { error: `${(error as Error).name}: ${(error as Error).message}` };
-    }
-  }, { url, init });
+  return page.evaluate(
+    async ({ url, init }) => {
+      try {
+        const response = await fetch(url, init);
+        return { status: response.status, body: await response.text() };
+      } catch (error) {
+        return { error: `${(error as Error).name}: ${(error as Error).message}` };
+      }
+    },
+    { url, init },
+  );
 }
 
 /** Signed server to server, with the API key: never from a page. */
@@ -146,6 +158,8 @@ describe('the browser refuses', () => {
     const withKey = await pageFetch(allowedPage, url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': SIGN_API_KEY }, body });
     expect(withKey).toEqual({ error: expect.stringMatching(/^TypeError/) });
     // A simple request needs no preflight and is sent; its answer is still withheld from the page.
-    expect(await pageFetch(allowedPage, url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body })).toEqual({ error: expect.stringMatching(/^TypeError/) });
+    expect(await pageFetch(allowedPage, url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body })).toEqual({
+      error: expect.stringMatching(/^TypeError/),
+    });
   });
 });

@@ -1,5 +1,6 @@
 // CORS_ORIGINS in the packaged template (deploy/cors.js): preflights and headers on the Bearer routes of both
 // APIs and on the REST API's own errors, never on the API-key routes, and nothing at all when it is unset.
+import { expect } from '@jest/globals';
 import { BEARER_ROUTES } from '../../deploy/cors';
 import { packageService, resourcesOfType, type Packaged, type Resource, type Template } from '../../testkit/package-service';
 import { apiEnvironment } from './start-api';
@@ -82,20 +83,23 @@ describe('deploy/cors.js: the one list of Bearer routes', () => {
 });
 
 describe('serverless package with CORS_ORIGINS set', () => {
-  test('the REST API has an OPTIONS method exactly on the Bearer routes\' paths', () => {
+  test("the REST API has an OPTIONS method exactly on the Bearer routes' paths", () => {
     const withOptions = [...restMethods(one).keys()].filter((route) => route.startsWith('OPTIONS ')).map((route) => route.slice('OPTIONS '.length));
     expect(withOptions.sort()).toEqual(BEARER_ROUTES.map(({ path }) => path).sort());
     expect(restMethods(one).get('OPTIONS /auth/token')).toBeUndefined();
     expect(restMethods(one).get('OPTIONS /auth/revoke')).toBeUndefined();
   });
 
-  test.each(BEARER_ROUTES.map(({ method, path }) => [method, path]))('the preflight of %s %s allows the origin, its method, Authorization and Content-Type, no credentials', (method, path) => {
-    expect(preflightHeaders(one, path)).toEqual({
-      'Access-Control-Allow-Origin': `'${APP}'`,
-      'Access-Control-Allow-Methods': `'OPTIONS,${method}'`,
-      'Access-Control-Allow-Headers': "'Authorization,Content-Type'",
-    });
-  });
+  test.each(BEARER_ROUTES.map(({ method, path }) => [method, path]))(
+    'the preflight of %s %s allows the origin, its method, Authorization and Content-Type, no credentials',
+    (method, path) => {
+      expect(preflightHeaders(one, path)).toEqual({
+        'Access-Control-Allow-Origin': `'${APP}'`,
+        'Access-Control-Allow-Methods': `'OPTIONS,${method}'`,
+        'Access-Control-Allow-Headers': "'Authorization,Content-Type'",
+      });
+    },
+  );
 
   test('with several origins, the preflight answers the one that asked, if it is listed', () => {
     const options = restMethods(two).get('OPTIONS /me') as { Integration: { IntegrationResponses: { ResponseTemplates: Record<string, string> }[] } };
@@ -128,7 +132,7 @@ describe('serverless package with CORS_ORIGINS set', () => {
     }
   });
 
-  test('a missing or wrong API key has a gateway response of its own, without CORS, in the handlers\' shape', () => {
+  test("a missing or wrong API key has a gateway response of its own, without CORS, in the handlers' shape", () => {
     for (const template of [one, two]) {
       const properties = gatewayResponse(template, 'INVALID_API_KEY');
       expect(properties).toMatchObject({ StatusCode: '403', ResponseParameters: { 'gatewayresponse.header.Cache-Control': "'no-store'" } });
@@ -138,7 +142,7 @@ describe('serverless package with CORS_ORIGINS set', () => {
     }
   });
 
-  test('every function gets CORS_ORIGINS, for the Bearer routes\' own headers', () => {
+  test("every function gets CORS_ORIGINS, for the Bearer routes' own headers", () => {
     for (const [, fn] of resourcesOfType(two, 'AWS::Lambda::Function')) {
       expect((fn.Properties.Environment as { Variables: Record<string, string> }).Variables.CORS_ORIGINS).toBe(` ${APP}, ${DEV} `);
     }

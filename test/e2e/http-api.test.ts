@@ -6,6 +6,7 @@
 //   - no Authorization header: both 401 without calling the authorizer; AWS's body is {"message":"Unauthorized"}
 //   - authorizer throws (Redis down): AWS answers 500; offline answers 401. Either way the route never runs.
 import { randomBytes } from 'node:crypto';
+import { expect } from '@jest/globals';
 import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
 import { request, startApi, type RunningApi } from './start-api';
 
@@ -123,7 +124,7 @@ describe('serverless offline: the HTTP API beside the REST API', () => {
     expect((await me(httpUrl, token)).status).toBe(403);
   });
 
-  test('sessions: list, end one by jti (another user\'s is 404), log out everywhere', async () => {
+  test("sessions: list, end one by jti (another user's is 404), log out everywhere", async () => {
     const first = await signToken('dave');
     const second = await signToken('dave');
     const stranger = await signToken('erin');
@@ -131,7 +132,12 @@ describe('serverless offline: the HTTP API beside the REST API', () => {
     const listed = await request(`${httpUrl}/auth/sessions`, { headers: bearer(first.token) });
     expect(listed.status).toBe(200);
     const { sessions } = listed.body as { sessions: { jti: string; current: boolean }[] };
-    expect(sessions.map((session) => [session.jti, session.current]).sort()).toEqual([[first.jti, true], [second.jti, false]].sort());
+    expect(sessions.map((session) => [session.jti, session.current]).sort()).toEqual(
+      [
+        [first.jti, true],
+        [second.jti, false],
+      ].sort(),
+    );
 
     const end = (jti: string) => request(`${httpUrl}/auth/sessions/${encodeURIComponent(jti)}`, { method: 'DELETE', headers: bearer(first.token) });
     expect((await end(stranger.jti)).status).toBe(404);

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { expect } from '@jest/globals';
 import jsonwebtoken from 'jsonwebtoken';
 import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
 import { groupAlive, REPO_ROOT, request, startApi, type RunningApi } from './start-api';
@@ -202,17 +203,14 @@ describe('serverless offline: sign, use, log out', () => {
     expect(response.status).toBe(401);
   });
 
-  test('logout-all kills every token of the caller, the presented one included, and no one else\'s', async () => {
+  test("logout-all kills every token of the caller, the presented one included, and no one else's", async () => {
     const first = await signToken('grace');
     const second = await signToken('grace');
     const bystander = await signToken('heidi');
     const sessions = await request(`${baseUrl}/auth/sessions`, { headers: { authorization: `Bearer ${second.token}` } });
     expect(sessions.status).toBe(200);
     expect(sessions.body).toEqual({
-      sessions: [
-        expect.objectContaining({ jti: second.jti, current: true }),
-        expect.objectContaining({ jti: first.jti, current: false }),
-      ],
+      sessions: [expect.objectContaining({ jti: second.jti, current: true }), expect.objectContaining({ jti: first.jti, current: false })],
     });
 
     const response = await request(`${baseUrl}/auth/logout-all`, { method: 'POST', headers: { authorization: `Bearer ${first.token}` } });
@@ -220,7 +218,7 @@ describe('serverless offline: sign, use, log out', () => {
     expect([(await me(first.token)).status, (await me(second.token)).status, (await me(bystander.token)).status]).toEqual([401, 401, 200]);
   });
 
-  test('DELETE /auth/sessions/{jti} ends one of the caller\'s sessions, and answers 404 for another user\'s', async () => {
+  test("DELETE /auth/sessions/{jti} ends one of the caller's sessions, and answers 404 for another user's", async () => {
     const caller = await signToken('ivan');
     const other = await signToken('ivan');
     const stranger = await signToken('judy');
@@ -256,7 +254,11 @@ describe('serverless offline: sign, use, log out', () => {
     const headers = { authorization: `Bearer ${alice.token}`, 'sls-offline-authorizer-override': JSON.stringify({ ...bobContext, lambda: bobContext }) };
     for (const base of [baseUrl, api.banner.httpApiUrl]) {
       const identity = await request(`${base}/me`, { headers });
-      expect({ base, status: identity.status, body: identity.body }).toEqual({ base, status: 200, body: expect.objectContaining({ sub: 'override-alice', jti: alice.jti, claims: {} }) });
+      expect({ base, status: identity.status, body: identity.body }).toEqual({
+        base,
+        status: 200,
+        body: expect.objectContaining({ sub: 'override-alice', jti: alice.jti, claims: {} }),
+      });
       const sessions = await request(`${base}/auth/sessions`, { headers });
       expect({ base, sessions: sessions.body }).toEqual({ base, sessions: { sessions: [expect.objectContaining({ jti: alice.jti, current: true })] } });
       const endBob = await request(`${base}/auth/sessions/${encodeURIComponent(bob.jti)}`, { method: 'DELETE', headers });
@@ -272,11 +274,14 @@ describe('serverless offline: sign, use, log out', () => {
     const answer = await request(invoke, { method: 'POST', headers: { origin, 'content-type': 'text/plain' }, body: '{}' });
     expect(answer.status).toBe(200);
     expect(answer.headers.get('access-control-allow-origin')).toBeNull();
-    const preflight = await request(invoke, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    const preflight = await request(invoke, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
   });
 
-  test("the documented login backend (docs/operations.md, fetch with the API key) issues a token that works", async () => {
+  test('the documented login backend (docs/operations.md, fetch with the API key) issues a token that works', async () => {
     const snippet = docsTrustedCallerExample();
     const dir = mkdtempSync(join(tmpdir(), 'readme-login-backend-'));
     try {

@@ -4,7 +4,17 @@
 import { builtinModules } from 'node:module';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { AWS_STUBS, AWS_TARGET_ARGS, packageService, readZip, resourcesOfType, type Packaged, type Resource, type Template, type ZipEntry } from '../../testkit/package-service';
+import {
+  AWS_STUBS,
+  AWS_TARGET_ARGS,
+  packageService,
+  readZip,
+  resourcesOfType,
+  type Packaged,
+  type Resource,
+  type Template,
+  type ZipEntry,
+} from '../../testkit/package-service';
 import { FUNCTIONS, type FunctionName } from '../../shared/handlers/table';
 import { apiEnvironment } from './start-api';
 
@@ -45,10 +55,7 @@ beforeAll(async () => {
     packageWith({}),
     packageWith({ SIGN_API_KEY: API_KEY_MARKER, JWT_SECRET: SECRET_MARKER }),
     // The secrets in the shell must not reach the aws target's template either.
-    packageWith(
-      { SIGN_API_KEY: API_KEY_MARKER, JWT_SECRET: SECRET_MARKER, JWT_KEYS: KEYRING_MARKER },
-      AWS_TARGET_ARGS,
-    ),
+    packageWith({ SIGN_API_KEY: API_KEY_MARKER, JWT_SECRET: SECRET_MARKER, JWT_KEYS: KEYRING_MARKER }, AWS_TARGET_ARGS),
   ]);
 }, 180_000);
 
@@ -73,9 +80,7 @@ function resourcePath(template: Template, logicalId: string): string {
 
 function method(template: Template, httpMethod: string, path: string): Record<string, unknown> {
   const matches = resourcesOfType(template, 'AWS::ApiGateway::Method').filter(
-    ([, resource]) =>
-      resource.Properties.HttpMethod === httpMethod &&
-      resourcePath(template, (resource.Properties.ResourceId as { Ref: string }).Ref) === path,
+    ([, resource]) => resource.Properties.HttpMethod === httpMethod && resourcePath(template, (resource.Properties.ResourceId as { Ref: string }).Ref) === path,
   );
   expect(matches).toHaveLength(1);
   return (matches[0] as [string, Resource])[1].Properties;
@@ -83,9 +88,7 @@ function method(template: Template, httpMethod: string, path: string): Record<st
 
 function lambdaFunction(template: Template, name: FunctionName): Record<string, unknown> {
   const handler = `${FUNCTIONS[name].entry.replace(/\.ts$/, '')}.handler`;
-  const properties = resourcesOfType(template, 'AWS::Lambda::Function').find(
-    ([, resource]) => resource.Properties.Handler === handler,
-  )?.[1].Properties;
+  const properties = resourcesOfType(template, 'AWS::Lambda::Function').find(([, resource]) => resource.Properties.Handler === handler)?.[1].Properties;
   if (properties === undefined) throw new Error(`no Lambda function with handler ${handler}`);
   return properties;
 }
@@ -131,7 +134,11 @@ describe('serverless package: the CloudFormation template', () => {
 
   test('there are exactly the expected functions, each on nodejs24.x and arm64 with bounded settings', () => {
     const handlers = resourcesOfType(plain.template, 'AWS::Lambda::Function').map(([, resource]) => resource.Properties.Handler);
-    expect(handlers.sort()).toEqual(Object.values(FUNCTIONS).map(({ entry }) => `${entry.replace(/\.ts$/, '')}.handler`).sort());
+    expect(handlers.sort()).toEqual(
+      Object.values(FUNCTIONS)
+        .map(({ entry }) => `${entry.replace(/\.ts$/, '')}.handler`)
+        .sort(),
+    );
     for (const name of FUNCTION_NAMES) {
       // The kill switch SCANs the whole keyspace: it alone may run for minutes.
       const timeout = name === 'revokeAll' ? 900 : 6;
@@ -188,7 +195,7 @@ describe('serverless package: the CloudFormation template', () => {
   test.each([
     ['UNAUTHORIZED', '401'],
     ['ACCESS_DENIED', '403'],
-  ])('the %s gateway response is %s with a Bearer challenge and a JSON body like the handlers\'', (responseType, statusCode) => {
+  ])("the %s gateway response is %s with a Bearer challenge and a JSON body like the handlers'", (responseType, statusCode) => {
     const matches = resourcesOfType(plain.template, 'AWS::ApiGateway::GatewayResponse').filter(
       ([, resource]) => resource.Properties.ResponseType === responseType,
     );
@@ -205,7 +212,7 @@ describe('serverless package: the CloudFormation template', () => {
     expect(rendered).toEqual({ error: responseType, message: 'Unauthorized' });
   });
 
-  test('the DEFAULT_4XX and DEFAULT_5XX gateway responses also answer JSON in the handlers\' shape', () => {
+  test("the DEFAULT_4XX and DEFAULT_5XX gateway responses also answer JSON in the handlers' shape", () => {
     for (const responseType of ['DEFAULT_4XX', 'DEFAULT_5XX']) {
       const found = resourcesOfType(plain.template, 'AWS::ApiGateway::GatewayResponse').find(
         ([, resource]) => resource.Properties.ResponseType === responseType,
@@ -221,9 +228,7 @@ describe('serverless package: the CloudFormation template', () => {
 
 /** The HTTP API's routes as `METHOD /path`, each with its properties. */
 function httpApiRoutes(template: Template): Map<string, Record<string, unknown>> {
-  return new Map(
-    resourcesOfType(template, 'AWS::ApiGatewayV2::Route').map(([, resource]) => [String(resource.Properties.RouteKey), resource.Properties]),
-  );
+  return new Map(resourcesOfType(template, 'AWS::ApiGatewayV2::Route').map(([, resource]) => [String(resource.Properties.RouteKey), resource.Properties]));
 }
 
 /** The execution role's inline statements and managed policies: all the AWS API access the functions have. */
@@ -232,7 +237,10 @@ function executionRole(template: Template): { statements: unknown[]; managedPoli
   expect(roleId).toBe('IamRoleLambdaExecution');
   const policies = role.Properties.Policies as { PolicyDocument: { Statement: unknown[] } }[];
   expect(policies).toHaveLength(1);
-  return { statements: (policies[0] as { PolicyDocument: { Statement: unknown[] } }).PolicyDocument.Statement, managedPolicies: (role.Properties.ManagedPolicyArns as unknown[] | undefined) ?? [] };
+  return {
+    statements: (policies[0] as { PolicyDocument: { Statement: unknown[] } }).PolicyDocument.Statement,
+    managedPolicies: (role.Properties.ManagedPolicyArns as unknown[] | undefined) ?? [],
+  };
 }
 
 /** What serverless grants every function: writing to its own log groups, nothing more. */
@@ -325,7 +333,10 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
           Effect: 'Allow',
           Action: ['ssm:GetParameter'],
           Resource: {
-            'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/revocable-jwt/prod/jwt-keys']],
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/revocable-jwt/prod/jwt-keys'],
+            ],
           },
         },
       ],
@@ -341,7 +352,9 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
     for (const name of FUNCTION_NAMES) {
       expect(lambdaFunction(template, name).Role).toEqual({ 'Fn::GetAtt': ['IamRoleLambdaExecution', 'Arn'] });
     }
-    const iamTypes = Object.values(template.Resources).map((resource) => resource.Type).filter((type) => type.startsWith('AWS::IAM::'));
+    const iamTypes = Object.values(template.Resources)
+      .map((resource) => resource.Type)
+      .filter((type) => type.startsWith('AWS::IAM::'));
     expect(iamTypes).toEqual(['AWS::IAM::Role']);
   });
 
@@ -358,7 +371,7 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
     }
   });
 
-  test('aws target: the environment has the Redis endpoint and the keyring parameter\'s name, and no secret', () => {
+  test("aws target: the environment has the Redis endpoint and the keyring parameter's name, and no secret", () => {
     for (const name of FUNCTION_NAMES) {
       const { Variables: variables } = lambdaFunction(aws.template, name).Environment as { Variables: Record<string, string> };
       expect(variables).toMatchObject({
@@ -404,9 +417,7 @@ describe('serverless package: the function zips', () => {
 
     const required = [...code.matchAll(/require\(\s*["']([^"']+)["']\s*\)/g)].map((match) => match[1] ?? '');
     const builtins = new Set(builtinModules);
-    const external = required.filter(
-      (module) => !module.startsWith('node:') && !builtins.has(module) && !OPTIONAL_PEERS.has(module),
-    );
+    const external = required.filter((module) => !module.startsWith('node:') && !builtins.has(module) && !OPTIONAL_PEERS.has(module));
     expect(external).toEqual([]);
     expect(code).toContain('exports');
   });
@@ -489,7 +500,10 @@ describe('serverless package: outputs for stacks that add their own routes', () 
     ['HttpApiAuthorizerId', { Ref: 'HttpApiAuthorizerHttpAuthorizer' }],
     ['HttpAuthorizerFunctionArn', { 'Fn::GetAtt': ['HttpAuthorizerLambdaFunction', 'Arn'] }],
   ])('%s is exported under the stack-qualified name', (name, value) => {
-    for (const [template, stage] of [[plain.template, 'dev'], [aws.template, 'prod']] as const) {
+    for (const [template, stage] of [
+      [plain.template, 'dev'],
+      [aws.template, 'prod'],
+    ] as const) {
       const output = template.Outputs?.[name];
       expect(output?.Value).toEqual(value);
       expect(output?.Export?.Name).toBe(`sls-revocable-jwt-${stage}-${name}`);
@@ -499,7 +513,7 @@ describe('serverless package: outputs for stacks that add their own routes', () 
     }
   });
 
-  test('RestApiExecutionArn is the stage\'s execute-api ARN, the prefix of an IAM policy for the trusted routes', () => {
+  test("RestApiExecutionArn is the stage's execute-api ARN, the prefix of an IAM policy for the trusted routes", () => {
     const joined = JSON.stringify(aws.template.Outputs?.RestApiExecutionArn?.Value);
     expect(joined).toContain('":execute-api:"');
     expect(joined).toContain('{"Ref":"ApiGatewayRestApi"},"/prod"');

@@ -48,7 +48,11 @@ export function apiEnvironment(variables: Record<string, string>): NodeJS.Proces
 /** `npm start` itself, or the script it runs. */
 export type Launcher = 'npm' | 'script';
 
-export function runStartScript(env: NodeJS.ProcessEnv, launcher: Launcher = 'script', scriptArgs: string[] = []): { child: ChildProcess; output: () => string } {
+export function runStartScript(
+  env: NodeJS.ProcessEnv,
+  launcher: Launcher = 'script',
+  scriptArgs: string[] = [],
+): { child: ChildProcess; output: () => string } {
   const [command, args] = launcher === 'npm' ? ['npm', ['start', '--', ...scriptArgs]] : [process.execPath, [START_SCRIPT, ...scriptArgs]];
   // detached: a process group of its own, so a test can end offline and redis-server along with it.
   const child = spawn(command, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -81,9 +85,7 @@ export async function startApi(variables: Record<string, string>, launcher: Laun
       () => finish(() => reject(new Error(`start script printed no banner within ${READY_TIMEOUT_MS} ms:\n${output()}`))),
       READY_TIMEOUT_MS,
     );
-    void exited.then(({ code, signal }) =>
-      finish(() => reject(new Error(`start script exited (${signal ?? code}) before it was ready:\n${output()}`))),
-    );
+    void exited.then(({ code, signal }) => finish(() => reject(new Error(`start script exited (${signal ?? code}) before it was ready:\n${output()}`))));
     function finish(settle: () => void) {
       clearInterval(poll);
       clearTimeout(timer);

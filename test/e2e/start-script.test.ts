@@ -118,7 +118,7 @@ async function exitOf(child: ReturnType<typeof runStartScript>['child']): Promis
 }
 
 describe('npm start: ports', () => {
-  test('without LAMBDA_PORT, offline\'s Lambda endpoint takes a free port, not 3002, and the banner names both APIs', async () => {
+  test("without LAMBDA_PORT, offline's Lambda endpoint takes a free port, not 3002, and the banner names both APIs", async () => {
     // Whoever holds 3002, this test or another program, it is taken.
     const held = await occupy(3002);
     const port = await freePort();
@@ -165,7 +165,7 @@ describe('npm start: ports', () => {
     [['--httpPort', '3921'], '--httpPort is not passed on to serverless offline: set PORT instead'],
     [['--lambdaPort=3922'], '--lambdaPort is not passed on to serverless offline: set LAMBDA_PORT instead'],
     [['--host', '0.0.0.0'], '--host is not passed on to serverless offline: npm start serves on localhost only'],
-  ])('offline\'s own option %p, which would bypass the gateway, is refused', async (args, message) => {
+  ])("offline's own option %p, which would bypass the gateway, is refused", async (args, message) => {
     const { child, output } = runStartScript(apiEnvironment({}), 'script', args);
     expect(await exitOf(child)).toBe(1);
     expect(output().trim()).toBe(`npm start: ${message}`);
@@ -182,16 +182,20 @@ describe('npm start: secrets', () => {
   ])('a REDIS_URL whose password has an unencoded # and / (it %s): no trace of it in the banner or the crash output', async (_case, url) => {
     const [a, b] = [`Frag${run()}`, `Frag${run()}`];
     const port = await freePort();
-    const { child, output } = runStartScript(apiEnvironment({ PORT: String(port), LAMBDA_PORT: String(await freePort()), REDIS_URL: url(a, b), SIGN_API_KEY: run() }));
+    const { child, output } = runStartScript(
+      apiEnvironment({ PORT: String(port), LAMBDA_PORT: String(await freePort()), REDIS_URL: url(a, b), SIGN_API_KEY: run() }),
+    );
     try {
       const deadline = Date.now() + 45_000;
-      while (!output().includes('revocable-jwt is up') && child.exitCode === null && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      while (!output().includes('revocable-jwt is up') && child.exitCode === null && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 100));
       expect(output()).toMatch(/^ +Redis +\(REDIS_URL is not (a )?valid/m);
       // Each function fails its cold start on the config error, and offline prints it, cause and all.
       expect((await request(`http://localhost:${port}/dev/me`, { headers: { authorization: 'Bearer a.b.c' } })).status).toBe(401);
       expect((await request(`http://localhost:${port}/dev/auth/token`, { method: 'POST', body: '{}' })).status).toBeGreaterThanOrEqual(400);
       const deadlineForCrash = Date.now() + 10_000;
-      while (!/REDIS_URL (is not a valid URL|may hold only)/.test(output()) && Date.now() < deadlineForCrash) await new Promise((resolve) => setTimeout(resolve, 100));
+      while (!/REDIS_URL (is not a valid URL|may hold only)/.test(output()) && Date.now() < deadlineForCrash)
+        await new Promise((resolve) => setTimeout(resolve, 100));
       expect(output()).toMatch(/REDIS_URL (is not a valid URL|may hold only)/);
       for (const fragment of [a, b]) expect({ fragment, shown: output().includes(fragment) }).toEqual({ fragment, shown: false });
     } finally {

@@ -23,7 +23,10 @@ interface Finding {
 
 /** cfn-lint's script on PATH, else its module: `pip install --user` can leave the script off PATH. */
 async function cfnLint(): Promise<[string, string[]]> {
-  for (const [command, args] of [['cfn-lint', []], ['python3', ['-m', 'cfnlint']]] as [string, string[]][]) {
+  for (const [command, args] of [
+    ['cfn-lint', []],
+    ['python3', ['-m', 'cfnlint']],
+  ] as [string, string[]][]) {
     try {
       await run(command, [...args, '--version']);
       return [command, args];
@@ -62,7 +65,11 @@ const TARGETS: [string, string[], Record<string, string>][] = [
   ['local (the default)', [], {}],
   ['local with one CORS origin', [], { CORS_ORIGINS: 'https://app.example.com' }],
   ['aws (stage prod) with a usage plan quota', [...AWS_TARGET_ARGS, '--param=usagePlanQuota=100000/DAY'], {}],
-  ['aws with trustedCallers=iam and two CORS origins', [...AWS_TARGET_ARGS, '--param=trustedCallers=iam'], { CORS_ORIGINS: 'https://app.example.com,http://localhost:5173' }],
+  [
+    'aws with trustedCallers=iam and two CORS origins',
+    [...AWS_TARGET_ARGS, '--param=trustedCallers=iam'],
+    { CORS_ORIGINS: 'https://app.example.com,http://localhost:5173' },
+  ],
 ];
 
 const packaged = new Map<string, Packaged>();
@@ -79,8 +86,12 @@ afterAll(() => {
 });
 
 describe('cfn-lint on the packaged templates', () => {
-  test.each(TARGETS.map(([target]) => target))('%s target: no error, no warning', async (target) => {
-    const { dir } = packaged.get(target) as Packaged;
-    expect(await lint(command, dir)).toEqual([]);
-  }, 60_000);
+  test.each(TARGETS.map(([target]) => target))(
+    '%s target: no error, no warning',
+    async (target) => {
+      const { dir } = packaged.get(target) as Packaged;
+      expect(await lint(command, dir)).toEqual([]);
+    },
+    60_000,
+  );
 });

@@ -98,14 +98,28 @@ describe('bench smoke run (no timing asserted)', () => {
       expect(row.summary.n).toBeGreaterThan(0);
       expect(Number.isFinite(row.summary.p50)).toBe(true);
     }
-    expect(saved.warm.throughput.map((row) => row.id)).toEqual(expect.arrayContaining(['get', 'mget', 'floor-authorizer', 'floor-sign', 'floor-logout', 'authorizer-info', 'authorizer-silent', 'sign-info', 'logout-info']));
+    expect(saved.warm.throughput.map((row) => row.id)).toEqual(
+      expect.arrayContaining([
+        'get',
+        'mget',
+        'floor-authorizer',
+        'floor-sign',
+        'floor-logout',
+        'authorizer-info',
+        'authorizer-silent',
+        'sign-info',
+        'logout-info',
+      ]),
+    );
 
     // Correctness, not speed: every timed call got the answer it should, and logout revoked at once.
     expect(saved.warm.failures).toBe(0);
     expect(saved.warm.sanity).toEqual({ signed: true, allowedBeforeLogout: true, loggedOut: true, deniedAfterLogout: true, naiveDeniedAfterLogout: true });
 
     expect(saved.cold.bundles.map((bundle) => bundle.name)).toEqual(expect.arrayContaining(['authorizer', 'sign', 'logout']));
-    expect(saved.cold.load.map((row) => row.name).sort()).toEqual(['authorizer', 'dependency core', 'dependency core + createClient()', UNPATCHED_CLIENT, 'logout', 'sign'].sort());
+    expect(saved.cold.load.map((row) => row.name).sort()).toEqual(
+      ['authorizer', 'dependency core', 'dependency core + createClient()', UNPATCHED_CLIENT, 'logout', 'sign'].sort(),
+    );
     expect(saved.cold.firstInvoke.map((row) => row.name)).toEqual(['authorizer', 'sign', 'logout']);
 
     // The targets issue 11 decided: each handler against its own floor, the request line's allowance at log

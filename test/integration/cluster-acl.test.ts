@@ -112,12 +112,18 @@ describe('Redis Cluster over TLS with a login on every node (REDIS_CLUSTER=true,
 
     const [first, second] = issued as [(typeof issued)[0], (typeof issued)[0]];
     const context = (entry: (typeof issued)[0]) => ({ sub: entry.sub, jti: entry.jti, iat: 0, exp: 0, customClaims: '{}' });
-    expect(await host.invoke('logout', proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: context(first) }))).toMatchObject({ ok: true, result: { statusCode: 204 } });
+    expect(await host.invoke('logout', proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: context(first) }))).toMatchObject({
+      ok: true,
+      result: { statusCode: 204 },
+    });
     expect(await decision(first.token)).toBe('Unauthorized');
     const listed = (await host.invoke('listSessions', proxyEvent({ method: 'GET', path: '/auth/sessions', authorizer: context(second) }))) as ProxyOutcome;
     expect(listed.result.statusCode).toBe(200);
     expect(listed.result.body).toContain(second.jti);
-    expect(await host.invoke('logoutAll', proxyEvent({ method: 'POST', path: '/auth/logout-all', authorizer: context(second) }))).toMatchObject({ ok: true, result: { statusCode: 204 } });
+    expect(await host.invoke('logoutAll', proxyEvent({ method: 'POST', path: '/auth/logout-all', authorizer: context(second) }))).toMatchObject({
+      ok: true,
+      result: { statusCode: 204 },
+    });
     expect(await decision(second.token)).toBe('Unauthorized');
 
     // Labels on every primary, several SCAN pages each, then the kill switch.
@@ -140,10 +146,18 @@ describe('Redis Cluster over TLS with a login on every node (REDIS_CLUSTER=true,
   it("without the docs' cluster rule, fails closed (503), and the log says the ACL refused the slot map", async () => {
     const plain = await startHost(bundle, containerEnv(PLAIN_USER));
     try {
-      const signed = (await plain.invoke('sign', proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: 'cluster-user-0' }) }))) as ProxyOutcome;
+      const signed = (await plain.invoke(
+        'sign',
+        proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: 'cluster-user-0' }) }),
+      )) as ProxyOutcome;
       expect(signed.result.statusCode).toBe(503);
       await plain.flush();
-      expect(plain.logEntries().filter((entry) => entry.message === 'redis client error').map((entry) => entry.reason)).toContainEqual(expect.stringMatching(/NOPERM .*'cluster\|slots'/));
+      expect(
+        plain
+          .logEntries()
+          .filter((entry) => entry.message === 'redis client error')
+          .map((entry) => entry.reason),
+      ).toContainEqual(expect.stringMatching(/NOPERM .*'cluster\|slots'/));
       expect(plain.lines().join('\n')).not.toContain(APP_PASSWORD);
     } finally {
       plain.stop();

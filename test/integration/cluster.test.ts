@@ -43,7 +43,13 @@ async function replicaHoldingAllOf(cluster: RedisCluster, primary: RedisServer, 
   return replica;
 }
 
-const tokenConfig = { keys: [{ kid: 'k', secret: 'cluster-test-secret-0123456789abcdefgh' }], issuer: 'i', audience: 'a', defaultTtlSeconds: 600, maxTtlSeconds: 600 };
+const tokenConfig = {
+  keys: [{ kid: 'k', secret: 'cluster-test-secret-0123456789abcdefgh' }],
+  issuer: 'i',
+  audience: 'a',
+  defaultTtlSeconds: 600,
+  maxTtlSeconds: 600,
+};
 
 describe('Redis Cluster (REDIS_CLUSTER=true)', () => {
   let cluster: RedisCluster;
@@ -51,7 +57,11 @@ describe('Redis Cluster (REDIS_CLUSTER=true)', () => {
   let sessions: SessionStore;
   let tokens: TokenService;
   const issue = (sub: string) => tokens.issue({ sub, claims: {}, ttlSeconds: 600 });
-  const isAlive = (token: string) => tokens.verify(token).then(() => true, () => false);
+  const isAlive = (token: string) =>
+    tokens.verify(token).then(
+      () => true,
+      () => false,
+    );
 
   beforeAll(async () => {
     setLogLevel('silent');

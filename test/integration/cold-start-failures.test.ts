@@ -3,9 +3,9 @@
 // (503 from sign, an error that is not "Unauthorized" from the authorizer, never an allow), and say clearly
 // in the log what went wrong, without the password.
 import { randomBytes } from 'node:crypto';
-import { captureLogs } from '../../testkit/logs';
+import { expect } from '@jest/globals';
 import { newJti } from '../../shared/sessions/store';
-import { coldStart, type Container } from '../../testkit/cold-start';
+import { useContainers, useLogLines } from '../../testkit/fixtures';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { forgeJws } from '../../testkit/jws';
 import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
@@ -30,8 +30,8 @@ function signedButUnknownToken(): string {
 describe('Cold start against a Redis that cannot be used', () => {
   let plain: RedisServer;
   let guarded: RedisServer;
-  let output: string[];
-  const containers: Container[] = [];
+  const container = useContainers();
+  const logLines = useLogLines();
   const tried: string[] = [];
 
   beforeAll(async () => {
@@ -39,15 +39,6 @@ describe('Cold start against a Redis that cannot be used', () => {
     guarded = await startRedisServer();
     // Set after start-up, so the helper's own PING and admin connection need no password.
     await (await guarded.admin()).configSet('requirepass', PASSWORD);
-  });
-
-  beforeEach(() => {
-    output = captureLogs();
-  });
-
-  afterEach(async () => {
-    jest.restoreAllMocks();
-    await Promise.all(containers.splice(0).map((container) => container.resetServices()));
   });
 
   afterAll(async () => {
@@ -58,9 +49,7 @@ describe('Cold start against a Redis that cannot be used', () => {
 
   /** `timeoutMs` longer than TIMEOUT_MS where a test needs Redis to answer: a busy machine must not fail it. */
   const start = (url: string, timeoutMs = TIMEOUT_MS) => {
-    const container = coldStart({ REDIS_URL: url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: String(timeoutMs), LOG_LEVEL: 'info' });
-    containers.push(container);
-    return container;
+    return container({ REDIS_URL: url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: String(timeoutMs), LOG_LEVEL: 'info' });
   };
   const signEvent = () => proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: 'cold-user' }) });
 
@@ -72,7 +61,11 @@ describe('Cold start against a Redis that cannot be used', () => {
     ['no password where one is required', async () => `redis://127.0.0.1:${guarded.port}`, /NOAUTH/],
     // The server waits for the end of a command line that the TLS ClientHello never sends: the handshake
     // times out, and the log says the connect took too long (it cannot know that TLS was the reason).
-    ['TLS expected (rediss://) but the server speaks plain Redis', async () => `rediss://127.0.0.1:${plain.port}`, /connect took longer than|Connection timeout/],
+    [
+      'TLS expected (rediss://) but the server speaks plain Redis',
+      async () => `rediss://127.0.0.1:${plain.port}`,
+      /connect took longer than|Connection timeout/,
+    ],
   ];
 
   it.each(cases)('%s: fails fast and closed, and the log says why without the password', async (name, url, reason) => {
@@ -94,13 +87,13 @@ describe('Cold start against a Redis that cannot be used', () => {
       expect(performance.now() - again).toBeLessThan(2 * TIMEOUT_MS + SLACK_MS);
     }
 
-    const entries = output.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const entries = logLines().map((line) => JSON.parse(line) as Record<string, unknown>);
     // One error line per failed request, each naming the cause.
     const failures = entries.filter((entry) => entry.level === 'error');
     expect(failures.map((entry) => entry.message).sort()).toEqual(['authorize', 'authorize', 'sign', 'sign', 'sign']);
     for (const entry of failures) expect(JSON.stringify(entry)).toMatch(reason);
     // Never a secret.
-    const all = output.join('\n');
+    const all = logLines().join('\n');
     expect(all).not.toContain(WRONG_PASSWORD);
     expect(all).not.toContain(PASSWORD);
     expect(all).not.toContain(SECRET);
@@ -114,7 +107,7 @@ describe('Cold start against a Redis that cannot be used', () => {
       const { token } = JSON.parse(signed.body) as { token: string };
       await expect(container.authorizer(tokenAuthorizerEvent(`Bearer ${token}`))).resolves.toMatchObject({ principalId: 'cold-user' });
     }
-    expect(output.join('\n')).not.toContain(PASSWORD);
+    expect(logLines().join('\n')).not.toContain(PASSWORD);
   });
 
   it('Redis down at the cold start: the same container connects by itself once Redis is up', async () => {

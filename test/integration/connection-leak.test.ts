@@ -1,12 +1,11 @@
-// A connection the container gave up on must not stay open behind its back. Found by the faults suite
-// (test/integration/faults-in-flight.test.ts): after Redis hung under load, the server now and then kept one
-// extra client, idle since the hang ended, whose only command was HELLO — one the container no longer knew.
+// A connection the container gave up on must not stay open behind its back: no server-side client may outlive
+// the container's knowledge of it.
 //
-// The cause (fixed in shared/redis/connection.ts by remembering discarded targets): when a connect deadline fired while
-// node-redis was still creating the socket (`await #createSocket()` in RedisSocket#connect), discard() called
-// destroy(), which found no socket yet to close; the socket then connected, sent HELLO and became ready for a
-// client nobody referenced. It takes a connect given very little time: a retry after a dropped socket near
-// the end of the bound, on a busy event loop. This reproduces exactly that, deterministically.
+// The case: a connect deadline fires while node-redis is still creating the socket (`await #createSocket()` in
+// RedisSocket#connect), so discard() finds no socket yet to destroy; the socket then connects, sends HELLO and
+// becomes ready for a client nobody references. shared/redis/connection.ts remembers discarded targets and
+// closes such a client as soon as it connects. It takes a connect given very little time (a retry after a
+// dropped socket near the end of the bound, on a busy event loop); this test makes that happen deterministically.
 import { setLogLevel } from '../../shared/telemetry/log';
 import { idempotent, RedisConnection } from '../../shared/redis/connection';
 import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
@@ -32,7 +31,7 @@ describe('Class: RedisConnection, a connect given up on at its deadline', () => 
   });
 
   async function serverSideClients(): Promise<string[]> {
-    const list = String(await (await server.admin()).sendCommand(['CLIENT', 'LIST', 'TYPE', 'normal']));
+    const list = await (await server.admin()).sendCommand<string>(['CLIENT', 'LIST', 'TYPE', 'normal']);
     return list.split('\n').filter((line) => line.trim() !== '' && !line.includes('cmd=client|list'));
   }
 
@@ -41,7 +40,10 @@ describe('Class: RedisConnection, a connect given up on at its deadline', () => 
     const redis = new RedisConnection({ url: server.url, timeoutMs });
     // Connected first (retried: a busy machine may take longer than the bound to open it).
     for (let attempt = 1; attempt <= 10; attempt += 1) {
-      const connected = await redis.run(idempotent('PING', { key: 'k' }, (client) => client.ping())).then(() => true, () => attempt === 10);
+      const connected = await redis.run(idempotent('PING', { key: 'k' }, (client) => client.ping())).then(
+        () => true,
+        () => attempt === 10,
+      );
       if (connected) break;
     }
     // Repeated until the timing lands (the retry's connect deadline fires first): a few tries at most.
@@ -51,17 +53,20 @@ describe('Class: RedisConnection, a connect given up on at its deadline', () => 
       const outcome = await redis
         .run(
           idempotent('GET', { key: 'k' }, async (client, remainingMs) => {
-          attempts += 1;
-          if (attempts > 1) return client.get('k');
-          // The socket under the first attempt turns out dead just before the deadline, so the retry opens a
-          // new connection with almost no time left; the event loop is then held past the deadline, so the
-          // connect deadline fires before the new socket's 'connect' event is handled.
-          busy(remainingMs - 4);
-          setImmediate(() => busy(20));
-          throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+            attempts += 1;
+            if (attempts > 1) return client.get('k');
+            // The socket under the first attempt turns out dead just before the deadline, so the retry opens a
+            // new connection with almost no time left; the event loop is then held past the deadline, so the
+            // connect deadline fires before the new socket's 'connect' event is handled.
+            busy(remainingMs - 4);
+            setImmediate(() => busy(20));
+            throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
           }),
         )
-        .then(() => 'answered', (error: Error) => error.message);
+        .then(
+          () => 'answered',
+          (error: Error) => error.message,
+        );
       triggered = /connect took longer than/.test(outcome);
     }
     expect(triggered).toBe(true);

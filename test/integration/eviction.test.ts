@@ -2,12 +2,13 @@
 // server is refused at connect, fail closed, with one log line (in a cluster, such a primary is refused for
 // the subjects it holds); the opt-out serves with a warning. And with noeviction, a full Redis refuses sign
 // (503) while every revocation still works: never a success that leaves the token alive.
-import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
+import { expect } from '@jest/globals';
+import type { APIGatewayProxyResult } from 'aws-lambda';
 import { newJti, subjectTag } from '../../shared/sessions/store';
-import { coldStart, type Container } from '../../testkit/cold-start';
+import type { Container } from '../../testkit/cold-start';
+import { useContainers, useLogLines } from '../../testkit/fixtures';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { forgeJws } from '../../testkit/jws';
-import { captureLogs } from '../../testkit/logs';
 import { startRedisCluster, type RedisCluster } from '../../testkit/redis-cluster';
 import { startRedisServer, type AdminClient, type RedisServer } from '../../testkit/redis-server';
 
@@ -20,21 +21,18 @@ const TIMEOUT_MS = '3000';
 type Entry = Record<string, unknown>;
 
 describe('Redis maxmemory-policy and a full Redis', () => {
-  let output: string[];
-  const containers: Container[] = [];
+  const container = useContainers();
+  const logLines = useLogLines();
   const servers: RedisServer[] = [];
 
-  const start = (url: string, extra: Record<string, string> = {}) => {
-    const container = coldStart({ REDIS_URL: url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: TIMEOUT_MS, LOG_LEVEL: 'info', ...extra });
-    containers.push(container);
-    return container;
-  };
+  const start = (url: string, extra: Record<string, string> = {}) =>
+    container({ REDIS_URL: url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: TIMEOUT_MS, LOG_LEVEL: 'info', ...extra });
   const server = async (args: string[]) => {
     const started = await startRedisServer(args);
     servers.push(started);
     return started;
   };
-  const entries = (): Entry[] => output.map((line) => JSON.parse(line) as Entry);
+  const entries = (): Entry[] => logLines().map((line) => JSON.parse(line) as Entry);
   const policyLines = () => entries().filter((entry) => typeof entry.message === 'string' && entry.message.startsWith('redis maxmemory-policy'));
   const signEvent = (sub: string) => proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub }) });
   const sign = async (container: Container, sub: string) => {
@@ -44,58 +42,52 @@ describe('Redis maxmemory-policy and a full Redis', () => {
   };
   const authorize = (container: Container, token: string) => container.authorizer(tokenAuthorizerEvent(`Bearer ${token}`));
 
-  beforeEach(() => {
-    output = captureLogs();
-  });
-
-  afterEach(async () => {
-    jest.restoreAllMocks();
-    await Promise.all(containers.splice(0).map((container) => container.resetServices()));
-  });
-
   afterAll(async () => {
     await Promise.all(servers.map((started) => started.stop()));
   });
 
   describe('an evicting policy is refused at connect, fail closed', () => {
-    it.each(['volatile-lru', 'allkeys-lru'])('%s: sign 503 and the authorizer errors on every request, one log line saying why and how to fix it', async (policy) => {
-      const redis = await server(['--maxmemory-policy', policy]);
-      const container = start(redis.url);
+    it.each(['volatile-lru', 'allkeys-lru'])(
+      '%s: sign 503 and the authorizer errors on every request, one log line saying why and how to fix it',
+      async (policy) => {
+        const redis = await server(['--maxmemory-policy', policy]);
+        const container = start(redis.url);
 
-      for (let round = 0; round < 3; round += 1) {
-        const signed = await container.sign(signEvent('evicted-user'));
-        expect(signed.statusCode).toBe(503);
-        expect(JSON.parse(signed.body)).toMatchObject({ error: 'STORE_UNAVAILABLE' });
-        // A token with our signature: only Redis could refuse it, and Redis is refused. Not "Unauthorized"
-        // (a 401): an error, so API Gateway answers 500, never an Allow.
-        await expect(authorize(container, signedToken('evicted-user'))).rejects.toThrow(
-          new RegExp(`^Redis \\S+ failed: EvictionPolicyError\\(REDIS_EVICTION_POLICY\\): maxmemory-policy ${policy}`),
-        );
-      }
-      expect(await (await redis.admin()).keys('*')).toEqual([]);
+        for (let round = 0; round < 3; round += 1) {
+          const signed = await container.sign(signEvent('evicted-user'));
+          expect(signed.statusCode).toBe(503);
+          expect(JSON.parse(signed.body)).toMatchObject({ error: 'STORE_UNAVAILABLE' });
+          // A token with our signature: only Redis could refuse it, and Redis is refused. Not "Unauthorized"
+          // (a 401): an error, so API Gateway answers 500, never an Allow.
+          await expect(authorize(container, signedToken('evicted-user'))).rejects.toThrow(
+            new RegExp(`^Redis \\S+ failed: EvictionPolicyError\\(REDIS_EVICTION_POLICY\\): maxmemory-policy ${policy}`),
+          );
+        }
+        expect(await (await redis.admin()).keys('*')).toEqual([]);
 
-      // One line for the container (its init-time connect and six refused requests), naming the policy,
-      // the risk and the fix. Each request's own line still says why it failed.
-      expect(policyLines()).toEqual([
-        expect.objectContaining({
-          level: 'error',
-          message: `redis maxmemory-policy is ${policy}, not noeviction: refusing to serve`,
-          code: 'REDIS_EVICTION_POLICY',
-          policy,
-          node: `127.0.0.1:${redis.port}`,
-          risk: expect.stringMatching(/evict .*logout-all/),
-          fix: expect.stringMatching(/noeviction in the ElastiCache\/MemoryDB parameter group/),
-        }),
-      ]);
-      expect(entries().filter((entry) => entry.message === 'redis connect failed')).toEqual([]);
-      expect(entries().filter((entry) => entry.message === 'sign' && entry.status === 503)).toHaveLength(3);
+        // One line for the container (its init-time connect and six refused requests), naming the policy,
+        // the risk and the fix. Each request's own line still says why it failed.
+        expect(policyLines()).toEqual([
+          expect.objectContaining({
+            level: 'error',
+            message: `redis maxmemory-policy is ${policy}, not noeviction: refusing to serve`,
+            code: 'REDIS_EVICTION_POLICY',
+            policy,
+            node: `127.0.0.1:${redis.port}`,
+            risk: expect.stringMatching(/evict .*logout-all/),
+            fix: expect.stringMatching(/noeviction in the ElastiCache\/MemoryDB parameter group/),
+          }),
+        ]);
+        expect(entries().filter((entry) => entry.message === 'redis connect failed')).toEqual([]);
+        expect(entries().filter((entry) => entry.message === 'sign' && entry.status === 503)).toHaveLength(3);
 
-      // Not a cached refusal: once the operator sets noeviction, the next request connects and is served.
-      await (await redis.admin()).configSet('maxmemory-policy', 'noeviction');
-      const { token } = await sign(container, 'evicted-user');
-      await expect(authorize(container, token)).resolves.toMatchObject({ principalId: 'evicted-user' });
-      expect(policyLines()).toHaveLength(1);
-    });
+        // Not a cached refusal: once the operator sets noeviction, the next request connects and is served.
+        await (await redis.admin()).configSet('maxmemory-policy', 'noeviction');
+        const { token } = await sign(container, 'evicted-user');
+        await expect(authorize(container, token)).resolves.toMatchObject({ principalId: 'evicted-user' });
+        expect(policyLines()).toHaveLength(1);
+      },
+    );
 
     it('noeviction serves, and the policy is read once per connect, not per request', async () => {
       const redis = await server(['--maxmemory-policy', 'noeviction']);
@@ -198,7 +190,7 @@ describe('Redis maxmemory-policy and a full Redis', () => {
       const [alice, bob] = ['oom-alice', 'oom-bob'];
       const a = await Promise.all([1, 2, 3, 4].map(() => sign(container, alice)));
       const b = await Promise.all([1, 2].map(() => sign(container, bob)));
-      const context = async (token: string) => ((await authorize(container, token)) as APIGatewayAuthorizerResult).context as Record<string, unknown>;
+      const context = async (token: string) => (await authorize(container, token)).context as Record<string, unknown>;
       // Taken before Redis is full: the authorizer context each route receives.
       const [a1, a3] = [await context(a[0]!.token), await context(a[2]!.token)];
 
@@ -222,7 +214,12 @@ describe('Redis maxmemory-policy and a full Redis', () => {
       ];
 
       // Reads still work when Redis is full: live tokens are allowed.
-      expect(await aliveOf(container, [...a, ...b].map((issued) => issued.token))).toHaveLength(a.length + b.length);
+      expect(
+        await aliveOf(
+          container,
+          [...a, ...b].map((issued) => issued.token),
+        ),
+      ).toHaveLength(a.length + b.length);
 
       const outcomes: Record<string, string> = {};
       for (const [name, run, tokens] of revocations) {
@@ -234,7 +231,11 @@ describe('Redis maxmemory-policy and a full Redis', () => {
           continue;
         }
         // A success must mean what it says: every token it ended is refused (401) from now on.
-        expect({ name, status: response.statusCode, alive: await aliveOf(container, tokens) }).toEqual({ name, status: response.statusCode < 300 ? response.statusCode : 'a success or a 503', alive: [] });
+        expect({ name, status: response.statusCode, alive: await aliveOf(container, tokens) }).toEqual({
+          name,
+          status: response.statusCode < 300 ? response.statusCode : 'a success or a 503',
+          alive: [],
+        });
         outcomes[name] = 'revoked';
       }
       // What each path does today: its scripts read and delete (ZREM, DEL) before they write, if they write at
@@ -277,7 +278,7 @@ function calls(stats: string, command: string): number {
 
 /** `calls=` of every command that ran, by name, from `INFO commandstats`. */
 function commandCalls(stats: string): Record<string, number> {
-  return Object.fromEntries([...stats.matchAll(/^cmdstat_(\S+?):calls=(\d+)/gm)].map(([, command, count]) => [command, Number(count)]));
+  return Object.fromEntries([...stats.matchAll(/^cmdstat_(\S+?):calls=(\d+)/gm)].map(([, command, count]) => [command!, Number(count)] as const));
 }
 
 /**

@@ -87,7 +87,7 @@ describe('Redis faults with 64 requests in flight on one container', () => {
   async function settledConnections(expected: number): Promise<number | string> {
     let list = '';
     for (let attempt = 0; attempt < 30; attempt += 1) {
-      list = String(await (await server.admin()).sendCommand(['CLIENT', 'LIST', 'TYPE', 'normal']));
+      list = await (await server.admin()).sendCommand<string>(['CLIENT', 'LIST', 'TYPE', 'normal']);
       if (list.split('\n').filter((line) => line.trim() !== '').length - 1 === expected) return expected;
       await sleep(100);
     }
@@ -111,14 +111,23 @@ describe('Redis faults with 64 requests in flight on one container', () => {
    * 64 requests in flight throughout: authorizations of live, revoked and forged tokens, signs and logouts.
    * `fault` hits `before` ms in, `heal` runs `during` ms later, and the load goes on `after` ms more.
    */
-  async function underLoad(name: string, timing: { before: number; during: number; after: number }, fault: () => Promise<void> | void, heal: () => Promise<void> | void): Promise<Run> {
+  async function underLoad(
+    name: string,
+    timing: { before: number; during: number; after: number },
+    fault: () => Promise<void> | void,
+    heal: () => Promise<void> | void,
+  ): Promise<Run> {
     const sub = `faults-${name}`;
     const live = await mustSign(32, sub);
     const revoked = await mustSign(16, sub);
     for (const { token } of revoked) await mustLogOut(token);
     const toLogOut = await mustSign(400, sub);
     const forged = [
-      forgeJws({ header: { alg: 'HS256', kid: 'default' }, payload: { sub, jti: live[0]?.jti, exp: 4e9, iss: 'revocable-jwt', aud: 'revocable-jwt-api' }, secret: 'not-the-secret-0123456789abcdefghijkl' }),
+      forgeJws({
+        header: { alg: 'HS256', kid: 'default' },
+        payload: { sub, jti: live[0]?.jti, exp: 4e9, iss: 'revocable-jwt', aud: 'revocable-jwt-api' },
+        secret: 'not-the-secret-0123456789abcdefghijkl',
+      }),
       forgeJws({ header: { alg: 'none', kid: 'default' }, payload: { sub, jti: live[1]?.jti, exp: 4e9, iss: 'revocable-jwt', aud: 'revocable-jwt-api' } }),
     ];
     const { connectCount: connectsBefore } = await container.stats();
@@ -144,9 +153,13 @@ describe('Redis faults with 64 requests in flight on one container', () => {
           observations.push({ kind: 'forged', outcome: outcomeOf(answer), answer });
         } else if (roll < 18) {
           // Over 32 subjects: thousands of signs for one would reach MAX_SESSIONS and end its oldest sessions.
-          const answer = await container.invoke('sign', proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: `${sub}-${n % 32}`, ttl: 600 }) }));
+          const answer = await container.invoke(
+            'sign',
+            proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: `${sub}-${n % 32}`, ttl: 600 }) }),
+          );
           observations.push({ kind: 'sign', outcome: outcomeOf(answer), answer });
-          if (outcomeOf(answer) === 201) signed.push({ issued: { ...(JSON.parse((answer as { result: APIGatewayProxyResult }).result.body) as Issued), answeredAt: answer.answeredAt } });
+          if (outcomeOf(answer) === 201)
+            signed.push({ issued: { ...(JSON.parse((answer as { result: APIGatewayProxyResult }).result.body) as Issued), answeredAt: answer.answeredAt } });
         } else {
           const target = toLogOut.pop();
           if (target === undefined) continue;
@@ -176,7 +189,12 @@ describe('Redis faults with 64 requests in flight on one container', () => {
     for (const { kind, outcome } of observations) tally.set(`${kind} ${outcome}`, (tally.get(`${kind} ${outcome}`) ?? 0) + 1);
     const inFlight = observations.filter(({ answer }) => answer.sentAt < faultAt && answer.answeredAt > faultAt).length;
     const slowest = Math.round(Math.max(...observations.map(({ answer }) => answer.elapsedMs)));
-    summaries.push(`${name}: ${observations.length} answers, ${inFlight} in flight when it hit, slowest ${slowest} ms; ${[...tally].sort().map(([key, count]) => `${key}: ${count}`).join(', ')}`);
+    summaries.push(
+      `${name}: ${observations.length} answers, ${inFlight} in flight when it hit, slowest ${slowest} ms; ${[...tally]
+        .sort()
+        .map(([key, count]) => `${key}: ${count}`)
+        .join(', ')}`,
+    );
     return { observations, live, revoked, signed, loggedOut, faultAt, healStartedAt, healedAt, connectsBefore };
   }
 
@@ -211,9 +229,23 @@ describe('Redis faults with 64 requests in flight on one container', () => {
       const first = await attempt();
       return failed(first) ? attempt() : first;
     };
-    const fresh = await Promise.all(Array.from({ length: IN_FLIGHT }, () => again(() => sign('after-the-fault'), (issued) => issued === undefined)));
+    const fresh = await Promise.all(
+      Array.from({ length: IN_FLIGHT }, () =>
+        again(
+          () => sign('after-the-fault'),
+          (issued) => issued === undefined,
+        ),
+      ),
+    );
     expect(fresh.filter((issued) => issued === undefined)).toEqual([]);
-    const decisions = await Promise.all(fresh.map((issued) => again(() => authorize((issued as Issued).token), (answer) => outcomeOf(answer) === 'error')));
+    const decisions = await Promise.all(
+      fresh.map((issued) =>
+        again(
+          () => authorize((issued as Issued).token),
+          (answer) => outcomeOf(answer) === 'error',
+        ),
+      ),
+    );
     expect(decisions.map(outcomeOf)).toEqual(decisions.map(() => 'allow'));
     const [first] = fresh as Issued[];
     expect(outcomeOf((await logout((first as Issued).token)).loggedOut as Answer)).toBe(204);
@@ -242,18 +274,31 @@ describe('Redis faults with 64 requests in flight on one container', () => {
     // Each fault's subject holds 448 sessions before the load starts: under the default MAX_SESSIONS, its
     // live tokens would end as the oldest.
     bundle = bundleHandlerHost();
-    container = await startHost(bundle, { REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: String(TIMEOUT_MS), LOG_LEVEL: 'silent', MAX_SESSIONS: '1000' });
+    container = await startHost(bundle, {
+      REDIS_URL: server.url,
+      JWT_SECRET: SECRET,
+      REDIS_TIMEOUT_MS: String(TIMEOUT_MS),
+      LOG_LEVEL: 'silent',
+      MAX_SESSIONS: '1000',
+    });
   });
 
   afterAll(async () => {
     container?.stop();
     bundle?.cleanup();
     await server?.stop();
-    console.log(`faults: ${faults.length} injected (${faults.join(', ')}) under ${IN_FLIGHT} requests in flight; ${requestsDuringFaults} answers checked\n${summaries.join('\n')}`);
+    console.log(
+      `faults: ${faults.length} injected (${faults.join(', ')}) under ${IN_FLIGHT} requests in flight; ${requestsDuringFaults} answers checked\n${summaries.join('\n')}`,
+    );
   });
 
   it('Redis hangs (SIGSTOP) longer than the bound: every request answers in time and fails closed; all resumes by itself', async () => {
-    const run = await underLoad('hang', { before: 300, during: 3 * TIMEOUT_MS, after: 1000 }, () => server.pause(), () => server.resume());
+    const run = await underLoad(
+      'hang',
+      { before: 300, during: 3 * TIMEOUT_MS, after: 1000 },
+      () => server.pause(),
+      () => server.resume(),
+    );
     await expectFailClosed(run);
     const live = run.observations.filter((observation) => observation.kind === 'live');
     // Live tokens are allowed or fail closed, never refused as if logged out.
@@ -274,7 +319,12 @@ describe('Redis faults with 64 requests in flight on one container', () => {
   }, 30_000);
 
   it('Redis stalls for less than the bound: nothing fails, nothing reconnects', async () => {
-    const run = await underLoad('stall', { before: 300, during: TIMEOUT_MS / 3, after: 600 }, () => server.pause(), () => server.resume());
+    const run = await underLoad(
+      'stall',
+      { before: 300, during: TIMEOUT_MS / 3, after: 600 },
+      () => server.pause(),
+      () => server.resume(),
+    );
     await expectFailClosed(run);
     const wrong = run.observations.filter(({ kind, outcome }) => outcome !== { live: 'allow', revoked: 'deny', forged: 'deny', sign: 201, logout: 204 }[kind]);
     expect(wrong.map(({ kind, outcome }) => `${kind}: ${outcome}`)).toEqual([]);
@@ -286,28 +336,37 @@ describe('Redis faults with 64 requests in flight on one container', () => {
   it.each([
     ['dies (SIGKILL) and stays down for a second', 1000],
     ['restarts (killed and started again at once)', 0],
-  ])('Redis %s: fails closed and fast, loses every label (all refused), and the container recovers by itself', async (_, downMs) => {
-    const run = await underLoad(downMs > 0 ? 'die' : 'restart', { before: 300, during: downMs, after: 1000 }, () => server.kill(), () => server.restart());
-    await expectFailClosed(run);
-    // The server keeps nothing on disk: once it is gone, no token issued before may ever be allowed again.
-    const afterKill = run.observations.filter(({ kind, answer }) => kind === 'live' && answer.sentAt > run.faultAt);
-    expect(afterKill.length).toBeGreaterThan(IN_FLIGHT);
-    expect(afterKill.filter(({ outcome }) => outcome === 'allow')).toEqual([]);
-    // While it is down, requests fail at once (connection refused), not after the bound.
-    const whileDown = run.observations.filter(({ answer }) => answer.sentAt > run.faultAt + 50 && answer.answeredAt < run.healStartedAt);
-    if (downMs > 0) {
-      expect(whileDown.length).toBeGreaterThan(IN_FLIGHT);
-      expect(whileDown.filter(({ kind, outcome }) => kind !== 'forged' && outcome !== 'error' && outcome !== 503)).toEqual([]);
-      expect(whileDown.filter(({ answer }) => answer.elapsedMs > TIMEOUT_MS / 2)).toEqual([]);
-    }
-    // Tokens signed once it was back work.
-    const signedAfter = run.signed.filter(({ issued }) => issued.answeredAt > run.healedAt);
-    expect(signedAfter.length).toBeGreaterThan(0);
-    const loggedOut = new Set(run.loggedOut.map(({ token }) => token));
-    for (const { issued } of signedAfter) expect(outcomeOf(await authorize(issued.token))).toBe(loggedOut.has(issued.token) ? 'deny' : 'allow');
-    for (const { token } of run.live) expect(outcomeOf(await authorize(token))).toBe('deny');
-    await expectRecovered(run);
-  }, 30_000);
+  ])(
+    'Redis %s: fails closed and fast, loses every label (all refused), and the container recovers by itself',
+    async (_, downMs) => {
+      const run = await underLoad(
+        downMs > 0 ? 'die' : 'restart',
+        { before: 300, during: downMs, after: 1000 },
+        () => server.kill(),
+        () => server.restart(),
+      );
+      await expectFailClosed(run);
+      // The server keeps nothing on disk: once it is gone, no token issued before may ever be allowed again.
+      const afterKill = run.observations.filter(({ kind, answer }) => kind === 'live' && answer.sentAt > run.faultAt);
+      expect(afterKill.length).toBeGreaterThan(IN_FLIGHT);
+      expect(afterKill.filter(({ outcome }) => outcome === 'allow')).toEqual([]);
+      // While it is down, requests fail at once (connection refused), not after the bound.
+      const whileDown = run.observations.filter(({ answer }) => answer.sentAt > run.faultAt + 50 && answer.answeredAt < run.healStartedAt);
+      if (downMs > 0) {
+        expect(whileDown.length).toBeGreaterThan(IN_FLIGHT);
+        expect(whileDown.filter(({ kind, outcome }) => kind !== 'forged' && outcome !== 'error' && outcome !== 503)).toEqual([]);
+        expect(whileDown.filter(({ answer }) => answer.elapsedMs > TIMEOUT_MS / 2)).toEqual([]);
+      }
+      // Tokens signed once it was back work.
+      const signedAfter = run.signed.filter(({ issued }) => issued.answeredAt > run.healedAt);
+      expect(signedAfter.length).toBeGreaterThan(0);
+      const loggedOut = new Set(run.loggedOut.map(({ token }) => token));
+      for (const { issued } of signedAfter) expect(outcomeOf(await authorize(issued.token))).toBe(loggedOut.has(issued.token) ? 'deny' : 'allow');
+      for (const { token } of run.live) expect(outcomeOf(await authorize(token))).toBe('deny');
+      await expectRecovered(run);
+    },
+    30_000,
+  );
 
   it('Redis drops every connection (CLIENT KILL) under load: the one retry keeps live tokens working', async () => {
     const run = await underLoad(

@@ -98,52 +98,61 @@ describe('A container frozen or stalled in the middle of its init-time connect',
     expect(decisions.at(-1)).toMatchObject({ outcome: 'allow', RedisCalls: 1 });
   }
 
-  it.each(firstInvocations)('frozen (SIGSTOP) at rest past its connect timer: the first invocation, queued as it thaws, succeeds (%s)', async (handler, event, succeeded) => {
-    const host = await containerMidConnect();
-    host.signal('SIGSTOP');
-    await sleep(FROZEN_MS);
-    proxy.release();
-    const answer = host.invoke(handler, event());
-    // The invocation is in the container's pipe before it runs again, as Lambda hands it over on thaw.
-    await sleep(50);
-    host.signal('SIGCONT');
+  it.each(firstInvocations)(
+    'frozen (SIGSTOP) at rest past its connect timer: the first invocation, queued as it thaws, succeeds (%s)',
+    async (handler, event, succeeded) => {
+      const host = await containerMidConnect();
+      host.signal('SIGSTOP');
+      await sleep(FROZEN_MS);
+      proxy.release();
+      const answer = host.invoke(handler, event());
+      // The invocation is in the container's pipe before it runs again, as Lambda hands it over on thaw.
+      await sleep(50);
+      host.signal('SIGCONT');
 
-    succeeded(await answer);
-    await expectSteadyState(host);
-  });
+      succeeded(await answer);
+      await expectSteadyState(host);
+    },
+  );
 
-  it.each(firstInvocations)('stalled (a blocked event loop) past its connect timer as the first invocation begins: it succeeds (%s)', async (handler, event, succeeded) => {
-    const host = await containerMidConnect();
-    // The server's answer reaches the container's socket during the stall, unread until the stall ends.
-    const answer = host.invoke(handler, event(), { stallMs: FROZEN_MS, onStall: () => void sleep(FROZEN_MS / 2).then(() => proxy.release()) });
+  it.each(firstInvocations)(
+    'stalled (a blocked event loop) past its connect timer as the first invocation begins: it succeeds (%s)',
+    async (handler, event, succeeded) => {
+      const host = await containerMidConnect();
+      // The server's answer reaches the container's socket during the stall, unread until the stall ends.
+      const answer = host.invoke(handler, event(), { stallMs: FROZEN_MS, onStall: () => void sleep(FROZEN_MS / 2).then(() => proxy.release()) });
 
-    succeeded(await answer);
-    await host.flush();
-    expect(host.logEntries().map((entry) => entry.message)).toContain('redis connect begun before this command timed out, retrying once on a new connection');
-    await expectSteadyState(host);
-  });
+      succeeded(await answer);
+      await host.flush();
+      expect(host.logEntries().map((entry) => entry.message)).toContain('redis connect begun before this command timed out, retrying once on a new connection');
+      await expectSteadyState(host);
+    },
+  );
 
-  it.each(firstInvocations)('frozen (SIGSTOP) while stalled at the start of the first invocation: it succeeds on thaw (%s)', async (handler, event, succeeded) => {
-    const host = await containerMidConnect();
-    let stopped: () => void = () => undefined;
-    const stalling = new Promise<void>((resolve) => {
-      stopped = resolve;
-    });
-    const answer = host.invoke(handler, event(), {
-      stallMs: 500,
-      onStall: () => {
-        host.signal('SIGSTOP');
-        stopped();
-      },
-    });
-    await stalling;
-    await sleep(FROZEN_MS);
-    proxy.release();
-    host.signal('SIGCONT');
+  it.each(firstInvocations)(
+    'frozen (SIGSTOP) while stalled at the start of the first invocation: it succeeds on thaw (%s)',
+    async (handler, event, succeeded) => {
+      const host = await containerMidConnect();
+      let stopped: () => void = () => undefined;
+      const stalling = new Promise<void>((resolve) => {
+        stopped = resolve;
+      });
+      const answer = host.invoke(handler, event(), {
+        stallMs: 500,
+        onStall: () => {
+          host.signal('SIGSTOP');
+          stopped();
+        },
+      });
+      await stalling;
+      await sleep(FROZEN_MS);
+      proxy.release();
+      host.signal('SIGCONT');
 
-    succeeded(await answer);
-    await expectSteadyState(host);
-  });
+      succeeded(await answer);
+      await expectSteadyState(host);
+    },
+  );
 });
 
 function signEvent() {

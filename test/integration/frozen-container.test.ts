@@ -77,7 +77,10 @@ describe('Lambda container frozen while Redis drops its connection', () => {
       expect(decision.connectCount).toBe(round + 1);
     }
 
-    const loggedOut = await freezeDropAndThaw('logout', proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: { sub: 'frozen-user', jti, iat: 0, exp: 0, customClaims: '{}' } }));
+    const loggedOut = await freezeDropAndThaw(
+      'logout',
+      proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: { sub: 'frozen-user', jti, iat: 0, exp: 0, customClaims: '{}' } }),
+    );
     expect(loggedOut).toMatchObject({ ok: true, result: { statusCode: 204 } });
 
     const refused = await freezeDropAndThaw('authorizer', tokenAuthorizerEvent(`Bearer ${token}`));

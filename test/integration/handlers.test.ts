@@ -1,37 +1,22 @@
+import { expect } from '@jest/globals';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
-import { captureLogs } from '../../testkit/logs';
 import { labelKey } from '../../shared/sessions/store';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { coldStart, type Container } from '../../testkit/cold-start';
-import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
+import { useContainers, useLogLines, useRedisServer } from '../../testkit/fixtures';
 
 const SECRET = 'handlers-test-secret-0123456789abcdefghij';
-
 
 const signEvent = (body: unknown) => proxyEvent({ method: 'POST', path: '/auth/token', body: typeof body === 'string' ? body : JSON.stringify(body) });
 
 describe('Handlers (real redis-server)', () => {
-  let server: RedisServer;
+  const container = useContainers('suite');
+  const server = useRedisServer({ flushEachTest: true });
+  const logLines = useLogLines();
   let handlers: Container;
-  let output: string[];
 
-  beforeAll(async () => {
-    server = await startRedisServer();
-    handlers = coldStart({ REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300', LOG_LEVEL: 'info' });
-  });
-
-  beforeEach(async () => {
-    await (await server.admin()).flushAll();
-    output = captureLogs();
-  });
-
-  afterEach(() => {
-    jest.restoreAllMocks();
-  });
-
-  afterAll(async () => {
-    await handlers.resetServices();
-    await server.stop();
+  beforeAll(() => {
+    handlers = container({ REDIS_URL: server().url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300', LOG_LEVEL: 'info' });
   });
 
   async function signToken(body: unknown = { sub: 'user-1', claims: { role: 'admin' } }) {
@@ -42,7 +27,7 @@ describe('Handlers (real redis-server)', () => {
 
   /** Keys in Redis but revocation counters, which outlive the labels they guard by design. */
   async function storedKeys(): Promise<number> {
-    return (await (await server.admin()).keys('*')).filter((key) => !key.startsWith('jwt_revoked:')).length;
+    return (await (await server().admin()).keys('*')).filter((key) => !key.startsWith('jwt_revoked:')).length;
   }
 
   async function authorize(header: string | undefined): Promise<APIGatewayAuthorizerResult> {
@@ -54,9 +39,9 @@ describe('Handlers (real redis-server)', () => {
       const response = await handlers.sign(signEvent({ sub: 'user-1', ttl: 120 }));
       expect(response.statusCode).toBe(201);
       expect(response.headers).toMatchObject({ 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-      const body = JSON.parse(response.body);
+      const body = JSON.parse(response.body) as { jti: string };
       expect(body).toEqual({ token: expect.any(String), tokenType: 'Bearer', expiresIn: 120, jti: expect.any(String) });
-      expect(await (await server.admin()).ttl(labelKey(body.jti))).toBeGreaterThan(115);
+      expect(await (await server().admin()).ttl(labelKey(body.jti))).toBeGreaterThan(115);
     });
 
     it.each([
@@ -69,21 +54,21 @@ describe('Handlers (real redis-server)', () => {
     ])('answers 400 for %s and writes nothing', async (_, body, message) => {
       const response = await handlers.sign(body === null ? proxyEvent({ method: 'POST', path: '/auth/token' }) : signEvent(body));
       expect(response.statusCode).toBe(400);
-      const error = JSON.parse(response.body);
+      const error = JSON.parse(response.body) as { error: unknown; message: unknown };
       expect(error.error).toBe('BAD_REQUEST');
       expect(error.message).toMatch(message);
       expect(await storedKeys()).toBe(0);
     });
 
     it('answers 503 and hands out no token while Redis hangs', async () => {
-      server.pause();
+      server().pause();
       try {
         const response = await handlers.sign(signEvent({ sub: 'user-1' }));
         expect(response.statusCode).toBe(503);
         expect(JSON.parse(response.body)).toEqual({ error: 'STORE_UNAVAILABLE', message: 'token store unavailable, try again' });
         expect(response.headers).toMatchObject({ 'Retry-After': '1' });
       } finally {
-        server.resume();
+        server().resume();
       }
     });
   });
@@ -116,9 +101,9 @@ describe('Handlers (real redis-server)', () => {
     });
 
     it('throws "Unauthorized" for a token signed with another secret', async () => {
-      const other = coldStart({ REDIS_URL: server.url, JWT_SECRET: 'z'.repeat(40), LOG_LEVEL: 'silent' });
+      const other = coldStart({ REDIS_URL: server().url, JWT_SECRET: 'z'.repeat(40), LOG_LEVEL: 'silent' });
       const { token } = JSON.parse((await other.sign(signEvent({ sub: 'user-1' }))).body) as { token: string };
-      await other.resetServices();
+      await other.close();
       await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
     });
 
@@ -130,24 +115,31 @@ describe('Handlers (real redis-server)', () => {
     });
 
     it.each([
-      ['hangs (paused by SIGSTOP: its socket stays open, nothing answers, the 300 ms bound runs out)', 'paused', /^Redis MGET failed: .*command took longer than \d+ ms$/],
+      [
+        'hangs (paused by SIGSTOP: its socket stays open, nothing answers, the 300 ms bound runs out)',
+        'paused',
+        /^Redis MGET failed: .*command took longer than \d+ ms$/,
+      ],
       ['is down (killed: nothing listens on its port any more)', 'killed', /^Redis MGET failed: (?!.*took longer)/],
-    ] as const)('fails closed with another error than "Unauthorized" (a 500 on AWS) while Redis %s, and allows again once it is back', async (_state, how, failure) => {
-      const { token } = await signToken();
-      if (how === 'paused') server.pause();
-      else await server.kill();
-      try {
-        const refusal = authorize(`Bearer ${token}`);
-        await expect(refusal).rejects.toThrow(failure);
-        await expect(refusal).rejects.not.toThrow(/^Unauthorized$/);
-      } finally {
-        if (how === 'paused') server.resume();
-        else await server.restart();
-      }
-      // A restarted server is empty (it keeps nothing on disk): a token signed after it shows the recovery.
-      const live = how === 'paused' ? token : (await signToken()).token;
-      await expect(authorize(`Bearer ${live}`)).resolves.toMatchObject({ principalId: 'user-1' });
-    });
+    ] as const)(
+      'fails closed with another error than "Unauthorized" (a 500 on AWS) while Redis %s, and allows again once it is back',
+      async (_state, how, failure) => {
+        const { token } = await signToken();
+        if (how === 'paused') server().pause();
+        else await server().kill();
+        try {
+          const refusal = authorize(`Bearer ${token}`);
+          await expect(refusal).rejects.toThrow(failure);
+          await expect(refusal).rejects.not.toThrow(/^Unauthorized$/);
+        } finally {
+          if (how === 'paused') server().resume();
+          else await server().restart();
+        }
+        // A restarted server is empty (it keeps nothing on disk): a token signed after it shows the recovery.
+        const live = how === 'paused' ? token : (await signToken()).token;
+        await expect(authorize(`Bearer ${live}`)).resolves.toMatchObject({ principalId: 'user-1' });
+      },
+    );
   });
 
   describe('logout and me', () => {
@@ -171,7 +163,7 @@ describe('Handlers (real redis-server)', () => {
       await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
     });
 
-    it('leaves the same subject\'s other tokens alive', async () => {
+    it("leaves the same subject's other tokens alive", async () => {
       const first = await signToken();
       const second = await signToken();
       await handlers.logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: await contextOf(first.token) }));
@@ -181,11 +173,11 @@ describe('Handlers (real redis-server)', () => {
     it('answers 503 while Redis hangs; the logout can be retried and then holds', async () => {
       const { token } = await signToken();
       const event = proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: await contextOf(token) });
-      server.pause();
+      server().pause();
       try {
         expect((await handlers.logout(event)).statusCode).toBe(503);
       } finally {
-        server.resume();
+        server().resume();
       }
       // The DEL may or may not have reached Redis before the timeout: a 503 means "unknown, retry",
       // and retrying is safe because deleting a label twice is the same as once.
@@ -202,9 +194,13 @@ describe('Handlers (real redis-server)', () => {
   describe('sessions', () => {
     const asCaller = async (token: string, method: string, path: string, extra: Partial<Parameters<typeof proxyEvent>[0]> = {}) =>
       proxyEvent({ method, path, authorizer: (await authorize(`Bearer ${token}`)).context as Record<string, unknown>, ...extra });
-    const isAlive = (token: string) => authorize(`Bearer ${token}`).then(() => true, () => false);
+    const isAlive = (token: string) =>
+      authorize(`Bearer ${token}`).then(
+        () => true,
+        () => false,
+      );
 
-    it('logout-all ends every session of the caller, the presented one included, and no one else\'s', async () => {
+    it("logout-all ends every session of the caller, the presented one included, and no one else's", async () => {
       const first = await signToken({ sub: 'alice' });
       const second = await signToken({ sub: 'alice' });
       const bobs = await signToken({ sub: 'bob' });
@@ -213,7 +209,7 @@ describe('Handlers (real redis-server)', () => {
       expect([await isAlive(first.token), await isAlive(second.token), await isAlive(bobs.token)]).toEqual([false, false, true]);
     });
 
-    it('lists the caller\'s live sessions newest first, marking the current one', async () => {
+    it("lists the caller's live sessions newest first, marking the current one", async () => {
       const older = await signToken({ sub: 'alice', ttl: 600 });
       await new Promise((resolve) => setTimeout(resolve, 1100));
       const newer = await signToken({ sub: 'alice', ttl: 60 });
@@ -228,24 +224,21 @@ describe('Handlers (real redis-server)', () => {
       expect((sessions[0]!.expiresAt as number) - (sessions[0]!.issuedAt as number)).toBe(60);
     });
 
-    it('ends one of the caller\'s sessions by jti, percent-encoded or not', async () => {
+    it("ends one of the caller's sessions by jti, percent-encoded or not", async () => {
       const caller = await signToken({ sub: 'alice' });
       const other = await signToken({ sub: 'alice' });
       const third = await signToken({ sub: 'alice' });
-      const end = async (jti: string) =>
-        handlers.endSession(await asCaller(caller.token, 'DELETE', `/auth/sessions/${jti}`, { pathParameters: { jti } }));
+      const end = async (jti: string) => handlers.endSession(await asCaller(caller.token, 'DELETE', `/auth/sessions/${jti}`, { pathParameters: { jti } }));
       expect((await end(other.jti)).statusCode).toBe(204);
       expect((await end(encodeURIComponent(third.jti))).statusCode).toBe(204);
       expect([await isAlive(caller.token), await isAlive(other.token), await isAlive(third.token)]).toEqual([true, false, false]);
       expect((await end(other.jti)).statusCode).toBe(404);
     });
 
-    it('answers 404 for another user\'s session, and it stays alive', async () => {
+    it("answers 404 for another user's session, and it stays alive", async () => {
       const alice = await signToken({ sub: 'alice' });
       const bob = await signToken({ sub: 'bob' });
-      const response = await handlers.endSession(
-        await asCaller(alice.token, 'DELETE', '/auth/sessions/x', { pathParameters: { jti: bob.jti } }),
-      );
+      const response = await handlers.endSession(await asCaller(alice.token, 'DELETE', '/auth/sessions/x', { pathParameters: { jti: bob.jti } }));
       expect(response.statusCode).toBe(404);
       expect(JSON.parse(response.body)).toEqual({ error: 'SESSION_NOT_FOUND', message: 'no live session with that jti' });
       expect(await isAlive(bob.token)).toBe(true);
@@ -283,7 +276,7 @@ describe('Handlers (real redis-server)', () => {
       const before = await storedKeys();
       const response = await handlers.revoke(revokeEvent(body));
       expect(response.statusCode).toBe(400);
-      expect(JSON.parse(response.body).message).toMatch(message);
+      expect((JSON.parse(response.body) as { message: unknown }).message).toMatch(message);
       expect(await storedKeys()).toBe(before);
     });
   });
@@ -309,26 +302,30 @@ describe('Handlers (real redis-server)', () => {
       const { token, jti } = await signToken();
       await authorize(`Bearer ${token}`);
       await authorize(`Bearer ${token}x`).catch(() => undefined);
-      const lines = output.map((line) => JSON.parse(line) as Record<string, unknown>);
+      const lines = logLines().map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(lines).toContainEqual(expect.objectContaining({ message: 'sign', outcome: 'issued', jti, sub: 'user-1', latencyMs: expect.any(Number) }));
       expect(lines).toContainEqual(expect.objectContaining({ message: 'authorize', outcome: 'allow', jti, sub: 'user-1' }));
       expect(lines).toContainEqual(expect.objectContaining({ message: 'authorize', outcome: 'deny', reason: 'TOKEN_INVALID' }));
-      await handlers.logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: (await authorize(`Bearer ${token}`)).context as Record<string, unknown> }));
+      await handlers.logout(
+        proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: (await authorize(`Bearer ${token}`)).context as Record<string, unknown> }),
+      );
       await authorize(`Bearer ${token}`).catch(() => undefined);
-      const revoked = output.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.reason === 'TOKEN_REVOKED');
+      const revoked = logLines()
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.reason === 'TOKEN_REVOKED');
       expect(revoked).toEqual([expect.objectContaining({ message: 'authorize', outcome: 'deny', jti, sub: 'user-1' })]);
-      const all = output.join('\n');
+      const all = logLines().join('\n');
       expect(all).not.toContain(token.split('.')[2]);
       expect(all).not.toContain(SECRET);
     });
   });
 
   describe('observability', () => {
-    const lines = () => output.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = () => logLines().map((line) => JSON.parse(line) as Record<string, unknown>);
 
     it('tags the decision line with its request id, and carries EMF metrics on it', async () => {
       const { token, jti } = await signToken();
-      output.length = 0;
+      logLines().length = 0;
       await handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`), { awsRequestId: 'req-allow-1' });
       const decision = lines().find((line) => line.message === 'authorize');
       expect(decision).toMatchObject({
@@ -340,8 +337,14 @@ describe('Handlers (real redis-server)', () => {
           CloudWatchMetrics: [
             {
               Namespace: 'RevocableJwt',
-              Dimensions: [['Function', 'Outcome'], ['Function', 'Outcome', 'Reason']],
-              Metrics: expect.arrayContaining([{ Name: 'Decisions', Unit: 'Count' }, { Name: 'RedisLatency', Unit: 'Milliseconds' }]),
+              Dimensions: [
+                ['Function', 'Outcome'],
+                ['Function', 'Outcome', 'Reason'],
+              ],
+              Metrics: expect.arrayContaining([
+                { Name: 'Decisions', Unit: 'Count' },
+                { Name: 'RedisLatency', Unit: 'Milliseconds' },
+              ]),
             },
           ],
         },
@@ -356,18 +359,24 @@ describe('Handlers (real redis-server)', () => {
       expect(lines().every((line) => line.requestId === 'req-allow-1')).toBe(true);
     });
 
-    it('counts each invocation\'s own Redis calls, however many run at once', async () => {
+    it("counts each invocation's own Redis calls, however many run at once", async () => {
       const { token } = await signToken();
       const other = await signToken({ sub: 'user-2' });
-      output.length = 0;
-      const callers = (await Promise.all([authorize(`Bearer ${token}`), authorize(`Bearer ${other.token}`)])).map((policy) => policy.context as Record<string, unknown>);
+      logLines().length = 0;
+      const callers = (await Promise.all([authorize(`Bearer ${token}`), authorize(`Bearer ${other.token}`)])).map(
+        (policy) => policy.context as Record<string, unknown>,
+      );
       await Promise.all([
         handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`), { awsRequestId: 'req-a' }),
         handlers.logoutAll(proxyEvent({ method: 'POST', path: '/auth/logout-all', authorizer: callers[1] }), { awsRequestId: 'req-b' }),
         handlers.sign(signEvent({ sub: 'user-3' }), { awsRequestId: 'req-c' }),
         handlers.authorizer(tokenAuthorizerEvent('Bearer not.a.jwt'), { awsRequestId: 'req-d' }).catch(() => undefined),
       ]);
-      const calls = Object.fromEntries(lines().filter((line) => typeof line.requestId === 'string' && line.requestId.startsWith('req-')).map((line) => [line.requestId, line.RedisCalls]));
+      const calls = Object.fromEntries(
+        lines().flatMap((line) =>
+          typeof line.requestId === 'string' && line.requestId.startsWith('req-') ? [[line.requestId, line.RedisCalls] as const] : [],
+        ),
+      );
       // The authorizer's MGET, logout-all's script, sign's script, and no call for a malformed token.
       expect(calls).toEqual({ 'req-a': 1, 'req-b': 1, 'req-c': 1, 'req-d': 0 });
     });
@@ -375,14 +384,18 @@ describe('Handlers (real redis-server)', () => {
     it('counts refusals by reason, and HTTP routes by status', async () => {
       await authorize('Bearer not.a.jwt').catch(() => undefined);
       await handlers.sign(signEvent({ sub: '' }), { awsRequestId: 'req-bad-body' });
-      expect(lines()).toContainEqual(expect.objectContaining({ message: 'authorize', Function: 'authorizer', Outcome: 'deny', Reason: 'TOKEN_MALFORMED', RedisCalls: 0 }));
-      expect(lines()).toContainEqual(expect.objectContaining({ message: 'sign', requestId: 'req-bad-body', Function: 'sign', Outcome: 'rejected', Reason: '400', Decisions: 1 }));
+      expect(lines()).toContainEqual(
+        expect.objectContaining({ message: 'authorize', Function: 'authorizer', Outcome: 'deny', Reason: 'TOKEN_MALFORMED', RedisCalls: 0 }),
+      );
+      expect(lines()).toContainEqual(
+        expect.objectContaining({ message: 'sign', requestId: 'req-bad-body', Function: 'sign', Outcome: 'rejected', Reason: '400', Decisions: 1 }),
+      );
     });
 
     it('counts connections as they are opened', async () => {
-      const cold = coldStart({ REDIS_URL: server.url, JWT_SECRET: SECRET, LOG_LEVEL: 'info' });
+      const cold = coldStart({ REDIS_URL: server().url, JWT_SECRET: SECRET, LOG_LEVEL: 'info' });
       await cold.sign(signEvent({ sub: 'user-1' }));
-      await cold.resetServices();
+      await cold.close();
       expect(lines()).toContainEqual(expect.objectContaining({ message: 'redis connected', RedisConnects: 1, connectCount: 1 }));
     });
   });
@@ -390,20 +403,20 @@ describe('Handlers (real redis-server)', () => {
   describe('cold start', () => {
     it('fails with a message naming the variable when the configuration is invalid', () => {
       // Each cold start loads its own copy of errors.ts, so compare by name and code, not by class.
-      expect(() => coldStart({ REDIS_URL: server.url, JWT_SECRET: 'too-short' })).toThrow(
+      expect(() => coldStart({ REDIS_URL: server().url, JWT_SECRET: 'too-short' })).toThrow(
         expect.objectContaining({ name: 'ConfigError', code: 'CONFIG_INVALID', message: expect.stringMatching(/^JWT_SECRET /) }),
       );
       expect(() => coldStart({ JWT_SECRET: SECRET })).toThrow(expect.objectContaining({ message: expect.stringMatching(/^REDIS_URL is required/) }));
     });
 
     it('survives Redis being down at init, and connects on the first invocation once it is back', async () => {
-      await server.kill();
-      const cold = coldStart({ REDIS_URL: server.url, JWT_SECRET: SECRET, LOG_LEVEL: 'silent' });
+      await server().kill();
+      const cold = coldStart({ REDIS_URL: server().url, JWT_SECRET: SECRET, LOG_LEVEL: 'silent' });
       const response = await cold.sign(signEvent({ sub: 'user-1' }));
       expect(response.statusCode).toBe(503);
-      await server.restart();
+      await server().restart();
       expect((await cold.sign(signEvent({ sub: 'user-1' }))).statusCode).toBe(201);
-      await cold.resetServices();
+      await cold.close();
     });
   });
 });

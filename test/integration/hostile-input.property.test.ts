@@ -5,6 +5,7 @@
 // issued and did not revoke, for exactly its subject and claims. Never a 500 while Redis is healthy.
 // Sign: for any body, 201 or 400, never 500; a 400 writes nothing to Redis; a 201's token is allowed with
 // exactly the subject and claims that were asked for.
+import { expect } from '@jest/globals';
 import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import fc from 'fast-check';
 import { MAX_NUMERIC_DATE } from '../../shared/auth/claims';
@@ -25,7 +26,8 @@ const ring = (...names: Array<keyof typeof KEYS>) => names.map((name) => `${KEYS
 /** The kids the authorizer's ring holds; any other refuses a token before its signature is checked. */
 const RING_KIDS: ReadonlySet<unknown> = new Set([KEYS.current.kid, KEYS.previous.kid]);
 /** The refusal of a header naming no key of the ring: before its signature, let alone its payload, is read. */
-const KID_REFUSED = /^TOKEN_(INVALID: token (has no valid kid|was signed with a key that is not in the ring|alg must be HS256|header has crit extensions)|MALFORMED: token header is not (JSON|a JSON object))$/;
+const KID_REFUSED =
+  /^TOKEN_(INVALID: token (has no valid kid|was signed with a key that is not in the ring|alg must be HS256|header has crit extensions)|MALFORMED: token header is not (JSON|a JSON object))$/;
 const ISSUER = 'revocable-jwt';
 const AUDIENCE = 'revocable-jwt-api';
 
@@ -93,7 +95,7 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([main, previousSigner, removedSigner].map((container) => container?.resetServices()));
+    await Promise.all([main, previousSigner, removedSigner].map((container) => container?.close()));
     await server?.stop();
     console.log(`hostile input (handlers): ${inputsTried} inputs tried`);
   });
@@ -115,7 +117,10 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
     if (decision.outcome !== 'allow') return;
     const jti = decision.result.context?.jti;
     const entry = typeof jti === 'string' ? byJti.get(jti) : undefined;
-    expect({ header, allowed: entry?.why ?? `a token we never issued (jti ${String(jti)})` }).toEqual({ header, allowed: entry?.live ? entry.why : 'a live token' });
+    expect({ header, allowed: entry?.why ?? `a token we never issued (jti ${String(jti)})` }).toEqual({
+      header,
+      allowed: entry?.live ? entry.why : 'a live token',
+    });
     const live = entry as Issued;
     expect(decision.result.principalId).toBe(live.sub);
     expect(decision.result.context).toMatchObject({ sub: live.sub, jti: live.jti, customClaims: JSON.stringify(live.claims) });
@@ -128,23 +133,26 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
 
   /** Why the service refuses a token (`CODE: message`), or `allowed`: the authorizer's own check, with its reason. */
   async function reasonOf(token: string): Promise<string> {
-    return main
-      .services()
-      .tokens.verify(token)
-      .then(
-        () => 'allowed',
-        (error: { code?: unknown; message?: unknown }) => `${String(error.code)}: ${String(error.message)}`,
-      );
+    return main.services.tokens.verify(token).then(
+      () => 'allowed',
+      (error: { code?: unknown; message?: unknown }) => `${String(error.code)}: ${String(error.message)}`,
+    );
   }
 
   it('allows every live token we issued, in every valid spelling of the header, and refuses the others', async () => {
     await fc.assert(
-      fc.asyncProperty(issuedToken(), fc.mixedCase(fc.constant('bearer')), fc.constantFrom(' ', '\t', '  ', ' \t'), fc.constantFrom('', ' ', '\t'), async (entry, scheme, gap, trailing) => {
-        const header = `${scheme}${gap}${entry.token}${trailing}`;
-        const decision = await decide(header);
-        expectSound(decision, header);
-        expect({ why: entry.why, outcome: decision.outcome }).toEqual({ why: entry.why, outcome: entry.live ? 'allow' : 'deny' });
-      }),
+      fc.asyncProperty(
+        issuedToken(),
+        fc.mixedCase(fc.constant('bearer')),
+        fc.constantFrom(' ', '\t', '  ', ' \t'),
+        fc.constantFrom('', ' ', '\t'),
+        async (entry, scheme, gap, trailing) => {
+          const header = `${scheme}${gap}${entry.token}${trailing}`;
+          const decision = await decide(header);
+          expectSound(decision, header);
+          expect({ why: entry.why, outcome: decision.outcome }).toEqual({ why: entry.why, outcome: entry.live ? 'allow' : 'deny' });
+        },
+      ),
       runs(300),
     );
   });
@@ -155,7 +163,9 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
       fc.string({ unit: 'binary', maxLength: 300 }).map((text) => `Bearer ${text}`),
       fc.json().map((text) => `Bearer ${b64url(text)}`),
       // Oversize: up to past API Gateway's 10 KiB header limit, shaped like a JWS or not.
-      fc.tuple(fc.integer({ min: 7_000, max: 12_000 }), fc.boolean()).map(([length, shaped]) => (shaped ? `Bearer ${'e'.repeat(length)}.e30.${'A'.repeat(43)}` : 'B'.repeat(length))),
+      fc
+        .tuple(fc.integer({ min: 7_000, max: 12_000 }), fc.boolean())
+        .map(([length, shaped]) => (shaped ? `Bearer ${'e'.repeat(length)}.e30.${'A'.repeat(43)}` : 'B'.repeat(length))),
       fc.constantFrom(...issued.map((entry) => entry.token)).map((token) => `Bearer ${token}${'A'.repeat(9000)}`),
     );
     await fc.assert(
@@ -173,66 +183,119 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
     const SAME_SUBJECT = 'same-subject';
     const algs = fc.oneof(fc.constantFrom(...ALL_ALGS), fc.constantFrom('hs256', 'HS256 ', 'None', 'NONE', '', 'RS256 ', 'HS1', 'EdDSA'), anyString(6));
     const kids = fc.oneof(
-      fc.constantFrom(KEYS.current.kid, KEYS.previous.kid, KEYS.removed.kid, undefined, '', 'default', '__proto__', 'constructor', 'toString', '../../etc/passwd'),
+      fc.constantFrom(
+        KEYS.current.kid,
+        KEYS.previous.kid,
+        KEYS.removed.kid,
+        undefined,
+        '',
+        'default',
+        '__proto__',
+        'constructor',
+        'toString',
+        '../../etc/passwd',
+      ),
       fc.constantFrom<unknown>(42, null, [KEYS.current.kid], { kid: KEYS.current.kid }, true),
       anyString(10),
     );
     const header = fc.record(
-      { alg: fc.option(algs, { nil: undefined }), kid: kids, typ: fc.constantFrom('JWT', 'at+jwt', undefined), extra: fc.option(fc.tuple(hostileKey, fc.jsonValue({ maxDepth: 2 }))) },
+      {
+        alg: fc.option(algs, { nil: undefined }),
+        kid: kids,
+        typ: fc.constantFrom('JWT', 'at+jwt', undefined),
+        extra: fc.option(fc.tuple(hostileKey, fc.jsonValue({ maxDepth: 2 }))),
+      },
       { requiredKeys: ['alg', 'kid'] },
     );
-    const time = fc.oneof(fc.integer({ min: now - 7200, max: now + 7200 }), fc.constantFrom<unknown>(undefined, null, '4102444800', 1e20, -1, 0, 4102444800.5, NaN));
+    const time = fc.oneof(
+      fc.integer({ min: now - 7200, max: now + 7200 }),
+      fc.constantFrom<unknown>(undefined, null, '4102444800', 1e20, -1, 0, 4102444800.5, NaN),
+    );
     const subject = fc.oneof(fc.constantFrom(...issued.map((entry) => entry.sub), '', 'user-0 ', 'USER-0'), anyString(12));
-    const payload = fc.record({
-      sub: fc.option(subject, { nil: undefined }),
-      jti: fc.oneof(fc.constantFrom(...issued.map((entry) => entry.jti)), subject.map((sub) => newJti(sub)), anyString(30), fc.constant(undefined), fc.constant(SAME_SUBJECT)),
-      iat: time,
-      exp: time,
-      nbf: fc.option(time, { nil: undefined }),
-      iss: fc.oneof(fc.constant(ISSUER), fc.constantFrom<unknown>(undefined, 'someone-else', [ISSUER], ` ${ISSUER}`)),
-      aud: fc.oneof(fc.constant(AUDIENCE), fc.constantFrom<unknown>(undefined, 'another-api', [AUDIENCE, 'x'], [], AUDIENCE.toUpperCase())),
-      role: fc.constantFrom('user', 'admin', undefined),
-      extra: fc.option(fc.tuple(hostileKey, fc.jsonValue({ maxDepth: 2 }))),
-    }).map((fields) => (fields.jti === SAME_SUBJECT ? { ...fields, jti: typeof fields.sub === 'string' ? newJti(fields.sub) : undefined } : fields));
+    const payload = fc
+      .record({
+        sub: fc.option(subject, { nil: undefined }),
+        jti: fc.oneof(
+          fc.constantFrom(...issued.map((entry) => entry.jti)),
+          subject.map((sub) => newJti(sub)),
+          anyString(30),
+          fc.constant(undefined),
+          fc.constant(SAME_SUBJECT),
+        ),
+        iat: time,
+        exp: time,
+        nbf: fc.option(time, { nil: undefined }),
+        iss: fc.oneof(fc.constant(ISSUER), fc.constantFrom<unknown>(undefined, 'someone-else', [ISSUER], ` ${ISSUER}`)),
+        aud: fc.oneof(fc.constant(AUDIENCE), fc.constantFrom<unknown>(undefined, 'another-api', [AUDIENCE, 'x'], [], AUDIENCE.toUpperCase())),
+        role: fc.constantFrom('user', 'admin', undefined),
+        extra: fc.option(fc.tuple(hostileKey, fc.jsonValue({ maxDepth: 2 }))),
+      })
+      .map((fields) => (fields.jti === SAME_SUBJECT ? { ...fields, jti: typeof fields.sub === 'string' ? newJti(fields.sub) : undefined } : fields));
     const secrets = fc.constantFrom(KEYS.current.secret, KEYS.previous.secret, KEYS.removed.secret, 'attacker-secret-0123456789abcdefghijklmn', '');
     await fc.assert(
-      fc.asyncProperty(header, payload, secrets, fc.boolean(), fc.option(fc.constantFrom(...ALL_ALGS), { nil: undefined }), async (h, p, secret, withLabel, signingAlg) => {
-        const { extra: headerExtra, ...headerFields } = h;
-        const { extra: payloadExtra, ...payloadFields } = p;
-        const headerText = `{${[...Object.entries(headerFields).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`), ...(headerExtra ? [`${JSON.stringify(headerExtra[0])}:${JSON.stringify(headerExtra[1])}`] : [])].join(',')}}`;
-        const payloadText = `{${[...Object.entries(payloadFields).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v) ?? 'null'}`), ...(payloadExtra ? [`${JSON.stringify(payloadExtra[0])}:${JSON.stringify(payloadExtra[1])}`] : [])].join(',')}}`;
-        const alg = signingAlg ?? (typeof h.alg === 'string' && (ALL_ALGS as readonly string[]).includes(h.alg) ? h.alg : 'HS256');
-        const token = forgeJws({ header: headerText, payload: payloadText, secret: secret === '' ? 'x' : secret, signingAlg: alg });
-        // A label for the forged jti, so that only the signature and the claims can stop it.
-        // (Never for a jti we issued: that would bring a logged-out token back, as Redis write access would.)
-        const labelled = withLabel && typeof p.jti === 'string' && p.jti.length < 200 && !byJti.has(p.jti);
-        if (labelled) {
-          await (await server.admin()).set(labelKey(p.jti as string), '1', { EX: 600 });
-          labelledByTest.add(p.jti as string);
-        }
-        const decision = await decide(`Bearer ${token}`);
-        // The kid the service reads: an `extra` header field may repeat "kid", and JSON.parse keeps the last.
-        const kid = (JSON.parse(headerText) as { kid?: unknown }).kid;
-        if (!RING_KIDS.has(kid)) {
-          // Refused for its header, whatever its signature and payload.
-          expect({ kid, decision: decision.outcome, reason: await reasonOf(token) }).toEqual({ kid, decision: 'deny', reason: expect.stringMatching(KID_REFUSED) });
-          return;
-        }
-        const kidKey = Object.values(KEYS).find((key) => key.kid === h.kid && key !== KEYS.removed);
-        if (h.alg === 'HS256' && alg === 'HS256' && kidKey !== undefined && kidKey.secret === secret) {
-          // Signed with a key of the ring, exactly as we sign: what a leaked key allows. Even then a token is
-          // allowed only with a label in Redis (a live session, or one an attacker with Redis access wrote) and
-          // with every claim right.
-          expect(decision.outcome).not.toBe('error');
-          if (decision.outcome === 'allow') {
-            const live = byJti.get(String(p.jti));
-            expect(labelled || live?.live === true).toBe(true);
-            expect([p.iss, p.aud, p.sub, typeof p.exp === 'number' && p.exp > Date.now() / 1000]).toEqual([ISSUER, AUDIENCE, decision.result.principalId, true]);
+      fc.asyncProperty(
+        header,
+        payload,
+        secrets,
+        fc.boolean(),
+        fc.option(fc.constantFrom(...ALL_ALGS), { nil: undefined }),
+        async (h, p, secret, withLabel, signingAlg) => {
+          const { extra: headerExtra, ...headerFields } = h;
+          const { extra: payloadExtra, ...payloadFields } = p;
+          const headerText = `{${[
+            ...Object.entries(headerFields)
+              .filter(([, v]) => v !== undefined)
+              .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`),
+            ...(headerExtra ? [`${JSON.stringify(headerExtra[0])}:${JSON.stringify(headerExtra[1])}`] : []),
+          ].join(',')}}`;
+          const payloadText = `{${[
+            ...Object.entries(payloadFields)
+              .filter(([, v]) => v !== undefined)
+              .map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v) ?? 'null'}`),
+            ...(payloadExtra ? [`${JSON.stringify(payloadExtra[0])}:${JSON.stringify(payloadExtra[1])}`] : []),
+          ].join(',')}}`;
+          const alg = signingAlg ?? (typeof h.alg === 'string' && (ALL_ALGS as readonly string[]).includes(h.alg) ? h.alg : 'HS256');
+          const token = forgeJws({ header: headerText, payload: payloadText, secret: secret === '' ? 'x' : secret, signingAlg: alg });
+          // A label for the forged jti, so that only the signature and the claims can stop it.
+          // (Never for a jti we issued: that would bring a logged-out token back, as Redis write access would.)
+          const labelled = withLabel && typeof p.jti === 'string' && p.jti.length < 200 && !byJti.has(p.jti);
+          if (labelled) {
+            await (await server.admin()).set(labelKey(p.jti as string), '1', { EX: 600 });
+            labelledByTest.add(p.jti as string);
           }
-          return;
-        }
-        expectSound(decision, `Bearer ${token}`);
-      }),
+          const decision = await decide(`Bearer ${token}`);
+          // The kid the service reads: an `extra` header field may repeat "kid", and JSON.parse keeps the last.
+          const kid = (JSON.parse(headerText) as { kid?: unknown }).kid;
+          if (!RING_KIDS.has(kid)) {
+            // Refused for its header, whatever its signature and payload.
+            expect({ kid, decision: decision.outcome, reason: await reasonOf(token) }).toEqual({
+              kid,
+              decision: 'deny',
+              reason: expect.stringMatching(KID_REFUSED),
+            });
+            return;
+          }
+          const kidKey = Object.values(KEYS).find((key) => key.kid === h.kid && key !== KEYS.removed);
+          if (h.alg === 'HS256' && alg === 'HS256' && kidKey !== undefined && kidKey.secret === secret) {
+            // Signed with a key of the ring, exactly as we sign: what a leaked key allows. Even then a token is
+            // allowed only with a label in Redis (a live session, or one an attacker with Redis access wrote) and
+            // with every claim right.
+            expect(decision.outcome).not.toBe('error');
+            if (decision.outcome === 'allow') {
+              const live = byJti.get(String(p.jti));
+              expect(labelled || live?.live === true).toBe(true);
+              expect([p.iss, p.aud, p.sub, typeof p.exp === 'number' && p.exp > Date.now() / 1000]).toEqual([
+                ISSUER,
+                AUDIENCE,
+                decision.result.principalId,
+                true,
+              ]);
+            }
+            return;
+          }
+          expectSound(decision, `Bearer ${token}`);
+        },
+      ),
       runs(600),
     );
   });
@@ -254,20 +317,32 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
 
   it('refuses a live session re-signed with any alg but HS256, with a ring key or any other (claims and label all right)', async () => {
     const liveEntries = issued.filter((entry) => entry.live);
-    const otherAlgs = fc.oneof(fc.constantFrom(...ALL_ALGS.filter((alg) => alg !== 'HS256')), fc.constantFrom('hs256', 'Hs256', 'HS256 ', ' HS256', 'none ', 'HS2560'));
+    const otherAlgs = fc.oneof(
+      fc.constantFrom(...ALL_ALGS.filter((alg) => alg !== 'HS256')),
+      fc.constantFrom('hs256', 'Hs256', 'HS256 ', ' HS256', 'none ', 'HS2560'),
+    );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...liveEntries), otherAlgs, fc.constantFrom(KEYS.current, KEYS.previous, KEYS.removed), fc.boolean(), async (entry, alg, key, keepKid) => {
-        const { header, payload } = decodeJws(entry.token);
-        const signingAlg = (ALL_ALGS as readonly string[]).includes(alg.trim()) ? alg.trim() : 'HS256';
-        const token = forgeJws({ header: { ...header, alg, ...(keepKid ? {} : { kid: key.kid }) }, payload, secret: key.secret, signingAlg });
-        const decision = await decide(`Bearer ${token}`);
-        expect({ alg, outcome: decision.outcome }).toEqual({ alg, outcome: 'deny' });
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...liveEntries),
+        otherAlgs,
+        fc.constantFrom(KEYS.current, KEYS.previous, KEYS.removed),
+        fc.boolean(),
+        async (entry, alg, key, keepKid) => {
+          const { header, payload } = decodeJws(entry.token);
+          const signingAlg = (ALL_ALGS as readonly string[]).includes(alg.trim()) ? alg.trim() : 'HS256';
+          const token = forgeJws({ header: { ...header, alg, ...(keepKid ? {} : { kid: key.kid }) }, payload, secret: key.secret, signingAlg });
+          const decision = await decide(`Bearer ${token}`);
+          expect({ alg, outcome: decision.outcome }).toEqual({ alg, outcome: 'deny' });
+        },
+      ),
       runs(300),
     );
     // The control: the same header and payload text, HS256 with the key of its kid, is the very token we issued.
     const [entry] = liveEntries as [Issued];
-    const [headerText, payloadText] = entry.token.split('.').slice(0, 2).map((segment) => Buffer.from(segment, 'base64url').toString('utf8')) as [string, string];
+    const [headerText, payloadText] = entry.token
+      .split('.')
+      .slice(0, 2)
+      .map((segment) => Buffer.from(segment, 'base64url').toString('utf8')) as [string, string];
     const key = Object.values(KEYS).find((candidate) => candidate.kid === decodeJws(entry.token).header.kid) as { secret: string };
     const again = forgeJws({ header: headerText, payload: payloadText, secret: key.secret, signingAlg: 'HS256' });
     expect(again).toBe(entry.token);
@@ -276,7 +351,11 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
 
   it('refuses every real token once changed: any character replaced, removed or added, segments swapped, claims re-encoded', async () => {
     const mutation = fc.oneof(
-      fc.tuple(fc.constant('replace' as const), fc.nat(), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ '.split(''))),
+      fc.tuple(
+        fc.constant('replace' as const),
+        fc.nat(),
+        fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ '.split('')),
+      ),
       fc.tuple(fc.constant('delete' as const), fc.nat(), fc.constant('')),
       fc.tuple(fc.constant('insert' as const), fc.nat(), fc.constantFrom('A', 'a', '0', '-', '_', '.', '=', ' ')),
       fc.tuple(fc.constant('swap' as const), fc.constantFrom(0, 1, 2), fc.constant('')),
@@ -300,7 +379,18 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
             try {
               const { payload } = decodeJws(token);
               const names = ['sub', 'jti', 'exp', 'iat', 'role', 'iss', 'aud', '__proto__', 'n'];
-              token = [segments[0], encodeSegment(`{${[...Object.entries(payload).map(([k, v]) => (k === names[at % names.length] ? '' : `${JSON.stringify(k)}:${JSON.stringify(v)}`)).filter(Boolean), `${JSON.stringify(names[at % names.length])}:${text}`].join(',')}}`), segments[2]].join('.');
+              token = [
+                segments[0],
+                encodeSegment(
+                  `{${[
+                    ...Object.entries(payload)
+                      .map(([k, v]) => (k === names[at % names.length] ? '' : `${JSON.stringify(k)}:${JSON.stringify(v)}`))
+                      .filter(Boolean),
+                    `${JSON.stringify(names[at % names.length])}:${text}`,
+                  ].join(',')}}`,
+                ),
+                segments[2],
+              ].join('.');
             } catch {
               // Not decodable any more: leave it as it is.
             }
@@ -339,8 +429,18 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(KEYS.current, KEYS.previous),
-        fc.oneof(fc.constantFrom(...liveEntries).map((entry) => ({ sub: entry.sub, jti: entry.jti })), fc.constantFrom(...issued.filter((entry) => !entry.live)).map((entry) => ({ sub: entry.sub, jti: entry.jti })), anyString(8).map((sub) => ({ sub, jti: newJti(sub) }))),
-        fc.record({ exp: fc.integer({ min: now - 60, max: now + 3600 }), iss: fc.constantFrom(ISSUER, 'other'), aud: fc.constantFrom(AUDIENCE, 'other'), role: fc.constantFrom('user', 'admin'), subOverride: fc.option(fc.constantFrom('user-0', 'user-1', ''), { nil: undefined }) }),
+        fc.oneof(
+          fc.constantFrom(...liveEntries).map((entry) => ({ sub: entry.sub, jti: entry.jti })),
+          fc.constantFrom(...issued.filter((entry) => !entry.live)).map((entry) => ({ sub: entry.sub, jti: entry.jti })),
+          anyString(8).map((sub) => ({ sub, jti: newJti(sub) })),
+        ),
+        fc.record({
+          exp: fc.integer({ min: now - 60, max: now + 3600 }),
+          iss: fc.constantFrom(ISSUER, 'other'),
+          aud: fc.constantFrom(AUDIENCE, 'other'),
+          role: fc.constantFrom('user', 'admin'),
+          subOverride: fc.option(fc.constantFrom('user-0', 'user-1', ''), { nil: undefined }),
+        }),
         async (key, session, claims) => {
           const sub = claims.subOverride ?? session.sub;
           const token = forgeJws({
@@ -368,23 +468,62 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
   it('signed with a key of the ring, any JSON as the payload or a claim: refused, or allowed only when every claim is as we sign it; never a 500', async () => {
     const now = Math.floor(Date.now() / 1000);
     // JSON texts, so that numbers JSON.stringify cannot write are in too (1e400 parses as Infinity).
-    const absurdNumber = fc.constantFrom('1e20', '-1e20', '1e308', '-1e308', '1e400', '-1e400', '-1', '-0', '0.5', '1.5', '1e-400', `${now + 3600}.5`, `${now + 3600}e0`, '8.64e12', String(MAX_NUMERIC_DATE + 1), '9007199254740993');
-    const anyJson = fc.oneof(hostileJsonText, absurdNumber, fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)));
+    const absurdNumber = fc.constantFrom(
+      '1e20',
+      '-1e20',
+      '1e308',
+      '-1e308',
+      '1e400',
+      '-1e400',
+      '-1',
+      '-0',
+      '0.5',
+      '1.5',
+      '1e-400',
+      `${now + 3600}.5`,
+      `${now + 3600}e0`,
+      '8.64e12',
+      String(MAX_NUMERIC_DATE + 1),
+      '9007199254740993',
+    );
+    const anyJson = fc.oneof(
+      hostileJsonText,
+      absurdNumber,
+      fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
+    );
     /** Mostly right, so that a whole token is right often enough; else wrong or any JSON; now and then absent. */
     const claim = (right: string[], wrong: string[] = []) =>
-      fc.option(fc.oneof({ weight: 10, arbitrary: fc.constantFrom(...right) }, { weight: 1, arbitrary: wrong.length > 0 ? fc.oneof(fc.constantFrom(...wrong), anyJson) : anyJson }), { nil: undefined, freq: 20 });
+      fc.option(
+        fc.oneof(
+          { weight: 10, arbitrary: fc.constantFrom(...right) },
+          { weight: 1, arbitrary: wrong.length > 0 ? fc.oneof(fc.constantFrom(...wrong), anyJson) : anyJson },
+        ),
+        { nil: undefined, freq: 20 },
+      );
     const objectPayload = fc.constantFrom(...issued).chain((entry) =>
-      fc.record({
-        sub: claim([JSON.stringify(entry.sub)], [JSON.stringify(entry.sub === 'user-0' ? 'user-1' : 'user-0')]),
-        jti: claim([JSON.stringify(entry.jti)], [JSON.stringify([entry.jti]), JSON.stringify({ jti: entry.jti })]),
-        iat: claim([String(now - 10)]),
-        exp: claim([String(now + 3600)], [String(now - 3600)]),
-        nbf: fc.option(fc.oneof({ weight: 2, arbitrary: fc.constant(String(now - 3600)) }, { weight: 1, arbitrary: fc.constant(String(now + 3600)) }, { weight: 1, arbitrary: anyJson }), { nil: undefined, freq: 2 }),
-        iss: claim([JSON.stringify(ISSUER)]),
-        aud: claim([JSON.stringify(AUDIENCE), JSON.stringify(['another-api', AUDIENCE])]),
-        // Custom claims, and reserved ones written twice (JSON.parse keeps the last).
-        extra: fc.array(fc.tuple(hostileKey, anyJson), { maxLength: 3 }),
-      }).map(({ extra, ...claims }) => `{${[...Object.entries(claims).flatMap(([name, text]) => (text === undefined ? [] : [[name, text]])), ...extra].map(([name, text]) => `${JSON.stringify(name)}:${text}`).join(',')}}`),
+      fc
+        .record({
+          sub: claim([JSON.stringify(entry.sub)], [JSON.stringify(entry.sub === 'user-0' ? 'user-1' : 'user-0')]),
+          jti: claim([JSON.stringify(entry.jti)], [JSON.stringify([entry.jti]), JSON.stringify({ jti: entry.jti })]),
+          iat: claim([String(now - 10)]),
+          exp: claim([String(now + 3600)], [String(now - 3600)]),
+          nbf: fc.option(
+            fc.oneof(
+              { weight: 2, arbitrary: fc.constant(String(now - 3600)) },
+              { weight: 1, arbitrary: fc.constant(String(now + 3600)) },
+              { weight: 1, arbitrary: anyJson },
+            ),
+            { nil: undefined, freq: 2 },
+          ),
+          iss: claim([JSON.stringify(ISSUER)]),
+          aud: claim([JSON.stringify(AUDIENCE), JSON.stringify(['another-api', AUDIENCE])]),
+          // Custom claims, and reserved ones written twice (JSON.parse keeps the last).
+          extra: fc.array(fc.tuple(hostileKey, anyJson), { maxLength: 3 }),
+        })
+        .map(
+          ({ extra, ...claims }) =>
+            `{${[...Object.entries(claims).flatMap(([name, text]) => (text === undefined ? [] : [[name, text]])), ...extra].map(([name, text]) => `${JSON.stringify(name)}:${text}`).join(',')}}`,
+        ),
     );
     const payloads = fc.oneof({ weight: 5, arbitrary: objectPayload }, { weight: 1, arbitrary: anyJson });
     const isDate = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MAX_NUMERIC_DATE;
@@ -448,7 +587,7 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
         .tuple(
           fc.oneof(anyString(30), fc.constantFrom('user-1', ' ', '', 's'.repeat(257))),
           fc.option(fc.array(fc.tuple(hostileKey, hostileJsonText), { maxLength: 5 }), { nil: undefined }),
-          fc.option(fc.oneof(fc.integer({ min: -5, max: 90_000 }), fc.constantFrom<unknown>(1.5, '60', null, 1e309)), { nil: undefined }),
+          fc.option(fc.oneof(fc.integer({ min: -5, max: 90_000 }), fc.constantFrom<unknown>(1.5, '60', null, Number('1e309'))), { nil: undefined }),
           fc.array(fc.tuple(hostileKey, hostileJsonText), { maxLength: 2 }),
         )
         .map(([sub, claims, ttl, extra]) => {
@@ -461,15 +600,26 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
       hostileJsonText.map((body) => ({ body, isBase64Encoded: false })),
       anyString(100).map((body) => ({ body, isBase64Encoded: false })),
       // Nesting up to 1,000 deep (deeper: see the failing test in validation.property.test.ts).
-      fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.constantFrom<'array' | 'object'>('array', 'object'), fc.constantFrom('claims', 'sub', 'ttl', 'x')).map(([depth, kind, field]) => ({
-        body: `{"sub":"deep",${JSON.stringify(field)}:${field === 'claims' ? `{"d":${nested(depth, kind)}}` : nested(depth, kind)}}`,
-        isBase64Encoded: false,
-      })),
-      fc.integer({ min: 16_000, max: 40_000 }).map((size) => ({ body: JSON.stringify({ sub: 'big', claims: { pad: 'x'.repeat(size) } }), isBase64Encoded: false })),
-      fc.integer({ min: 4_000, max: 5_000 }).map((size) => ({ body: JSON.stringify({ sub: 'claims-near-limit', claims: { pad: 'x'.repeat(size) } }), isBase64Encoded: false })),
+      fc
+        .tuple(fc.integer({ min: 1, max: 1000 }), fc.constantFrom<'array' | 'object'>('array', 'object'), fc.constantFrom('claims', 'sub', 'ttl', 'x'))
+        .map(([depth, kind, field]) => ({
+          body: `{"sub":"deep",${JSON.stringify(field)}:${field === 'claims' ? `{"d":${nested(depth, kind)}}` : nested(depth, kind)}}`,
+          isBase64Encoded: false,
+        })),
+      fc
+        .integer({ min: 16_000, max: 40_000 })
+        .map((size) => ({ body: JSON.stringify({ sub: 'big', claims: { pad: 'x'.repeat(size) } }), isBase64Encoded: false })),
+      fc
+        .integer({ min: 4_000, max: 5_000 })
+        .map((size) => ({ body: JSON.stringify({ sub: 'claims-near-limit', claims: { pad: 'x'.repeat(size) } }), isBase64Encoded: false })),
       fc.uint8Array({ maxLength: 200 }).map((bytes) => ({ body: Buffer.from(bytes).toString('base64'), isBase64Encoded: true })),
       fc.uint8Array({ minLength: 1, maxLength: 12 }).map((bytes) => ({
-        body: Buffer.concat([Buffer.from('{"sub":"bytes-'), Buffer.from(bytes.filter((byte) => byte >= 0x20 && byte !== 0x22 && byte !== 0x5c)), Buffer.from([0xff, 0xc3]), Buffer.from('","claims":{"k":"\xc0"}}', 'latin1')]).toString('base64'),
+        body: Buffer.concat([
+          Buffer.from('{"sub":"bytes-'),
+          Buffer.from(bytes.filter((byte) => byte >= 0x20 && byte !== 0x22 && byte !== 0x5c)),
+          Buffer.from([0xff, 0xc3]),
+          Buffer.from('","claims":{"k":"\xc0"}}', 'latin1'),
+        ]).toString('base64'),
         isBase64Encoded: true,
       })),
     );

@@ -1,37 +1,22 @@
 // The HTTP API authorizer (payload 2.0, simple responses) and the routes behind it, called directly against
 // a real redis-server: the same decisions as the REST authorizer, and the same handlers serving both gateways.
+import { expect } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { captureLogs } from '../../testkit/logs';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { httpAuthorizerEvent, proxyEventV2 } from '../../testkit/events-v2';
 import { coldStart, type Container } from '../../testkit/cold-start';
-import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
+import { useContainers, useLogLines, useRedisServer } from '../../testkit/fixtures';
 
 const SECRET = 'http-authorizer-test-secret-0123456789abcdef';
 
-
 describe('HTTP API authorizer and routes (real redis-server)', () => {
-  let server: RedisServer;
+  const container = useContainers('suite');
+  const server = useRedisServer({ flushEachTest: true });
+  const logLines = useLogLines();
   let handlers: Container;
-  let output: string[];
 
-  beforeAll(async () => {
-    server = await startRedisServer();
-    handlers = coldStart({ REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300', LOG_LEVEL: 'info' });
-  });
-
-  beforeEach(async () => {
-    await (await server.admin()).flushAll();
-    output = captureLogs();
-  });
-
-  afterEach(() => {
-    jest.restoreAllMocks();
-  });
-
-  afterAll(async () => {
-    await handlers.resetServices();
-    await server.stop();
+  beforeAll(() => {
+    handlers = container({ REDIS_URL: server().url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300', LOG_LEVEL: 'info' });
   });
 
   async function signToken(sub = 'user-1', claims: Record<string, unknown> = { role: 'admin' }) {
@@ -87,35 +72,39 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
     });
 
     it('refuses a token signed with another secret, though its label exists', async () => {
-      const other = coldStart({ REDIS_URL: server.url, JWT_SECRET: 'z'.repeat(40), LOG_LEVEL: 'silent' });
+      const other = coldStart({ REDIS_URL: server().url, JWT_SECRET: 'z'.repeat(40), LOG_LEVEL: 'silent' });
       const signed = await other.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: '{"sub":"user-1"}' }));
-      await other.resetServices();
+      await other.close();
       const { token } = JSON.parse(signed.body) as { token: string };
       await expect(authorize({ authorization: `Bearer ${token}` })).resolves.toEqual({ isAuthorized: false });
     });
 
     it('refuses a revoked token, and logs whose it was', async () => {
       const { token, jti } = await signToken();
-      await (await server.admin()).del(`jwt_label:${jti}`);
+      await (await server().admin()).del(`jwt_label:${jti}`);
       await expect(authorize({ authorization: `Bearer ${token}` })).resolves.toEqual({ isAuthorized: false });
-      const line = JSON.parse(output.find((entry) => entry.includes('"outcome":"deny"')) ?? '{}') as Record<string, unknown>;
+      const line = JSON.parse(logLines().find((entry) => entry.includes('"outcome":"deny"')) ?? '{}') as Record<string, unknown>;
       expect(line).toMatchObject({ message: 'authorize', Function: 'httpAuthorizer', outcome: 'deny', reason: 'TOKEN_REVOKED', jti, sub: 'user-1' });
     });
 
     it.each([
-      ['hangs (paused by SIGSTOP: its socket stays open, nothing answers, the 300 ms bound runs out)', 'paused', /^Redis MGET failed: .*command took longer than \d+ ms$/],
+      [
+        'hangs (paused by SIGSTOP: its socket stays open, nothing answers, the 300 ms bound runs out)',
+        'paused',
+        /^Redis MGET failed: .*command took longer than \d+ ms$/,
+      ],
       ['is down (killed: nothing listens on its port any more)', 'killed', /^Redis MGET failed: (?!.*took longer)/],
     ] as const)('fails closed by throwing (a 500 on AWS), never allowing, while Redis %s, and allows again once it is back', async (_state, how, failure) => {
       const { token } = await signToken();
-      if (how === 'paused') server.pause();
-      else await server.kill();
+      if (how === 'paused') server().pause();
+      else await server().kill();
       try {
         await expect(authorize({ authorization: `Bearer ${token}` })).rejects.toThrow(failure);
       } finally {
-        if (how === 'paused') server.resume();
-        else await server.restart();
+        if (how === 'paused') server().resume();
+        else await server().restart();
       }
-      expect(output.some((line) => line.includes('"Function":"httpAuthorizer"') && line.includes('"outcome":"error"'))).toBe(true);
+      expect(logLines().some((line) => line.includes('"Function":"httpAuthorizer"') && line.includes('"outcome":"error"'))).toBe(true);
       // A restarted server is empty (it keeps nothing on disk): a token signed after it shows the recovery.
       const live = how === 'paused' ? token : (await signToken()).token;
       await expect(authorize({ authorization: `Bearer ${live}` })).resolves.toMatchObject({ isAuthorized: true });
@@ -125,7 +114,7 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
       const { token } = await signToken();
       await authorize({ authorization: `Bearer ${token}` });
       await authorize({ authorization: `Bearer ${token.slice(0, -2)}xx` });
-      const logged = output.join('\n');
+      const logged = logLines().join('\n');
       expect(logged).toContain('"message":"authorize"');
       expect(logged.includes(token.split('.')[2] ?? token)).toBe(false);
       expect(logged.includes(SECRET)).toBe(false);
@@ -162,7 +151,11 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
         expect.arrayContaining([expect.objectContaining({ jti: second.jti, current: false }), expect.objectContaining({ jti: first.jti, current: true })]),
       );
 
-      const endStranger = await callV2(handlers.endSession, first.token, { method: 'DELETE', path: '/auth/sessions/x', pathParameters: { jti: bystander.jti } });
+      const endStranger = await callV2(handlers.endSession, first.token, {
+        method: 'DELETE',
+        path: '/auth/sessions/x',
+        pathParameters: { jti: bystander.jti },
+      });
       expect(endStranger).toMatchObject({ statusCode: 404 });
       const endSecond = await callV2(handlers.endSession, first.token, {
         method: 'DELETE',
@@ -181,7 +174,7 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
       const { jti } = await signToken();
       const response = await handlers.logout(proxyEventV2({ method: 'POST', path: '/auth/logout' }));
       expect(response.statusCode).toBe(500);
-      expect(await (await server.admin()).exists(`jwt_label:${jti}`)).toBe(1);
+      expect(await (await server().admin()).exists(`jwt_label:${jti}`)).toBe(1);
     });
   });
 });

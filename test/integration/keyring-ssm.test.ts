@@ -2,6 +2,7 @@
 // against a local stand-in of GetParameter: containers (child processes, so the SDK reads exactly their
 // environment) cold-start, sign and authorize with the keys it holds, and fail closed when it refuses.
 import { randomBytes } from 'node:crypto';
+import { expect } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import jsonwebtoken from 'jsonwebtoken';
 import { newJti } from '../../shared/sessions/store';
@@ -19,7 +20,11 @@ const PREVIOUS = { kid: '2026-11', secret: `ssm-previous-${randomBytes(16).toStr
 const KEYRING = `${CURRENT.kid}:${CURRENT.secret},${PREVIOUS.kid}:${PREVIOUS.secret}`;
 const ACCESS_KEY = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET_KEY = `fake-aws-secret-${randomBytes(8).toString('hex')}`;
-const DENIED = { status: 400, type: 'AccessDeniedException', message: `User: arn:aws:sts::123456789012:assumed-role/x is not authorized to perform: ssm:GetParameter on resource: ${PARAMETER}` };
+const DENIED = {
+  status: 400,
+  type: 'AccessDeniedException',
+  message: `User: arn:aws:sts::123456789012:assumed-role/x is not authorized to perform: ssm:GetParameter on resource: ${PARAMETER}`,
+};
 
 type ProxyOutcome = InvocationResult & { ok: true; result: APIGatewayProxyResult };
 
@@ -78,15 +83,28 @@ describe('Keyring from SSM (JWT_KEYS_SSM_PARAMETER), read by the real AWS SDK cl
     expect(signed.result.statusCode).toBe(201);
     const { token } = JSON.parse(signed.result.body) as { token: string };
     // Signed with the parameter's first key, under its kid.
-    expect(jsonwebtoken.verify(token, CURRENT.secret, { complete: true })).toMatchObject({ header: { alg: 'HS256', kid: CURRENT.kid }, payload: { sub: 'ssm-user' } });
+    expect(jsonwebtoken.verify(token, CURRENT.secret, { complete: true })).toMatchObject({
+      header: { alg: 'HS256', kid: CURRENT.kid },
+      payload: { sub: 'ssm-user' },
+    });
     expect(await host.invoke('authorizer', tokenAuthorizerEvent(`Bearer ${token}`))).toMatchObject({ ok: true, result: { principalId: 'ssm-user' } });
     // The previous key verifies too (the whole ring was read): its token is refused only for want of a label.
     const previous = jsonwebtoken.sign({ jti: newJti('ssm-user') }, PREVIOUS.secret, {
-      algorithm: 'HS256', keyid: PREVIOUS.kid, subject: 'ssm-user', issuer: 'revocable-jwt', audience: 'revocable-jwt-api', expiresIn: 600,
+      algorithm: 'HS256',
+      keyid: PREVIOUS.kid,
+      subject: 'ssm-user',
+      issuer: 'revocable-jwt',
+      audience: 'revocable-jwt-api',
+      expiresIn: 600,
     });
     expect(await host.invoke('authorizer', tokenAuthorizerEvent(`Bearer ${previous}`))).toMatchObject({ ok: false, error: { message: 'Unauthorized' } });
     await host.flush();
-    expect(host.logEntries().filter((entry) => entry.message === 'authorize').map((entry) => entry.reason ?? entry.outcome)).toEqual(['allow', 'TOKEN_REVOKED']);
+    expect(
+      host
+        .logEntries()
+        .filter((entry) => entry.message === 'authorize')
+        .map((entry) => entry.reason ?? entry.outcome),
+    ).toEqual(['allow', 'TOKEN_REVOKED']);
 
     // One request, during init: SSM's JSON protocol, SigV4-signed for ssm in the region, the secure value asked for.
     expect(ssm.requests).toHaveLength(1);
@@ -121,7 +139,12 @@ describe('Keyring from SSM (JWT_KEYS_SSM_PARAMETER), read by the real AWS SDK cl
       await host.flush();
       const entries = host.logEntries();
       expect(entries.filter((entry) => entry.level === 'error').map((entry) => [entry.message, entry.reason])).toEqual([
-        ['sign', expect.stringMatching(/^KeyringUnavailableError\(KEYRING_UNAVAILABLE\): cannot read the keyring parameter \/revocable-jwt\/test\/jwt-keys: AccessDeniedException/)],
+        [
+          'sign',
+          expect.stringMatching(
+            /^KeyringUnavailableError\(KEYRING_UNAVAILABLE\): cannot read the keyring parameter \/revocable-jwt\/test\/jwt-keys: AccessDeniedException/,
+          ),
+        ],
         ['authorize', 'KEYRING_UNAVAILABLE'],
       ]);
       // The failure is not cached: each invocation asked SSM again (init's request, then one each).

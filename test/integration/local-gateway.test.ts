@@ -3,6 +3,7 @@
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { expect } from '@jest/globals';
 import { createLocalGateway } from '../../scripts/local-gateway';
 
 const APP = 'http://localhost:5173';
@@ -40,13 +41,11 @@ beforeAll(async () => {
         finishStream = () => res.end('last');
         return;
       }
-      res.writeHead(418, 'Teapot', [
-        ['content-type', 'application/json'],
-        ['set-cookie', 'a=1'],
-        ['set-cookie', 'b=2'],
-        ['x-upstream', 'yes'],
-        ...Object.entries(offlineCors),
-      ].flat());
+      res.writeHead(
+        418,
+        'Teapot',
+        [['content-type', 'application/json'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2'], ['x-upstream', 'yes'], ...Object.entries(offlineCors)].flat(),
+      );
       res.end(JSON.stringify({ echoed: body }));
     });
   });
@@ -102,7 +101,12 @@ describe('Local gateway: API Gateway CORS in front of serverless offline', () =>
       body: '{"sub":"alice"}',
     });
     expect(seen).toEqual([
-      expect.objectContaining({ method: 'POST', url: '/dev/auth/token?x=1', body: '{"sub":"alice"}', headers: expect.objectContaining({ 'x-api-key': 'k', host: new URL(base).host }) }),
+      expect.objectContaining({
+        method: 'POST',
+        url: '/dev/auth/token?x=1',
+        body: '{"sub":"alice"}',
+        headers: expect.objectContaining({ 'x-api-key': 'k', host: new URL(base).host }),
+      }),
     ]);
     expect(answer).toMatchObject({ status: 418, statusMessage: 'Teapot', body: JSON.stringify({ echoed: '{"sub":"alice"}' }) });
     expect(answer.headers).toMatchObject({ 'content-type': 'application/json', 'x-upstream': 'yes', 'set-cookie': ['a=1', 'b=2'] });
@@ -231,7 +235,7 @@ describe('Local gateway: API Gateway CORS in front of serverless offline', () =>
     expect(await first.rest).toBe('last');
   });
 
-  test('answers 502 in the handlers\' error shape when offline is not there', async () => {
+  test("answers 502 in the handlers' error shape when offline is not there", async () => {
     const closed = createServer();
     closed.listen(0, 'localhost');
     await once(closed, 'listening');

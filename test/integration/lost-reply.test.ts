@@ -99,8 +99,8 @@ describe('sign whose script ran but whose reply was lost with its connection', (
   });
 
   afterAll(async () => {
-    await signer?.resetServices();
-    await other?.resetServices();
+    await signer?.close();
+    await other?.close();
     await proxy?.close();
     await server?.stop();
   });

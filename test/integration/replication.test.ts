@@ -6,7 +6,13 @@ import { TokenService } from '../../shared/auth/tokens';
 import { StoreUnavailableError, TokenRevokedError } from '../../shared/errors';
 import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
-const config = { keys: [{ kid: 'k', secret: 'replication-test-secret-0123456789abcd' }], issuer: 'i', audience: 'a', defaultTtlSeconds: 600, maxTtlSeconds: 600 };
+const config = {
+  keys: [{ kid: 'k', secret: 'replication-test-secret-0123456789abcd' }],
+  issuer: 'i',
+  audience: 'a',
+  defaultTtlSeconds: 600,
+  maxTtlSeconds: 600,
+};
 
 async function waitForSync(replica: RedisServer): Promise<void> {
   const deadline = Date.now() + 10_000;

@@ -3,9 +3,9 @@
 // the same container as the logout or on another (on AWS the authorizer and logout are separate functions,
 // so separate containers with separate connections).
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
-import { coldStart, type Container } from '../../testkit/cold-start';
+import type { Container } from '../../testkit/cold-start';
+import { useContainers, useRedisServer } from '../../testkit/fixtures';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
-import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const SECRET = 'revocation-race-secret-0123456789abcdefghij';
 const IN_FLIGHT = 64;
@@ -31,23 +31,20 @@ const REVOCATIONS: Array<[string, Revocation, number]> = [
 ];
 
 describe('Revocation racing 64 authorizations of the same token', () => {
-  let server: RedisServer;
+  const containers = useContainers('suite');
+  const server = useRedisServer();
   let authorizerContainer: Container;
   let otherContainer: Container;
   const totals = { races: 0, authorizations: 0, inFlightAtAcknowledgement: 0, startedAfterAcknowledgement: 0, allowedAfterAcknowledgement: 0 };
 
-  beforeAll(async () => {
-    server = await startRedisServer();
+  beforeAll(() => {
     // A generous Redis bound: a revocation that timed out on a busy machine would answer 503, not race.
-    const env = { REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '5000', LOG_LEVEL: 'silent' };
-    authorizerContainer = coldStart(env);
-    otherContainer = coldStart(env);
+    const env = { REDIS_URL: server().url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '5000', LOG_LEVEL: 'silent' };
+    authorizerContainer = containers(env);
+    otherContainer = containers(env);
   });
 
   afterAll(async () => {
-    await authorizerContainer?.resetServices();
-    await otherContainer?.resetServices();
-    await server?.stop();
     console.log(
       `revocation races: ${totals.races} races, ${totals.authorizations} authorizations, ${totals.inFlightAtAcknowledgement} in flight when the revocation answered, ${totals.startedAfterAcknowledgement} started after it, ${totals.allowedAfterAcknowledgement} of those allowed`,
     );

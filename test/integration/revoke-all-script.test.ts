@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { expect } from '@jest/globals';
 import { setLogLevel } from '../../shared/telemetry/log';
 import { RedisConnection } from '../../shared/redis/connection';
 import { labelKey, newJti, SessionStore } from '../../shared/sessions/store';

@@ -42,10 +42,19 @@ function pieces(secret: string): string[] {
 /** All a crash or a careless log could print of an error. */
 function printed(error: unknown): string {
   const shown = [inspect(error, { depth: 10 })];
-  for (let current: unknown = error, hops = 0; current !== undefined && current !== null && hops < 10; current = (current as { cause?: unknown }).cause, hops += 1) {
-    shown.push(String(current), String((current as { stack?: unknown }).stack), json(current));
+  for (
+    let current: unknown = error, hops = 0;
+    current !== undefined && current !== null && hops < 10;
+    current = (current as { cause?: unknown }).cause, hops += 1
+  ) {
+    shown.push(text(current), String((current as { stack?: unknown }).stack), json(current));
   }
   return shown.join('\n');
+}
+
+/** What `${value}` or string concatenation prints of any thrown value: an Error, a string, an object with its own toString. */
+function text(value: unknown): string {
+  return String(value);
 }
 
 function json(value: unknown): string {
@@ -112,7 +121,8 @@ describe('Secrets never reach an error or a log line', () => {
         expect(error).toBeInstanceOf(ConfigError);
         expectNothingOf(password, printed(error));
         // Still says what kind of failure it was.
-        if ((error as Error).message.startsWith('REDIS_URL is not a valid URL')) expect((error as Error).cause).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_URL' });
+        if ((error as Error).message.startsWith('REDIS_URL is not a valid URL'))
+          expect((error as Error).cause).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_URL' });
         return;
       }
       // Accepted: then it must mean this very password (the parser percent-encoded what needed it).
@@ -138,7 +148,10 @@ describe('Secrets never reach an error or a log line', () => {
 
       const wrongPassword = `Wrong${tag()}${password}`;
       for (const cluster of [false, true]) {
-        const wrong = loadRedisConfig({ REDIS_URL: `redis://app:${encodeURIComponent(wrongPassword)}@127.0.0.1:${server.port}`, REDIS_CLUSTER: String(cluster) });
+        const wrong = loadRedisConfig({
+          REDIS_URL: `redis://app:${encodeURIComponent(wrongPassword)}@127.0.0.1:${server.port}`,
+          REDIS_CLUSTER: String(cluster),
+        });
         const failing = new RedisConnection({ url: wrong.url, timeoutMs: 3000, cluster: wrong.cluster });
         try {
           const error = await caught(() => failing.run(idempotent('PING', { key: 'k' }, (client) => client.ping())));
@@ -185,4 +198,3 @@ describe('Secrets never reach an error or a log line', () => {
     });
   });
 });
-

@@ -1,9 +1,9 @@
 // MAX_SESSIONS caps a subject's live sessions inside sign's script, so racing signs cannot overshoot it: by
 // default the oldest sessions end; with SESSION_LIMIT=refuse sign answers 409 and stores nothing.
 import { counterKey, INDEX_PREFIX, LABEL_PREFIX, labelKey, subjectTag } from '../../shared/sessions/store';
-import { coldStart, type Container } from '../../testkit/cold-start';
+import type { Container } from '../../testkit/cold-start';
+import { useContainers, useRedisServer } from '../../testkit/fixtures';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
-import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 jest.setTimeout(60_000);
 
@@ -15,15 +15,13 @@ const SAMPLE = `return { redis.call('ZCARD', KEYS[1]), #redis.call('KEYS', ARGV[
 type Issued = { token: string; jti: string };
 
 describe('MAX_SESSIONS (real redis-server)', () => {
-  let server: RedisServer;
-  const containers: Container[] = [];
+  const container = useContainers();
+  const server = useRedisServer({ flushEachTest: true });
 
-  const start = (extra: Record<string, string>) => {
-    const container = coldStart({ REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '5000', LOG_LEVEL: 'silent', ...extra });
-    containers.push(container);
-    return container;
-  };
-  const signEvent = (sub: string, ttl?: number) => proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify(ttl === undefined ? { sub } : { sub, ttl }) });
+  const start = (extra: Record<string, string>) =>
+    container({ REDIS_URL: server().url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '5000', LOG_LEVEL: 'silent', ...extra });
+  const signEvent = (sub: string, ttl?: number) =>
+    proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify(ttl === undefined ? { sub } : { sub, ttl }) });
   const sign = async (via: Container, sub: string, ttl?: number): Promise<Issued> => {
     const response = await via.sign(signEvent(sub, ttl));
     expect(response.statusCode).toBe(201);
@@ -36,23 +34,7 @@ describe('MAX_SESSIONS (real redis-server)', () => {
     );
   /** [entries in the index, labels of the subject], at one instant. */
   const sample = async (sub: string): Promise<[number, number]> =>
-    (await (await server.admin()).eval(SAMPLE, { keys: [indexOf(sub)], arguments: [`${LABEL_PREFIX}{${subjectTag(sub)}}*`] })) as [number, number];
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-
-  beforeEach(async () => {
-    await (await server.admin()).flushAll();
-  });
-
-  afterEach(async () => {
-    await Promise.all(containers.splice(0).map((container) => container.resetServices()));
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+    (await (await server().admin()).eval(SAMPLE, { keys: [indexOf(sub)], arguments: [`${LABEL_PREFIX}{${subjectTag(sub)}}*`] })) as [number, number];
 
   it('is never exceeded by 200 racing signs from two containers; the sessions ended are refused', async () => {
     const [a, b] = [start({ MAX_SESSIONS: '10' }), start({ MAX_SESSIONS: '10' })];
@@ -84,7 +66,8 @@ describe('MAX_SESSIONS (real redis-server)', () => {
     ['a subject revoked before (its labels carry a generation)', true],
   ])('ends the oldest sessions by when they were signed, not by when they expire: %s', async (_, revokedBefore) => {
     const container = start({ MAX_SESSIONS: '3' });
-    if (revokedBefore) expect((await container.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: '{"sub":"oldest-first"}' }))).statusCode).toBe(200);
+    if (revokedBefore)
+      expect((await container.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: '{"sub":"oldest-first"}' }))).statusCode).toBe(200);
     const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
     const oldest = await sign(container, 'oldest-first', 900);
     await pause();
@@ -100,7 +83,7 @@ describe('MAX_SESSIONS (real redis-server)', () => {
 
   it('counts only live sessions: a lost label or one below the counter is dropped, not a live one ended', async () => {
     const container = start({ MAX_SESSIONS: '3' });
-    const admin = await server.admin();
+    const admin = await server().admin();
     const [lost, kept1, kept2] = [await sign(container, 'dead-entries'), await sign(container, 'dead-entries'), await sign(container, 'dead-entries')];
     await admin.del(labelKey(lost.jti));
     const fourth = await sign(container, 'dead-entries');
@@ -117,7 +100,7 @@ describe('MAX_SESSIONS (real redis-server)', () => {
   describe('SESSION_LIMIT=refuse', () => {
     it('answers 409 at the cap and stores nothing; once a session ends, sign works again', async () => {
       const container = start({ MAX_SESSIONS: '2', SESSION_LIMIT: 'refuse' });
-      const admin = await server.admin();
+      const admin = await server().admin();
       const first = await sign(container, 'refused');
       const second = await sign(container, 'refused');
       const snapshot = async () => Promise.all((await admin.keys('*')).sort().map(async (key) => [key, await admin.dump(key)]));
@@ -125,7 +108,10 @@ describe('MAX_SESSIONS (real redis-server)', () => {
 
       const refused = await container.sign(signEvent('refused'));
       expect(refused.statusCode).toBe(409);
-      expect(JSON.parse(refused.body)).toEqual({ error: 'SESSION_LIMIT_REACHED', message: 'the subject already has 2 live sessions (MAX_SESSIONS); end one first' });
+      expect(JSON.parse(refused.body)).toEqual({
+        error: 'SESSION_LIMIT_REACHED',
+        message: 'the subject already has 2 live sessions (MAX_SESSIONS); end one first',
+      });
       expect(await snapshot()).toEqual(before);
       expect(await Promise.all([first, second].map(({ token }) => isAlive(container, token)))).toEqual([true, true]);
 
@@ -137,7 +123,10 @@ describe('MAX_SESSIONS (real redis-server)', () => {
     it('racing signs: exactly MAX_SESSIONS are issued, every other one answers 409', async () => {
       const container = start({ MAX_SESSIONS: '10', SESSION_LIMIT: 'refuse' });
       const statuses = (await Promise.all(Array.from({ length: 50 }, () => container.sign(signEvent('refused-race'))))).map((response) => response.statusCode);
-      expect({ issued: statuses.filter((status) => status === 201).length, refused: statuses.filter((status) => status === 409).length }).toEqual({ issued: 10, refused: 40 });
+      expect({ issued: statuses.filter((status) => status === 201).length, refused: statuses.filter((status) => status === 409).length }).toEqual({
+        issued: 10,
+        refused: 40,
+      });
       expect(await sample('refused-race')).toEqual([10, 10]);
     });
   });

@@ -109,7 +109,7 @@ describe('Class: SessionStore (real redis-server)', () => {
   });
 
   describe('endOwn', () => {
-    it('ends one of the caller\'s sessions', async () => {
+    it("ends one of the caller's sessions", async () => {
       const kept = await issue('alice');
       const ended = await issue('alice');
       await expect(sessions.endOwn('alice', ended.jti)).resolves.toBe(true);
@@ -118,7 +118,7 @@ describe('Class: SessionStore (real redis-server)', () => {
       await expect(sessions.endOwn('alice', ended.jti)).resolves.toBe(false);
     });
 
-    it('refuses another subject\'s jti and changes nothing', async () => {
+    it("refuses another subject's jti and changes nothing", async () => {
       const bobs = await issue('bob');
       const before = await (await server.admin()).dbSize();
       await expect(sessions.endOwn('alice', bobs.jti)).resolves.toBe(false);
@@ -130,7 +130,7 @@ describe('Class: SessionStore (real redis-server)', () => {
   });
 
   describe('endAll', () => {
-    it('ends every session of one subject and no one else\'s', async () => {
+    it("ends every session of one subject and no one else's", async () => {
       const alices = await Promise.all([issue('alice'), issue('alice'), issue('alice')]);
       const bobs = await issue('bob');
       await expect(sessions.endAll('alice')).resolves.toBe(3);
@@ -157,7 +157,10 @@ describe('Class: SessionStore (real redis-server)', () => {
           // Every token is either revoked, or alive and listed: none is alive and missing from the index.
           const listed = new Set((await sessions.list('alice', 0)).map((session) => session.jti));
           for (const { token, jti } of issued) {
-            const alive = await tokens.verify(token).then(() => true, () => false);
+            const alive = await tokens.verify(token).then(
+              () => true,
+              () => false,
+            );
             expect({ jti, alive, listed: listed.has(jti) }).toEqual({ jti, alive, listed: alive });
           }
           await sessions.endAll('alice');

@@ -1,15 +1,17 @@
 // Ending every session of a subject (logout-all, POST /auth/revoke {sub}) must hold for every token signed
 // before it, whatever became of the session index, however many signs race it, and after its counter was
 // lost; and the authorizer still decides with one Redis call.
+import { expect } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { setLogLevel } from '../../shared/telemetry/log';
 import { RedisConnection } from '../../shared/redis/connection';
 import { counterKey, INDEX_PREFIX, labelKey, SessionStore, subjectTag } from '../../shared/sessions/store';
 import { TokenService } from '../../shared/auth/tokens';
 import { coldStart, type Container } from '../../testkit/cold-start';
+import { useContainers, useRedisServer } from '../../testkit/fixtures';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { captureLogs } from '../../testkit/logs';
-import { startRedisServer, type AdminClient, type RedisServer } from '../../testkit/redis-server';
+import type { AdminClient } from '../../testkit/redis-server';
 
 jest.setTimeout(120_000);
 
@@ -21,7 +23,8 @@ type Issued = { token: string; jti: string };
 type Revocation = (container: Container, sub: string) => Promise<APIGatewayProxyResult>;
 
 describe('Subject-wide revocation (real redis-server)', () => {
-  let server: RedisServer;
+  const containers = useContainers('suite');
+  const server = useRedisServer({ flushEachTest: true });
   let container: Container;
   let other: Container;
 
@@ -49,26 +52,15 @@ describe('Subject-wide revocation (real redis-server)', () => {
     ['POST /auth/revoke {sub}', revokeSubject, 200],
   ];
 
-  beforeAll(async () => {
-    server = await startRedisServer();
+  beforeAll(() => {
     // A generous bound: under a storm of signs on two cores, a slow answer must not pass for a refusal.
-    const env = { REDIS_URL: server.url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '5000', LOG_LEVEL: 'silent' };
-    container = coldStart(env);
-    other = coldStart(env);
-  });
-
-  beforeEach(async () => {
-    await (await server.admin()).flushAll();
+    const env = { REDIS_URL: server().url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '5000', LOG_LEVEL: 'silent' };
+    container = containers(env);
+    other = containers(env);
   });
 
   afterEach(() => {
     jest.restoreAllMocks();
-  });
-
-  afterAll(async () => {
-    await container?.resetServices();
-    await other?.resetServices();
-    await server?.stop();
   });
 
   describe.each(REVOCATIONS)('%s', (_, revoke, status) => {
@@ -76,11 +68,11 @@ describe('Subject-wide revocation (real redis-server)', () => {
       const sub = 'index-lost';
       const earlier = [await sign(container, sub), await sign(other, sub), await sign(container, sub)];
       const bystander = await sign(container, 'bystander');
-      await (await server.admin()).del(indexOf(sub));
+      await (await server().admin()).del(indexOf(sub));
 
       expect((await revoke(container, sub)).statusCode).toBe(status);
       // With no index to say how long its labels live, the counter outlives the longest any may: MAX_TTL.
-      expect(await (await server.admin()).pTTL(counterOf(sub))).toBeGreaterThan((86_400 - 60) * 1000);
+      expect(await (await server().admin()).pTTL(counterOf(sub))).toBeGreaterThan((86_400 - 60) * 1000);
 
       expect(await Promise.all(earlier.map(({ token }) => decide(token)))).toEqual(['deny', 'deny', 'deny']);
       expect(await Promise.all(earlier.map(({ token }) => decide(token, other)))).toEqual(['deny', 'deny', 'deny']);
@@ -99,7 +91,7 @@ describe('Subject-wide revocation (real redis-server)', () => {
       ['expired', (admin: AdminClient, key: string) => admin.pExpire(key, 1)],
     ])('refuses, after a later revocation, a token stamped by a counter %s since', async (__, lose) => {
       const sub = 'counter-lost';
-      const admin = await server.admin();
+      const admin = await server().admin();
       await sign(container, sub);
       expect((await revoke(container, sub)).statusCode).toBe(status);
       const stamped = await sign(container, sub);
@@ -160,18 +152,26 @@ describe('Subject-wide revocation (real redis-server)', () => {
     });
     // A real race: many signs landed while revocations ran, and were checked after each.
     expect(checked).toBeGreaterThan(ROUNDS * 10);
-    console.log(`revocation racing signs: ${ROUNDS} revocations, ${signed.length} signs with ${SIGNS_IN_FLIGHT} in flight, ${checked} earlier tokens checked after them, 0 allowed`);
+    console.log(
+      `revocation racing signs: ${ROUNDS} revocations, ${signed.length} signs with ${SIGNS_IN_FLIGHT} in flight, ${checked} earlier tokens checked after them, 0 allowed`,
+    );
     expect(await decide((await sign(container, sub)).token)).toBe('allow');
   });
 
   it('keeps the counter alive as long as any label it revoked: MAX_TTL, the index, and its own TTL', async () => {
     setLogLevel('silent');
-    const admin = await server.admin();
-    const redis = new RedisConnection({ url: server.url, timeoutMs: 2000 });
+    const admin = await server().admin();
+    const redis = new RedisConnection({ url: server().url, timeoutMs: 2000 });
     try {
       // MAX_TTL lowered to 60 s while a 600 s token lives: the index's TTL covers it.
       const store = new SessionStore(redis, 0, { maxSessions: 100, onLimit: 'end-oldest', maxTtlSeconds: 60 });
-      const tokens = new TokenService(redis, store, { keys: [{ kid: 'k', secret: SECRET }], issuer: 'i', audience: 'a', defaultTtlSeconds: 60, maxTtlSeconds: 600 });
+      const tokens = new TokenService(redis, store, {
+        keys: [{ kid: 'k', secret: SECRET }],
+        issuer: 'i',
+        audience: 'a',
+        defaultTtlSeconds: 60,
+        maxTtlSeconds: 600,
+      });
       await tokens.issue({ sub: 'long', claims: {}, ttlSeconds: 600 });
       await store.endAll('long');
       expect(await admin.pTTL(counterOf('long'))).toBeGreaterThan(590_000);
@@ -191,13 +191,19 @@ describe('Subject-wide revocation (real redis-server)', () => {
     }
   });
 
-  it('a revoking container with a smaller MAX_TTL than the signer\'s, and no index: the counter still outlives the label', async () => {
+  it("a revoking container with a smaller MAX_TTL than the signer's, and no index: the counter still outlives the label", async () => {
     setLogLevel('silent');
-    const admin = await server.admin();
-    const redis = new RedisConnection({ url: server.url, timeoutMs: 2000 });
+    const admin = await server().admin();
+    const redis = new RedisConnection({ url: server().url, timeoutMs: 2000 });
     try {
       const signer = new SessionStore(redis, 0, { maxSessions: 100, onLimit: 'end-oldest', maxTtlSeconds: 30 });
-      const tokens = new TokenService(redis, signer, { keys: [{ kid: 'k', secret: SECRET }], issuer: 'i', audience: 'a', defaultTtlSeconds: 30, maxTtlSeconds: 30 });
+      const tokens = new TokenService(redis, signer, {
+        keys: [{ kid: 'k', secret: SECRET }],
+        issuer: 'i',
+        audience: 'a',
+        defaultTtlSeconds: 30,
+        maxTtlSeconds: 30,
+      });
       const { token } = await tokens.issue({ sub: 'rollout', claims: {}, ttlSeconds: 30 });
       await admin.del(indexOf('rollout'));
       // A container of another deploy, MAX_TTL 1 s, ends every session of the subject.
@@ -211,8 +217,8 @@ describe('Subject-wide revocation (real redis-server)', () => {
     }
   });
 
-  it('a revocation raises the counter even when it stands above Redis\'s clock (revocations within one ms, a clock set back)', async () => {
-    const admin = await server.admin();
+  it("a revocation raises the counter even when it stands above Redis's clock (revocations within one ms, a clock set back)", async () => {
+    const admin = await server().admin();
     const sub = 'above-the-clock';
     await sign(container, sub);
     // Ahead of the clock by a day, as after a clock step back or many revocations in one millisecond.
@@ -225,12 +231,14 @@ describe('Subject-wide revocation (real redis-server)', () => {
   });
 
   it('a label stamped while its subject had no counter holds its issue time alone, and is live until the subject is revoked', async () => {
-    const admin = await server.admin();
+    const admin = await server().admin();
     const { token, jti } = await sign(container, 'never-revoked');
     const issuedAtMs = await admin.get(labelKey(jti));
     expect(issuedAtMs).toMatch(/^\d+$/);
     expect(await decide(token)).toBe('allow');
-    const listed = JSON.parse((await container.listSessions(proxyEvent({ method: 'GET', path: '/auth/sessions', authorizer: await contextOf(token) }))).body) as {
+    const listed = JSON.parse(
+      (await container.listSessions(proxyEvent({ method: 'GET', path: '/auth/sessions', authorizer: await contextOf(token) }))).body,
+    ) as {
       sessions: Array<{ jti: string; issuedAt: number }>;
     };
     expect(listed.sessions).toEqual([expect.objectContaining({ jti, issuedAt: Math.floor(Number(issuedAtMs) / 1000) })]);
@@ -240,7 +248,7 @@ describe('Subject-wide revocation (real redis-server)', () => {
   });
 
   it('listing and ending sessions treat a label stamped below the counter as gone', async () => {
-    const admin = await server.admin();
+    const admin = await server().admin();
     const caller = await sign(container, 'stale');
     const stale = await sign(container, 'stale');
     const context = await contextOf(caller.token);
@@ -249,31 +257,39 @@ describe('Subject-wide revocation (real redis-server)', () => {
 
     const listed = await container.listSessions(proxyEvent({ method: 'GET', path: '/auth/sessions', authorizer: context }));
     expect(JSON.parse(listed.body)).toEqual({ sessions: [] });
-    const ended = await container.endSession(proxyEvent({ method: 'DELETE', path: `/auth/sessions/${stale.jti}`, authorizer: context, pathParameters: { jti: stale.jti } }));
+    const ended = await container.endSession(
+      proxyEvent({ method: 'DELETE', path: `/auth/sessions/${stale.jti}`, authorizer: context, pathParameters: { jti: stale.jti } }),
+    );
     expect(ended.statusCode).toBe(404);
-    expect(await container.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ jti: caller.jti }) }))).toMatchObject({ body: '{"revoked":0}' });
+    expect(await container.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ jti: caller.jti }) }))).toMatchObject({
+      body: '{"revoked":0}',
+    });
     expect([await decide(caller.token), await decide(stale.token)]).toEqual(['deny', 'deny']);
   });
 
   it('the authorizer decides with one Redis call, an MGET, allowed or refused by the counter', async () => {
-    const admin = await server.admin();
+    const admin = await server().admin();
     const revoked = await sign(container, 'counted');
     expect((await revokeSubject(container, 'counted')).statusCode).toBe(200);
     const live = await sign(container, 'counted');
     const output = captureLogs();
-    const logged = coldStart({ REDIS_URL: server.url, JWT_SECRET: SECRET, LOG_LEVEL: 'info' });
+    const logged = coldStart({ REDIS_URL: server().url, JWT_SECRET: SECRET, LOG_LEVEL: 'info' });
     try {
       // Connected first, so that only the decisions are counted.
-      await logged.services().redis.primaryCount();
+      await logged.services.redis.primaryCount();
       await admin.configResetStat();
       expect([await decide(live.token, logged), await decide(revoked.token, logged), await decide(live.token, logged)]).toEqual(['allow', 'deny', 'allow']);
       const stats = await admin.info('commandstats');
-      const calls = Object.fromEntries([...stats.matchAll(/^cmdstat_(\S+?):calls=(\d+)/gm)].map(([, command, count]) => [command, Number(count)]));
+      const calls = Object.fromEntries([...stats.matchAll(/^cmdstat_(\S+?):calls=(\d+)/gm)].map(([, command, count]) => [command!, Number(count)] as const));
       expect(calls).toEqual({ 'config|resetstat': 1, mget: 3 });
       const decisions = output.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.message === 'authorize');
-      expect(decisions.map((line) => [line.outcome, line.RedisCalls])).toEqual([['allow', 1], ['deny', 1], ['allow', 1]]);
+      expect(decisions.map((line) => [line.outcome, line.RedisCalls])).toEqual([
+        ['allow', 1],
+        ['deny', 1],
+        ['allow', 1],
+      ]);
     } finally {
-      await logged.resetServices();
+      await logged.close();
     }
   });
 });

@@ -3,6 +3,7 @@
 // or hostname fails closed within REDIS_TIMEOUT_MS with a clear log line that never shows the password.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { expect } from '@jest/globals';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
 import { createClient } from '@redis/client';
 import jsonwebtoken from 'jsonwebtoken';
@@ -88,8 +89,19 @@ describe('Redis over TLS as a least-privilege ACL user', () => {
     });
     // Replication over TLS too, as its own least-privilege user: WAIT then has a replica to count.
     replica = await startRedisServer(
-      ['--aclfile', acl, '--tls-replication', 'yes', '--replicaof', '127.0.0.1', String(primary.port),
-        '--masteruser', REPLICATION.username, '--masterauth', REPLICATION.password],
+      [
+        '--aclfile',
+        acl,
+        '--tls-replication',
+        'yes',
+        '--replicaof',
+        '127.0.0.1',
+        String(primary.port),
+        '--masteruser',
+        REPLICATION.username,
+        '--masterauth',
+        REPLICATION.password,
+      ],
       { tls, admin: ADMIN },
     );
     await waitForSync(replica);
@@ -155,7 +167,10 @@ describe('Redis over TLS as a least-privilege ACL user', () => {
           await admin.sendCommand(['CLIENT', 'KILL', 'USER', APP_USER]);
           await host.flush();
           const before = host.lines().length;
-          const error: unknown = await everyFeature(host, `minimal${i}`).then(() => new Error(`every feature worked without ${missing}`), (failed: unknown) => failed);
+          const error: unknown = await everyFeature(host, `minimal${i}`).then(
+            () => new Error(`every feature worked without ${missing}`),
+            (failed: unknown) => failed,
+          );
           await host.flush();
           // The failure is the ACL's doing: the log (or, for revoke-all, the invocation's error) names it.
           const failure = [...host.lines().slice(before), String(error)].join('\n');
@@ -226,13 +241,26 @@ describe('Redis over TLS as a least-privilege ACL user', () => {
       ['another CA is trusted', () => ({ REDIS_URL: appUrl(primary), NODE_EXTRA_CA_CERTS: otherCa.caFile }), /self-signed certificate|unable to verify/i],
       ['the password is wrong', () => ({ REDIS_URL: appUrl(primary, { password: WRONG_PASSWORD }), NODE_EXTRA_CA_CERTS: ca.caFile }), /WRONGPASS/],
       ['the certificate names another host', () => ({ REDIS_URL: appUrl(wrongName), NODE_EXTRA_CA_CERTS: ca.caFile }), /does not match certificate's altnames/],
-      ['the URL says redis:// to a TLS port', () => ({ REDIS_URL: appUrl(primary, { scheme: 'redis' }), NODE_EXTRA_CA_CERTS: ca.caFile }), /ECONNRESET|Socket closed unexpectedly/],
+      [
+        'the URL says redis:// to a TLS port',
+        () => ({ REDIS_URL: appUrl(primary, { scheme: 'redis' }), NODE_EXTRA_CA_CERTS: ca.caFile }),
+        /ECONNRESET|Socket closed unexpectedly/,
+      ],
       // The server reads the TLS hello as an unfinished command and waits: only the time bound ends it.
-      ['the URL says rediss:// to a plain port', () => ({ REDIS_URL: appUrl(wrongName, { port: plainPort }), NODE_EXTRA_CA_CERTS: ca.caFile }), /Connection timeout|took longer than/],
+      [
+        'the URL says rediss:// to a plain port',
+        () => ({ REDIS_URL: appUrl(wrongName, { port: plainPort }), NODE_EXTRA_CA_CERTS: ca.caFile }),
+        /Connection timeout|took longer than/,
+      ],
     ];
     const containers = new Map<string, HostProcess>();
 
-    beforeAll(() => startContainers(containers, cases.map(([name, env]) => [name, { ...env(), REDIS_TIMEOUT_MS: String(TIMEOUT_MS) }])));
+    beforeAll(() =>
+      startContainers(
+        containers,
+        cases.map(([name, env]) => [name, { ...env(), REDIS_TIMEOUT_MS: String(TIMEOUT_MS) }]),
+      ),
+    );
 
     afterAll(() => {
       for (const host of containers.values()) host.stop();
@@ -279,7 +307,12 @@ function signEvent(sub: string) {
 /** A token the service would accept, were Redis reachable: what the failure tests present. */
 function validToken(sub: string): string {
   return jsonwebtoken.sign({ jti: newJti(sub) }, JWT_SECRET, {
-    algorithm: 'HS256', keyid: 'default', subject: sub, issuer: 'revocable-jwt', audience: 'revocable-jwt-api', expiresIn: 600,
+    algorithm: 'HS256',
+    keyid: 'default',
+    subject: sub,
+    issuer: 'revocable-jwt',
+    audience: 'revocable-jwt-api',
+    expiresIn: 600,
   });
 }
 

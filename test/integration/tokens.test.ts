@@ -1,4 +1,5 @@
 import { createSecretKey } from 'node:crypto';
+import { expect } from '@jest/globals';
 import fc from 'fast-check';
 import jsonwebtoken from 'jsonwebtoken';
 import JWTR, { TokenDestroyedError } from 'jwt-redis';
@@ -103,7 +104,7 @@ describe('Class: TokenService (real redis-server)', () => {
           fc.dictionary(claimName, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 }),
           fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),
           async (claims, sub) => {
-            const issued = await tokens.issue({ sub, claims: claims as Record<string, unknown>, ttlSeconds: 600 });
+            const issued = await tokens.issue({ sub, claims, ttlSeconds: 600 });
             const { iat } = jsonwebtoken.decode(issued.token) as jsonwebtoken.JwtPayload;
             const expected = jsonwebtoken.sign({ ...claims, jti: issued.jti, iat, exp: issued.expiresAt }, createSecretKey(Buffer.from(SECRET, 'utf8')), {
               algorithm: 'HS256',
@@ -139,10 +140,14 @@ describe('Class: TokenService (real redis-server)', () => {
       });
     });
 
-    it('keeps jwt-redis\'s allowlist: jwt-redis over the same Redis accepts a live token, and refuses it once it is logged out', async () => {
+    it("keeps jwt-redis's allowlist: jwt-redis over the same Redis accepts a live token, and refuses it once it is logged out", async () => {
       const jwtr = new JWTR((await server.admin()) as unknown as RedisClientType);
       const issued = await tokens.issue({ sub: 'user-1', claims: { role: 'admin' }, ttlSeconds: 60 });
-      await expect(jwtr.verify(issued.token, SECRET, { algorithms: ['HS256'], issuer: config.issuer, audience: config.audience })).resolves.toMatchObject({ sub: 'user-1', jti: issued.jti, role: 'admin' });
+      await expect(jwtr.verify(issued.token, SECRET, { algorithms: ['HS256'], issuer: config.issuer, audience: config.audience })).resolves.toMatchObject({
+        sub: 'user-1',
+        jti: issued.jti,
+        role: 'admin',
+      });
       await expect(sessions.end(issued.jti)).resolves.toBe(true);
       await expect(jwtr.verify(issued.token, SECRET)).rejects.toThrow(TokenDestroyedError);
       // And jwt-redis's own destroy kills our tokens.
@@ -194,10 +199,19 @@ describe('Class: TokenService (real redis-server)', () => {
       const now = Math.floor(Date.now() / 1000);
       const at = jest.spyOn(Date, 'now').mockReturnValue(now * 1000 + 999);
       try {
-        const outcome = (token: string) => tokens.verify(token).then(() => 'allowed', (error: { code: string }) => error.code);
-        const cases = { lastSecond: forge({ exp: now + 1 }, { expiresIn: undefined }), expiring: forge({ exp: now }, { expiresIn: undefined }), startsNow: forge({ nbf: now }), startsNext: forge({ nbf: now + 1 }) };
+        const outcome = (token: string) =>
+          tokens.verify(token).then(
+            () => 'allowed',
+            (error: { code: string }) => error.code,
+          );
+        const cases = {
+          lastSecond: forge({ exp: now + 1 }, { expiresIn: undefined }),
+          expiring: forge({ exp: now }, { expiresIn: undefined }),
+          startsNow: forge({ nbf: now }),
+          startsNext: forge({ nbf: now + 1 }),
+        };
         for (const token of Object.values(cases)) await storeLabel(server, token);
-        const outcomes = Object.fromEntries(await Promise.all(Object.entries(cases).map(async ([name, token]) => [name, await outcome(token)])));
+        const outcomes = Object.fromEntries(await Promise.all(Object.entries(cases).map(async ([name, token]) => [name, await outcome(token)] as const)));
         expect(outcomes).toEqual({ lastSecond: 'allowed', expiring: 'TOKEN_EXPIRED', startsNow: 'allowed', startsNext: 'TOKEN_NOT_YET_VALID' });
       } finally {
         at.mockRestore();
@@ -208,7 +222,10 @@ describe('Class: TokenService (real redis-server)', () => {
       const outcome = async (payload: object) => {
         const token = forge(payload, { audience: undefined, issuer: undefined });
         await storeLabel(server, token);
-        return tokens.verify(token).then(() => 'allowed', (error: { message: string }) => error.message);
+        return tokens.verify(token).then(
+          () => 'allowed',
+          (error: { message: string }) => error.message,
+        );
       };
       const iss = config.issuer;
       expect({
@@ -255,7 +272,14 @@ describe('Class: TokenService (real redis-server)', () => {
 
     it('refuses a token without jti', async () => {
       const key = createSecretKey(Buffer.from(SECRET));
-      const token = jsonwebtoken.sign({}, key, { algorithm: 'HS256', keyid: 'default', issuer: config.issuer, audience: config.audience, subject: 'u', expiresIn: 60 });
+      const token = jsonwebtoken.sign({}, key, {
+        algorithm: 'HS256',
+        keyid: 'default',
+        issuer: config.issuer,
+        audience: config.audience,
+        subject: 'u',
+        expiresIn: 60,
+      });
       await expect(tokens.verify(token)).rejects.toThrow(TokenInvalidError);
     });
 
@@ -279,7 +303,11 @@ describe('Class: TokenService (real redis-server)', () => {
       const signed = (payload: string) => forgeJws({ header: { alg: 'HS256', typ: 'JWT', kid: 'default' }, payload, secret: SECRET });
       const withClaims = (changes: Record<string, string | undefined>) => {
         const claims = { ...valid, ...changes };
-        return signed(`{${Object.entries(claims).flatMap(([name, text]) => (text === undefined ? [] : [`${JSON.stringify(name)}:${text}`])).join(',')}}`);
+        return signed(
+          `{${Object.entries(claims)
+            .flatMap(([name, text]) => (text === undefined ? [] : [`${JSON.stringify(name)}:${text}`]))
+            .join(',')}}`,
+        );
       };
       /** An object `levels` deep: as a claim, it puts the claims one level deeper. */
       const nestedObject = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
@@ -293,7 +321,22 @@ describe('Class: TokenService (real redis-server)', () => {
         await expect(tokens.verify(withClaims({ nbf: String(now - 1), deep: nestedObject(31) }))).resolves.toMatchObject({ jti });
       });
 
-      const absurdDates = ['1e20', '-1e20', '1e308', '-1e308', '1e400', '-1', '1.5', `${now + 60}.5`, '"1700000000"', 'null', 'true', '{}', '[]', '253402300800'];
+      const absurdDates = [
+        '1e20',
+        '-1e20',
+        '1e308',
+        '-1e308',
+        '1e400',
+        '-1',
+        '1.5',
+        `${now + 60}.5`,
+        '"1700000000"',
+        'null',
+        'true',
+        '{}',
+        '[]',
+        '253402300800',
+      ];
       const absurd: Array<[string, Record<string, string | undefined>]> = [
         ...absurdDates.flatMap((text) => ['exp', 'nbf', 'iat'].map((name): [string, Record<string, string>] => [`${name} ${text}`, { [name]: text }])),
         ['no exp', { exp: undefined }],
@@ -301,7 +344,10 @@ describe('Class: TokenService (real redis-server)', () => {
         ...['{}', '5', `[${JSON.stringify(jti)}]`, 'null', '""'].map((text): [string, Record<string, string>] => [`jti ${text}`, { jti: text }]),
         ...['{}', '5', '["user-1"]', 'null', '""'].map((text): [string, Record<string, string>] => [`sub ${text}`, { sub: text }]),
         // Strings sign refuses as a subject, each with a labelled jti of its own: only the subject is wrong.
-        ...[' ', 'user-1\ud800', 'u'.repeat(257)].map((sub): [string, Record<string, string>] => [`sub ${JSON.stringify(sub).slice(0, 20)}`, { sub: JSON.stringify(sub), jti: JSON.stringify(newJti(sub)) }]),
+        ...[' ', 'user-1\ud800', 'u'.repeat(257)].map((sub): [string, Record<string, string>] => [
+          `sub ${JSON.stringify(sub).slice(0, 20)}`,
+          { sub: JSON.stringify(sub), jti: JSON.stringify(newJti(sub)) },
+        ]),
         ['custom claims 33 levels deep (sign refuses them past 32)', { deep: nestedObject(32) }],
       ];
       it.each(absurd)('refuses %s: 401 (TokenInvalidError), not a 500', async (_case, changes) => {

@@ -11,7 +11,22 @@ const SOAK_SECONDS = Number(process.env.SOAK_TEST_SECONDS ?? '12');
 async function soak(seconds: number, mutation: Mutation = 'none', minRequests = 0): Promise<{ report: SoakReport; summary: string; code: number }> {
   // A generous Redis bound: this run shares two cores with the rest of `npm test`, and a scheduling stall
   // past the bound would fail requests closed (counted apart, as failedClosed). The faults suite covers the bound.
-  const args = ['--expose-gc', '--import', 'tsx', 'scripts/soak.ts', '--duration', String(seconds), '--mutation', mutation, '--redis-timeout-ms', '5000', '--min-requests', String(minRequests), '--json', '--quiet'];
+  const args = [
+    '--expose-gc',
+    '--import',
+    'tsx',
+    'scripts/soak.ts',
+    '--duration',
+    String(seconds),
+    '--mutation',
+    mutation,
+    '--redis-timeout-ms',
+    '5000',
+    '--min-requests',
+    String(minRequests),
+    '--json',
+    '--quiet',
+  ];
   let stdout: string;
   let code = 0;
   try {
@@ -28,46 +43,55 @@ async function soak(seconds: number, mutation: Mutation = 'none', minRequests = 
 }
 
 describe('Soak: 64 requests in flight through the real handlers against a real redis-server', () => {
-  it(`makes no wrong decision in ${SOAK_SECONDS} s, with heap and open connections flat`, async () => {
-    const { report, summary, code } = await soak(SOAK_SECONDS);
-    console.log(`${summary}\n${report.failures.join('\n')}`);
+  it(
+    `makes no wrong decision in ${SOAK_SECONDS} s, with heap and open connections flat`,
+    async () => {
+      const { report, summary, code } = await soak(SOAK_SECONDS);
+      console.log(`${summary}\n${report.failures.join('\n')}`);
 
-    expect(report.failures).toEqual([]);
-    expect({ wrongAllows: report.wrongAllows, wrongDenials: report.wrongDenials, unhandledErrors: report.unhandledErrors, failedClosed: report.failedClosed }).toEqual({
-      wrongAllows: 0,
-      wrongDenials: 0,
-      unhandledErrors: 0,
-      failedClosed: 0,
-    });
-    expect(code).toBe(0);
-    expect(report.concurrency).toBe(64);
+      expect(report.failures).toEqual([]);
+      expect({
+        wrongAllows: report.wrongAllows,
+        wrongDenials: report.wrongDenials,
+        unhandledErrors: report.unhandledErrors,
+        failedClosed: report.failedClosed,
+      }).toEqual({
+        wrongAllows: 0,
+        wrongDenials: 0,
+        unhandledErrors: 0,
+        failedClosed: 0,
+      });
+      expect(code).toBe(0);
+      expect(report.concurrency).toBe(64);
 
-    // It checked something of every kind, and a lot of it.
-    expect(report.requests.total).toBeGreaterThan(5_000);
-    for (const category of ['live', 'live-previous-key', 'revoked', 'expired', 'forged', 'tampered', 'removed-key', 'malformed'] as const) {
-      const tally = report.authorizations[category];
-      expect({ category, checkedMoreThan20: tally.allow + tally.deny + tally.error > 20 }).toEqual({ category, checkedMoreThan20: true });
-    }
-    expect(Object.keys(report.authorizations).sort()).toEqual([...CATEGORIES].sort());
-    expect(report.revocationsAcknowledged).toBeGreaterThan(100);
-    expect(report.logoutAllsAcknowledged).toBeGreaterThan(5);
-    expect(report.checksAfterRevocation).toBeGreaterThan(100);
-    expect(report.signs.refused400).toBeGreaterThan(10);
+      // It checked something of every kind, and a lot of it.
+      expect(report.requests.total).toBeGreaterThan(5_000);
+      for (const category of ['live', 'live-previous-key', 'revoked', 'expired', 'forged', 'tampered', 'removed-key', 'malformed'] as const) {
+        const tally = report.authorizations[category];
+        expect({ category, checkedMoreThan20: tally.allow + tally.deny + tally.error > 20 }).toEqual({ category, checkedMoreThan20: true });
+      }
+      expect(Object.keys(report.authorizations).sort()).toEqual([...CATEGORIES].sort());
+      expect(report.revocationsAcknowledged).toBeGreaterThan(100);
+      expect(report.logoutAllsAcknowledged).toBeGreaterThan(5);
+      expect(report.checksAfterRevocation).toBeGreaterThan(100);
+      expect(report.signs.refused400).toBeGreaterThan(10);
 
-    // Live tokens were all allowed, everything else refused.
-    expect(report.authorizations.live.deny + report.authorizations['live-previous-key'].deny).toBe(0);
-    for (const category of ['revoked', 'expired', 'forged', 'tampered', 'removed-key', 'malformed'] as const) {
-      expect({ category, allowed: report.authorizations[category].allow }).toEqual({ category, allowed: 0 });
-    }
+      // Live tokens were all allowed, everything else refused.
+      expect(report.authorizations.live.deny + report.authorizations['live-previous-key'].deny).toBe(0);
+      for (const category of ['revoked', 'expired', 'forged', 'tampered', 'removed-key', 'malformed'] as const) {
+        expect({ category, allowed: report.authorizations[category].allow }).toEqual({ category, allowed: 0 });
+      }
 
-    // One connection per container (main, previous-key signer, removed-key signer), the same throughout,
-    // and the main container never had to reconnect.
-    expect(report.checkpoints.length).toBeGreaterThanOrEqual(4);
-    expect(report.checkpoints.map((point) => point.connections)).toEqual(report.checkpoints.map(() => 3));
-    expect(report.mainConnectCount).toBe(1);
-    expect(report.checkpoints.every((point) => typeof point.heapMiB === 'number')).toBe(true);
-    expect(report.heapGrowthMiB).toBeLessThanOrEqual(HEAP_GROWTH_LIMIT_MIB);
-  }, (SOAK_SECONDS + 90) * 1000);
+      // One connection per container (main, previous-key signer, removed-key signer), the same throughout,
+      // and the main container never had to reconnect.
+      expect(report.checkpoints.length).toBeGreaterThanOrEqual(4);
+      expect(report.checkpoints.map((point) => point.connections)).toEqual(report.checkpoints.map(() => 3));
+      expect(report.mainConnectCount).toBe(1);
+      expect(report.checkpoints.every((point) => typeof point.heapMiB === 'number')).toBe(true);
+      expect(report.heapGrowthMiB).toBeLessThanOrEqual(HEAP_GROWTH_LIMIT_MIB);
+    },
+    (SOAK_SECONDS + 90) * 1000,
+  );
 
   // The soak must be able to fail: each run misconfigures the container in a way the oracle is not told of.
   it('notices a wrong allow, a wrong denial and a lost logout when the deployment is broken on purpose', async () => {

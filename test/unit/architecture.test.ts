@@ -4,7 +4,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|(?:^|\n)\s*import\s+['"](\.[^'"]+)['"]|\b(?:require|import)\(\s*['"](\.[^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|(?:^|\n)\s*import\s+['"](\.[^'"]+)['"]|\b(?:require|import)\(\s*['"](\.[^'"]+)['"]\s*\)/g;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir)).flatMap((name) => {
@@ -17,7 +18,9 @@ function sourceFiles(dir: string): string[] {
 /** The repository files `file` imports by a relative path, as paths from the root without extension. */
 function importsOf(file: string): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
-  return [...text.matchAll(IMPORT)].map((match) => relative(ROOT, resolve(ROOT, dirname(file), match[1] ?? match[2] ?? match[3] ?? '')).replace(/\.(ts|js|mjs)$/, ''));
+  return [...text.matchAll(IMPORT)].map((match) =>
+    relative(ROOT, resolve(ROOT, dirname(file), match[1] ?? match[2] ?? match[3] ?? '')).replace(/\.(ts|js|mjs)$/, ''),
+  );
 }
 
 const FOLDERS = ['functions', 'shared', 'testkit', 'test', 'bench', 'scripts', 'deploy'];
@@ -52,7 +55,9 @@ describe('the import graph', () => {
   });
 
   it('keeps shared/ free of functions/, tests and tools', () => {
-    const wrong = [...edges].filter(([from]) => from.startsWith('shared/')).flatMap(([from, imports]) => imports.filter((to) => !to.startsWith('shared/')).map((to) => `${from} → ${to}`));
+    const wrong = [...edges]
+      .filter(([from]) => from.startsWith('shared/'))
+      .flatMap(([from, imports]) => imports.filter((to) => !to.startsWith('shared/')).map((to) => `${from} → ${to}`));
     expect(wrong).toEqual([]);
   });
 

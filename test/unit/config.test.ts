@@ -5,7 +5,6 @@ import { configError } from '../../testkit/config-error';
 const STRONG_SECRET = 'x'.repeat(32);
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: STRONG_SECRET };
 
-
 describe('Function: loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig(base);

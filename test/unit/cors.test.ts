@@ -71,7 +71,10 @@ describe('Function: loadCorsOrigins', () => {
   });
 
   it('accepts a bracketed IPv6 host and a punycode name', () => {
-    expect(loadCorsOrigins({ CORS_ORIGINS: 'http://[::1]:5173,https://xn--bcher-kva.example' })).toEqual(['http://[::1]:5173', 'https://xn--bcher-kva.example']);
+    expect(loadCorsOrigins({ CORS_ORIGINS: 'http://[::1]:5173,https://xn--bcher-kva.example' })).toEqual([
+      'http://[::1]:5173',
+      'https://xn--bcher-kva.example',
+    ]);
   });
 
   it('refuses an origin listed twice', () => {

@@ -3,6 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runInThisContext } from 'node:vm';
 import { build } from 'esbuild';
 import { LAMBDA_BUILD } from '../../deploy/esbuild-options';
 import lambdaPlugins from '../../deploy/esbuild-plugins';
@@ -37,7 +38,9 @@ describe('esbuild plugins: node-redis client class built cheaply', () => {
     const code = result.outputFiles[0]?.text ?? '';
     expect(code).toMatch(DICTIONARY_SWITCH);
     const module = { exports: {} as { client?: Record<string, unknown> } };
-    new Function('module', 'exports', 'require', code)(module, module.exports, require);
+    // Evaluated as Node evaluates a CommonJS module: the bundle is the code under test.
+    const evaluate = runInThisContext(`(function (module, exports, require) {\n${code}\n})`) as (module: object, exports: object, load: NodeJS.Require) => void;
+    evaluate(module, module.exports, require);
     const client = module.exports.client ?? {};
     for (const command of ['get', 'set', 'del', 'evalSha', 'scanIterator', 'multi']) expect(typeof client[command]).toBe('function');
     expect('__dictionaryMode' in client).toBe(false);

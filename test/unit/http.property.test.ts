@@ -53,16 +53,23 @@ describe('Function: parseBearer, for any header', () => {
     anyString(200),
     fc.string({ unit: 'binary', maxLength: 200 }),
     // Near misses around a well-formed token.
-    fc.tuple(fc.mixedCase(fc.constantFrom('bearer', 'basic', 'bearer:', 'bearerx', 'token', '')), whitespace, fc.oneof(compactJws, anyString(80)), whitespace, fc.oneof(fc.constant(''), anyString(8)))
+    fc
+      .tuple(
+        fc.mixedCase(fc.constantFrom('bearer', 'basic', 'bearer:', 'bearerx', 'token', '')),
+        whitespace,
+        fc.oneof(compactJws, anyString(80)),
+        whitespace,
+        fc.oneof(fc.constant(''), anyString(8)),
+      )
       .map(([scheme, before, token, after, tail]) => `${scheme}${before}${token}${after}${tail}`),
     fc.tuple(compactJws, anyCodeUnit, fc.nat()).map(([token, unit, at]) => {
       const position = at % (token.length + 1);
       return `Bearer ${token.slice(0, position)}${unit}${token.slice(position)}`;
     }),
     // Past the size limits, with and without a valid shape.
-    fc.tuple(fc.integer({ min: MAX_TOKEN_LENGTH - 20, max: 3 * MAX_TOKEN_LENGTH }), fc.boolean()).map(([length, shaped]) =>
-      shaped ? `Bearer ${'a'.repeat(length)}.b.c` : 'x'.repeat(length),
-    ),
+    fc
+      .tuple(fc.integer({ min: MAX_TOKEN_LENGTH - 20, max: 3 * MAX_TOKEN_LENGTH }), fc.boolean())
+      .map(([length, shaped]) => (shaped ? `Bearer ${'a'.repeat(length)}.b.c` : 'x'.repeat(length))),
   );
 
   it('returns a compact JWS that the header carries after "Bearer", or throws a 401 error', () => {
@@ -85,9 +92,16 @@ describe('Function: parseBearer, for any header', () => {
 
   it('returns exactly the token for every spelling of a well-formed Bearer header', () => {
     fc.assert(
-      fc.property(fc.mixedCase(fc.constant('bearer')), blanks, compactJws, fc.string({ unit: fc.constantFrom(' ', '\t'), maxLength: 3 }), whitespace, (scheme, gap, token, trailing, around) => {
-        expect(parseBearer(`${around}${scheme}${gap}${token}${trailing}${around}`)).toBe(token);
-      }),
+      fc.property(
+        fc.mixedCase(fc.constant('bearer')),
+        blanks,
+        compactJws,
+        fc.string({ unit: fc.constantFrom(' ', '\t'), maxLength: 3 }),
+        whitespace,
+        (scheme, gap, token, trailing, around) => {
+          expect(parseBearer(`${around}${scheme}${gap}${token}${trailing}${around}`)).toBe(token);
+        },
+      ),
       runs(1000),
     );
   });
@@ -114,9 +128,16 @@ describe('Function: parseJsonBody, for any body', () => {
   const bytes = fc.oneof(
     fc.uint8Array({ maxLength: 300 }),
     // Valid JSON with bytes that are not UTF-8 inside a string.
-    fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 20 }), fc.constantFrom(0x80, 0xc0, 0xed, 0xf8, 0xff)).map(([raw, bad]) =>
-      Buffer.concat([Buffer.from('{"sub":"'), Buffer.from(raw.filter((byte) => byte !== 0x22 && byte !== 0x5c && byte >= 0x20)), Buffer.from([bad]), Buffer.from('"}')]),
-    ),
+    fc
+      .tuple(fc.uint8Array({ minLength: 1, maxLength: 20 }), fc.constantFrom(0x80, 0xc0, 0xed, 0xf8, 0xff))
+      .map(([raw, bad]) =>
+        Buffer.concat([
+          Buffer.from('{"sub":"'),
+          Buffer.from(raw.filter((byte) => byte !== 0x22 && byte !== 0x5c && byte >= 0x20)),
+          Buffer.from([bad]),
+          Buffer.from('"}'),
+        ]),
+      ),
     // Past the size limit only once decoded.
     fc.integer({ min: MAX_BODY_BYTES - 8, max: MAX_BODY_BYTES + 8 }).map((length) => Buffer.alloc(length, 0x20)),
   );
@@ -138,15 +159,24 @@ describe('Function: parseJsonBody, for any body', () => {
   }
 
   it('parses it as JSON or refuses it with a 400 error, for text', () => {
-    fc.assert(fc.property(fc.option(bodies, { nil: null }), (body) => check(body, false)), runs(1500));
+    fc.assert(
+      fc.property(fc.option(bodies, { nil: null }), (body) => check(body, false)),
+      runs(1500),
+    );
   });
 
   it('parses it as JSON or refuses it with a 400 error, for base64 of any bytes (not UTF-8 included)', () => {
-    fc.assert(fc.property(bytes, (raw) => check(Buffer.from(raw).toString('base64'), true)), runs(1000));
+    fc.assert(
+      fc.property(bytes, (raw) => check(Buffer.from(raw).toString('base64'), true)),
+      runs(1000),
+    );
   });
 
   it('keeps "__proto__" as data and never reaches Object.prototype', () => {
-    const parsed = parseJsonBody({ body: '{"__proto__":{"admin":true},"constructor":{"prototype":{"admin":true}}}', isBase64Encoded: false }) as Record<string, unknown>;
+    const parsed = parseJsonBody({ body: '{"__proto__":{"admin":true},"constructor":{"prototype":{"admin":true}}}', isBase64Encoded: false }) as Record<
+      string,
+      unknown
+    >;
     expect(Object.keys(parsed)).toEqual(['__proto__', 'constructor']);
     expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
     expect(({} as Record<string, unknown>).admin).toBeUndefined();

@@ -4,12 +4,9 @@ import { MAX_BODY_BYTES, parseBearer, parseJsonBody } from '../../shared/http/me
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl';
 
 describe('Function: parseBearer', () => {
-  it.each([`Bearer ${JWT}`, `bearer ${JWT}`, `BEARER  ${JWT}`, `  Bearer ${JWT}  `, `Bearer\t${JWT}`])(
-    'returns the token from %p',
-    (header) => {
-      expect(parseBearer(header)).toBe(JWT);
-    },
-  );
+  it.each([`Bearer ${JWT}`, `bearer ${JWT}`, `BEARER  ${JWT}`, `  Bearer ${JWT}  `, `Bearer\t${JWT}`])('returns the token from %p', (header) => {
+    expect(parseBearer(header)).toBe(JWT);
+  });
 
   it.each([undefined, null, '', '   '])('throws TokenMissingError for %p', (header) => {
     expect(() => parseBearer(header)).toThrow(TokenMissingError);

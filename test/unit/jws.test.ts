@@ -28,13 +28,20 @@ describe('shared/auth/jws: HS256 compact JWS', () => {
   it('signs what jsonwebtoken verifies, and verifies its own tokens under either key of the ring', () => {
     for (const key of [CURRENT, PREVIOUS]) {
       const token = signHs256(keyOf(key), PAYLOAD);
-      expect(jsonwebtoken.verify(token, key.secret, { algorithms: ['HS256'], complete: true })).toMatchObject({ header: { alg: 'HS256', typ: 'JWT', kid: key.kid }, payload: PAYLOAD });
+      expect(jsonwebtoken.verify(token, key.secret, { algorithms: ['HS256'], complete: true })).toMatchObject({
+        header: { alg: 'HS256', typ: 'JWT', kid: key.kid },
+        payload: PAYLOAD,
+      });
       expect(verifyHs256(token, ring)).toEqual(PAYLOAD);
     }
   });
 
   it('accepts any spelling of a header that names a ring key and HS256 (decoded rather than matched)', () => {
-    for (const header of [{ kid: CURRENT.kid, alg: 'HS256' }, { alg: 'HS256', kid: CURRENT.kid, typ: 'at+jwt' }, `{ "alg" : "HS256", "kid":"${CURRENT.kid}" }`]) {
+    for (const header of [
+      { kid: CURRENT.kid, alg: 'HS256' },
+      { alg: 'HS256', kid: CURRENT.kid, typ: 'at+jwt' },
+      `{ "alg" : "HS256", "kid":"${CURRENT.kid}" }`,
+    ]) {
       expect(verifyHs256(forgeJws({ header, payload: PAYLOAD, secret: CURRENT.secret }), ring)).toEqual(PAYLOAD);
     }
   });

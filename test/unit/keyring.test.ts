@@ -36,7 +36,7 @@ describe('Function: fetchKeyring (a stand-in for SSM)', () => {
     const hanging: ParameterReader = (_, given) =>
       new Promise((_resolve, reject) => {
         signal = given;
-        given.addEventListener('abort', () => reject(given.reason));
+        given.addEventListener('abort', () => reject(given.reason as unknown));
       });
     await expect(fetchKeyring(PARAMETER, 50, hanging)).rejects.toThrow(KeyringUnavailableError);
     expect(signal?.aborted).toBe(true);
@@ -62,12 +62,27 @@ describe('Function: fetchKeyring (a stand-in for SSM)', () => {
       ['no-colon-here-0123456789abcdefghijklmnop'],
     ],
     ['a short secret', 'k1:short', /entry 1: the secret must be at least 32 bytes/, ['short']],
-    ['a short secret after a good one', `2026-12:${CYRILLIC_SECRET},2026-11:ключ-🔑`, /entry 2: the secret must be at least 32 bytes/, [CYRILLIC_SECRET, 'ключ-🔑']],
+    [
+      'a short secret after a good one',
+      `2026-12:${CYRILLIC_SECRET},2026-11:ключ-🔑`,
+      /entry 2: the secret must be at least 32 bytes/,
+      [CYRILLIC_SECRET, 'ключ-🔑'],
+    ],
     ['a repeated kid', `2026-12:${CJK_SECRET},2026-12:${LATIN_SECRET}`, /entry 2 repeats the kid of entry 1/, [CJK_SECRET, LATIN_SECRET]],
-    ['the development secret after a good one', `2026-12:${ASCII_SECRET},2026-11:${DEVELOPMENT_SECRET}`, /entry 2: the secret is the public development secret/, [ASCII_SECRET, DEVELOPMENT_SECRET]],
+    [
+      'the development secret after a good one',
+      `2026-12:${ASCII_SECRET},2026-11:${DEVELOPMENT_SECRET}`,
+      /entry 2: the secret is the public development secret/,
+      [ASCII_SECRET, DEVELOPMENT_SECRET],
+    ],
     ['a kid that is no kid', `Ωmega κλειδί:${LATIN_SECRET}`, /entry 1 must be kid:secret/, ['Ωmega κλειδί', LATIN_SECRET]],
     // A comma inside a secret ends the entry: what follows it up to a colon reads as a kid, and is a piece of the secret.
-    ['a secret with a comma in it', `2026-12:${EMOJI_SECRET},4567:rest-of-the-secret`, /entry 2: the secret must be at least 32 bytes/, [EMOJI_SECRET, '4567', 'rest-of-the-secret']],
+    [
+      'a secret with a comma in it',
+      `2026-12:${EMOJI_SECRET},4567:rest-of-the-secret`,
+      /entry 2: the secret must be at least 32 bytes/,
+      [EMOJI_SECRET, '4567', 'rest-of-the-secret'],
+    ],
   ])('refuses %s with a ConfigError that shows no secret of the ring, whole or by its first or last 8 characters', async (_case, value, message, secrets) => {
     const failure = fetchKeyring(PARAMETER, 1000, reader(value));
     await expect(failure).rejects.toThrow(ConfigError);

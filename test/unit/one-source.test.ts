@@ -13,7 +13,7 @@ const serverless = load(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as {
 };
 
 describe('the function table', () => {
-  it('is exactly serverless.yml\'s functions, each with its entry file', () => {
+  it("is exactly serverless.yml's functions, each with its entry file", () => {
     const deployed = Object.fromEntries(Object.entries(serverless.functions).map(([name, { handler }]) => [name, handler]));
     const table = Object.fromEntries(Object.entries(FUNCTIONS).map(([name, { entry }]) => [name, `${entry.replace(/\.ts$/, '')}.handler`]));
     expect(deployed).toEqual(table);
@@ -21,7 +21,11 @@ describe('the function table', () => {
 
   it('has a file in functions/ for each entry, and no other', () => {
     const files = readdirSync(join(ROOT, 'functions')).map((file) => `functions/${file}`);
-    expect(files.sort()).toEqual(Object.values(FUNCTIONS).map(({ entry }) => entry).sort());
+    expect(files.sort()).toEqual(
+      Object.values(FUNCTIONS)
+        .map(({ entry }) => entry)
+        .sort(),
+    );
   });
 });
 
@@ -48,11 +52,11 @@ describe('the configuration variables', () => {
     expect([...read].sort()).toEqual([...CONFIG_VARIABLES].sort());
   });
 
-  it('are serverless.yml\'s environment, but IS_OFFLINE, which serverless offline sets', () => {
+  it("are serverless.yml's environment, but IS_OFFLINE, which serverless offline sets", () => {
     expect(Object.keys(serverless.provider.environment).sort()).toEqual(CONFIG_VARIABLES.filter((name) => name !== 'IS_OFFLINE').sort());
   });
 
-  it('are the README\'s table, with those only `npm start` reads', () => {
+  it("are the README's table, with those only `npm start` reads", () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
     const rows = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]);

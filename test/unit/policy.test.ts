@@ -6,9 +6,7 @@ const token = { sub: 'user-1', jti: 'a'.repeat(22), iat: 1_700_000_000, exp: 1_7
 describe('Function: stageWideResource', () => {
   it('widens a method ARN to the whole stage', () => {
     expect(stageWideResource(methodArn)).toBe('arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*');
-    expect(stageWideResource('arn:aws:execute-api:us-east-1:1:api/prod/POST/auth/logout')).toBe(
-      'arn:aws:execute-api:us-east-1:1:api/prod/*',
-    );
+    expect(stageWideResource('arn:aws:execute-api:us-east-1:1:api/prod/POST/auth/logout')).toBe('arn:aws:execute-api:us-east-1:1:api/prod/*');
   });
 
   it('refuses anything that is not an execute-api ARN', () => {
@@ -46,16 +44,22 @@ describe('Function: callerIdentity', () => {
     const expected = { sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, claims: { role: 'admin' } };
     expect(callerIdentity(event(allowPolicy(token, methodArn).context))).toEqual(expected);
     expect(
-      callerIdentity(event({ principalId: 'user-1', sub: 'user-1', jti: token.jti, iat: String(token.iat), exp: String(token.exp), customClaims: '{"role":"admin"}' })),
+      callerIdentity(
+        event({ principalId: 'user-1', sub: 'user-1', jti: token.jti, iat: String(token.iat), exp: String(token.exp), customClaims: '{"role":"admin"}' }),
+      ),
     ).toEqual(expected);
   });
 
-  it.each([undefined, null, {}, { sub: 'u', jti: 'j', iat: '1', exp: 'soon', customClaims: '{}' }, { sub: 'u', jti: 'j', iat: 1, exp: 2, customClaims: '[1]' }, { sub: 'u', jti: 'j', iat: 1, exp: 2, customClaims: '{' }])(
-    'returns undefined for %p',
-    (authorizer) => {
-      expect(callerIdentity(event(authorizer))).toBeUndefined();
-    },
-  );
+  it.each([
+    undefined,
+    null,
+    {},
+    { sub: 'u', jti: 'j', iat: '1', exp: 'soon', customClaims: '{}' },
+    { sub: 'u', jti: 'j', iat: 1, exp: 2, customClaims: '[1]' },
+    { sub: 'u', jti: 'j', iat: 1, exp: 2, customClaims: '{' },
+  ])('returns undefined for %p', (authorizer) => {
+    expect(callerIdentity(event(authorizer))).toBeUndefined();
+  });
 
   describe('payload 2.0 (HTTP API): the context is at requestContext.authorizer.lambda', () => {
     const v2 = (authorizer: unknown) => ({ version: '2.0', requestContext: { authorizer } }) as never;

@@ -1,4 +1,3 @@
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { captureLogs } from '../../testkit/logs';
 import { log } from '../../shared/telemetry/log';
 import { authorizedRoute, type RouteRequest } from '../../shared/http/frame';
@@ -12,10 +11,14 @@ const caller = { sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, 
 
 describe('Function: authorizedRoute', () => {
   let seen: { caller: unknown; request: RouteRequest }[];
-  const handler = authorizedRoute('test', async (who, request) => {
-    seen.push({ caller: who, request });
-    return { response: { statusCode: 204, body: '' }, log: { outcome: 'ok' } };
-  }, { corsOrigins: [], log });
+  const handler = authorizedRoute(
+    'test',
+    async (who, request) => {
+      seen.push({ caller: who, request });
+      return { response: { statusCode: 204, body: '' }, log: { outcome: 'ok' } };
+    },
+    { corsOrigins: [], log },
+  );
 
   beforeEach(() => {
     seen = [];
@@ -49,7 +52,7 @@ describe('Function: authorizedRoute', () => {
     ['a 1.0 event without authorizer context', proxyEvent({ method: 'GET', path: '/me' })],
     ['a 2.0 event without authorizer context', proxyEventV2({ method: 'GET', path: '/me' })],
     ['a 2.0 event with the context where 1.0 has it', { ...proxyEventV2({ method: 'GET', path: '/me' }), requestContext: { authorizer: context } } as never],
-    ['a 1.0 event with the context where 2.0 has it', proxyEvent({ method: 'GET', path: '/me', authorizer: { lambda: context } as never }) as APIGatewayProxyEvent],
+    ['a 1.0 event with the context where 2.0 has it', proxyEvent({ method: 'GET', path: '/me', authorizer: { lambda: context } })],
   ])('answers 500 and never runs for %s', async (_case, event) => {
     const response = await handler(event);
     expect(response.statusCode).toBe(500);

@@ -24,8 +24,21 @@ afterAll(() => console.log(`validation properties: ${inputsTried} inputs tried`)
 /** JSON text of a sign body: mostly the right shape, with hostile values and keys in every slot. */
 const signBodyText = fc
   .tuple(
-    fc.option(fc.oneof(anyString(40).map((sub) => JSON.stringify(sub)), fc.constantFrom('""', '" "', '"\\t"', '42', 'null', '["a"]', '{}'), fc.integer({ min: 250, max: 300 }).map((length) => JSON.stringify('s'.repeat(length))))),
-    fc.option(fc.oneof(hostileJsonText, fc.array(fc.tuple(hostileKey, hostileJsonText), { maxLength: 6 }).map((pairs) => `{${pairs.map(([key, value]) => `${JSON.stringify(key)}:${value}`).join(',')}}`))),
+    fc.option(
+      fc.oneof(
+        anyString(40).map((sub) => JSON.stringify(sub)),
+        fc.constantFrom('""', '" "', '"\\t"', '42', 'null', '["a"]', '{}'),
+        fc.integer({ min: 250, max: 300 }).map((length) => JSON.stringify('s'.repeat(length))),
+      ),
+    ),
+    fc.option(
+      fc.oneof(
+        hostileJsonText,
+        fc
+          .array(fc.tuple(hostileKey, hostileJsonText), { maxLength: 6 })
+          .map((pairs) => `{${pairs.map(([key, value]) => `${JSON.stringify(key)}:${value}`).join(',')}}`),
+      ),
+    ),
     fc.option(fc.oneof(fc.constantFrom('0', '1', '3600', '3601', '-1', '1.5', '1e3', '"60"', 'null', '1e309', '3600.0'), fc.integer().map(String))),
     fc.array(fc.tuple(hostileKey, hostileJsonText), { maxLength: 2 }),
   )
@@ -48,7 +61,11 @@ const anyBodyValue = fc.oneof(
 /** Bodies of the right shape with ordinary values, most of them valid: the accepting branch needs them too. */
 const plausibleSignBody = fc.record(
   {
-    sub: fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), anyString(40), fc.string({ minLength: MAX_SUBJECT_LENGTH - 2, maxLength: MAX_SUBJECT_LENGTH + 2 })),
+    sub: fc.oneof(
+      fc.string({ minLength: 1, maxLength: 40 }),
+      anyString(40),
+      fc.string({ minLength: MAX_SUBJECT_LENGTH - 2, maxLength: MAX_SUBJECT_LENGTH + 2 }),
+    ),
     claims: fc.dictionary(fc.oneof(fc.string({ maxLength: 8 }), hostileKey), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 }),
     ttl: fc.oneof(fc.integer({ min: 1, max: limits.maxTtlSeconds }), fc.constantFrom(0, 1, limits.maxTtlSeconds, limits.maxTtlSeconds + 1, 1.5, '60')),
   },
@@ -170,7 +187,10 @@ describe('Function: parseSignRequest, for any JSON value', () => {
         const outcome = attempt(() => parseSignRequest(parseJsonBody({ body: text, isBase64Encoded: false }), limits));
         expect('error' in outcome).toBe(true);
         if ('error' in outcome) {
-          expectRefusedWith(outcome.error, asField ? `unknown field(s): ${JSON.stringify(key)}; allowed: sub, claims, ttl` : `claims may not use the name(s): ${key}`);
+          expectRefusedWith(
+            outcome.error,
+            asField ? `unknown field(s): ${JSON.stringify(key)}; allowed: sub, claims, ttl` : `claims may not use the name(s): ${key}`,
+          );
         }
         expect(({} as Record<string, unknown>).admin).toBeUndefined();
       }),
@@ -189,9 +209,13 @@ describe('Function: parseSignRequest, for any JSON value', () => {
   it('answers claims nested up to 1,000 deep with a request within 32 levels, and a 400 past them', () => {
     const seen = { accepted: 0, refused: 0 };
     // Around the limit as often as anywhere else up to 1,000.
-    const depths = fc.oneof(fc.constantFrom(MAX_CLAIMS_DEPTH - 2, MAX_CLAIMS_DEPTH - 1, MAX_CLAIMS_DEPTH), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 1000 }));
+    const depths = fc.oneof(
+      fc.constantFrom(MAX_CLAIMS_DEPTH - 2, MAX_CLAIMS_DEPTH - 1, MAX_CLAIMS_DEPTH),
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 1, max: 1000 }),
+    );
     fc.assert(
-      fc.property(depths, fc.constantFrom('array', 'object') as fc.Arbitrary<'array' | 'object'>, (depth, kind) => {
+      fc.property(depths, fc.constantFrom<'array' | 'object'>('array', 'object'), (depth, kind) => {
         const body = JSON.parse(`{"sub":"u","claims":{"deep":${nested(depth, kind)}}}`) as { claims: Record<string, unknown> };
         const outcome = attempt(() => parseSignRequest(body, limits));
         // The claims object is level 1, so `deep` may hold 31 levels.
@@ -235,7 +259,9 @@ describe('Function: parseSignRequest, for any JSON value', () => {
         const illFormed = `${head}${String.fromCharCode(surrogate)}${tail}`;
         const wellFormed = `${head}\ufffd${tail}`;
         expect(subjectTag(illFormed)).toBe(subjectTag(wellFormed));
-        expect(attempt(() => parseSignRequest({ sub: wellFormed }, limits))).toEqual({ value: { sub: wellFormed, claims: {}, ttlSeconds: limits.defaultTtlSeconds } });
+        expect(attempt(() => parseSignRequest({ sub: wellFormed }, limits))).toEqual({
+          value: { sub: wellFormed, claims: {}, ttlSeconds: limits.defaultTtlSeconds },
+        });
         const refused = attempt(() => parseSignRequest({ sub: illFormed }, limits));
         expect('error' in refused && refused.error).toBeInstanceOf(ValidationError);
         if ('error' in refused) expectRefusedWith(refused.error, 'sub must be well-formed Unicode (no lone surrogates)');
@@ -251,12 +277,22 @@ describe('Function: parseRevokeRequest, for any JSON value', () => {
     const jtis = fc.string({ minLength: 1, maxLength: 12 }).chain((sub) =>
       fc.oneof(
         fc.constant(newJti(sub)),
-        fc.constantFrom((jti: string) => jti.slice(0, -1), (jti: string) => `${jti}A`, (jti: string) => jti.replace('}', ']'), (jti: string) => ` ${jti}`, (jti: string) => `${jti.slice(0, -1)}=`).map((spoil) => spoil(newJti(sub))),
+        fc
+          .constantFrom(
+            (jti: string) => jti.slice(0, -1),
+            (jti: string) => `${jti}A`,
+            (jti: string) => jti.replace('}', ']'),
+            (jti: string) => ` ${jti}`,
+            (jti: string) => `${jti.slice(0, -1)}=`,
+          )
+          .map((spoil) => spoil(newJti(sub))),
       ),
     );
     const bodies = fc.oneof(
       anyBodyValue,
-      fc.tuple(fc.constantFrom('sub', 'jti'), fc.oneof(anyString(40), fc.jsonValue())).map(([field, value]) => JSON.parse(`{${JSON.stringify(field)}:${JSON.stringify(value) ?? 'null'}}`) as unknown),
+      fc
+        .tuple(fc.constantFrom('sub', 'jti'), fc.oneof(anyString(40), fc.jsonValue()))
+        .map(([field, value]) => JSON.parse(`{${JSON.stringify(field)}:${JSON.stringify(value) ?? 'null'}}`) as unknown),
       jtis.map((jti) => ({ jti })),
       fc.tuple(jtis, fc.string({ minLength: 1, maxLength: 8 })).map(([jti, sub]) => ({ jti, sub })),
     );

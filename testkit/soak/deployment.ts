@@ -68,7 +68,7 @@ export async function startDeployment(options: SoakOptions): Promise<Deployment>
       await Promise.all([main, previousSigner, removedSigner].map(warmUp));
     },
     async close() {
-      await Promise.all([main, previousSigner, removedSigner, logoutContainer].map((container) => container.resetServices()));
+      await Promise.all([main, previousSigner, removedSigner, logoutContainer].map((container) => container.close()));
       await server.stop();
       await elsewhere?.stop();
     },

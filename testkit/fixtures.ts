@@ -1,0 +1,66 @@
+// The set-up most suites share, as jest hooks: call these inside a describe block (or at a file's top level)
+// and use what they return inside tests and hooks.
+import type { Env } from '../shared/config';
+import type { ServiceOverrides } from '../shared/services';
+import { coldStart, type Container } from './cold-start';
+import { captureLogs } from './logs';
+import { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server';
+
+/**
+ * A redis-server of the suite's own, started before its first test and stopped after its last. With
+ * `flushEachTest`, every test starts on an empty one; `args` go to redis-server. Returns the server (from
+ * beforeAll on).
+ */
+export function useRedisServer({
+  flushEachTest = false,
+  args = [],
+  ...options
+}: RedisServerOptions & { flushEachTest?: boolean; args?: string[] } = {}): () => RedisServer {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await startRedisServer(args, options);
+  });
+  if (flushEachTest) {
+    beforeEach(async () => {
+      await (await current().admin()).flushAll();
+    });
+  }
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const current = () => {
+    if (server === undefined) throw new Error('the redis-server starts in beforeAll: use it in a test or a later hook');
+    return server;
+  };
+  return current;
+}
+
+/**
+ * Builds containers (coldStart) that are closed after the test that built them, or after the suite with
+ * `closeAfter: 'suite'`.
+ */
+export function useContainers(closeAfter: 'test' | 'suite' = 'test'): (env: Env, overrides?: ServiceOverrides) => Container {
+  const built: Container[] = [];
+  const closeAll = async () => {
+    await Promise.all(built.splice(0).map((container) => container.close()));
+  };
+  if (closeAfter === 'test') afterEach(closeAll);
+  else afterAll(closeAll);
+  return (env, overrides) => {
+    const container = coldStart(env, overrides);
+    built.push(container);
+    return container;
+  };
+}
+
+/** Every line written to stdout and stderr during each test, captured (and not printed). */
+export function useLogLines(): () => string[] {
+  let lines: string[] = [];
+  beforeEach(() => {
+    lines = captureLogs();
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+  return () => lines;
+}
