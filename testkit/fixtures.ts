@@ -1,6 +1,7 @@
 // The set-up most suites share, as jest hooks: call these inside a describe block (or at a file's top level)
 // and use what they return inside tests and hooks.
 import type { Env } from '../shared/config';
+import { RedisConnection } from '../shared/redis/connection';
 import type { ServiceOverrides } from '../shared/services';
 import { coldStart, type Container } from './cold-start';
 import { captureLogs } from './logs';
@@ -63,4 +64,19 @@ export function useLogLines(): () => string[] {
     jest.restoreAllMocks();
   });
   return () => lines;
+}
+
+/** A RedisConnection to `server()` for each test (bound `timeoutMs`), closed after it. */
+export function useConnection(server: () => RedisServer, timeoutMs = 1000): () => RedisConnection {
+  let connection: RedisConnection | undefined;
+  beforeEach(() => {
+    connection = new RedisConnection({ url: server().url, timeoutMs });
+  });
+  afterEach(async () => {
+    await connection?.close();
+  });
+  return () => {
+    if (connection === undefined) throw new Error('the connection opens in beforeEach: use it in a test or a later hook');
+    return connection;
+  };
 }

@@ -3,7 +3,7 @@ import { RedisConnection } from '../../shared/redis/connection';
 import { INDEX_PREFIX, labelKey, newJti, SessionStore, subjectTag } from '../../shared/sessions/store';
 import { TokenService } from '../../shared/auth/tokens';
 import { TokenRevokedError } from '../../shared/errors';
-import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
+import { useConnection, useRedisServer } from '../../testkit/fixtures';
 
 const KEY_A = { kid: 'key-a', secret: 'session-tests-secret-a-0123456789abcdef' };
 const KEY_B = { kid: 'key-b', secret: 'session-tests-secret-b-0123456789abcdef' };
@@ -11,31 +11,20 @@ const tokenConfig = (keys = [KEY_A]) => ({ keys, issuer: 'iss', audience: 'aud',
 const indexOf = (sub: string) => `${INDEX_PREFIX}{${subjectTag(sub)}}`;
 
 describe('Class: SessionStore (real redis-server)', () => {
-  let server: RedisServer;
+  const server = useRedisServer({ flushEachTest: true });
+  const connection = useConnection(server);
   let redis: RedisConnection;
   let sessions: SessionStore;
   let tokens: TokenService;
 
   const issue = (sub: string, ttlSeconds = 600) => tokens.issue({ sub, claims: {}, ttlSeconds });
 
-  beforeAll(async () => {
-    setLogLevel('silent');
-    server = await startRedisServer();
-  });
+  beforeAll(() => setLogLevel('silent'));
 
-  beforeEach(async () => {
-    await (await server.admin()).flushAll();
-    redis = new RedisConnection({ url: server.url, timeoutMs: 1000 });
+  beforeEach(() => {
+    redis = connection();
     sessions = new SessionStore(redis);
     tokens = new TokenService(redis, sessions, tokenConfig());
-  });
-
-  afterEach(async () => {
-    await redis.close();
-  });
-
-  afterAll(async () => {
-    await server.stop();
   });
 
   describe('the index', () => {
@@ -52,7 +41,7 @@ describe('Class: SessionStore (real redis-server)', () => {
       await issue('alice', 100);
       await issue('alice', 500);
       await issue('alice', 200);
-      const ttl = await (await server.admin()).ttl(indexOf('alice'));
+      const ttl = await (await server().admin()).ttl(indexOf('alice'));
       expect(ttl).toBeGreaterThanOrEqual(499);
       expect(ttl).toBeLessThanOrEqual(500);
     });
@@ -62,13 +51,13 @@ describe('Class: SessionStore (real redis-server)', () => {
       await issue('alice', 1);
       await new Promise((resolve) => setTimeout(resolve, 2100));
       await issue('alice', 600);
-      expect(await (await server.admin()).zCard(indexOf('alice'))).toBe(1);
+      expect(await (await server().admin()).zCard(indexOf('alice'))).toBe(1);
     });
 
     it('is gone, with every label, once the last token has expired', async () => {
       await issue('alice', 1);
       await new Promise((resolve) => setTimeout(resolve, 2100));
-      expect(await (await server.admin()).dbSize()).toBe(0);
+      expect(await (await server().admin()).dbSize()).toBe(0);
     });
   });
 
@@ -101,7 +90,7 @@ describe('Class: SessionStore (real redis-server)', () => {
       const lost = await issue('alice');
       const live = await issue('alice');
       await sessions.end(ended.jti);
-      await (await server.admin()).del(labelKey(lost.jti));
+      await (await server().admin()).del(labelKey(lost.jti));
       expect((await sessions.list('alice', Math.floor(Date.now() / 1000))).map((s) => s.jti)).toEqual([live.jti]);
       expect(await sessions.list('alice', live.expiresAt)).toEqual([]);
       expect(await sessions.list('nobody', 0)).toEqual([]);
@@ -120,12 +109,12 @@ describe('Class: SessionStore (real redis-server)', () => {
 
     it("refuses another subject's jti and changes nothing", async () => {
       const bobs = await issue('bob');
-      const before = await (await server.admin()).dbSize();
+      const before = await (await server().admin()).dbSize();
       await expect(sessions.endOwn('alice', bobs.jti)).resolves.toBe(false);
       await expect(sessions.endOwn('alice', 'not-a-jti')).resolves.toBe(false);
       await expect(sessions.endOwn('alice', newJti('alice'))).resolves.toBe(false);
       await expect(tokens.verify(bobs.token)).resolves.toMatchObject({ sub: 'bob' });
-      expect(await (await server.admin()).dbSize()).toBe(before);
+      expect(await (await server().admin()).dbSize()).toBe(before);
     });
   });
 
@@ -136,14 +125,14 @@ describe('Class: SessionStore (real redis-server)', () => {
       await expect(sessions.endAll('alice')).resolves.toBe(3);
       for (const { token } of alices) await expect(tokens.verify(token)).rejects.toThrow(TokenRevokedError);
       await expect(tokens.verify(bobs.token)).resolves.toMatchObject({ sub: 'bob' });
-      expect(await (await server.admin()).exists(indexOf('alice'))).toBe(0);
+      expect(await (await server().admin()).exists(indexOf('alice'))).toBe(0);
       await expect(sessions.endAll('alice')).resolves.toBe(0);
     });
 
     it('never leaves a token alive outside the index while signs race it', async () => {
       // Several rounds of 40 signs racing one logout-all, on separate connections like separate containers.
       const racers = Array.from({ length: 4 }, () => {
-        const connection = new RedisConnection({ url: server.url, timeoutMs: 2000 });
+        const connection = new RedisConnection({ url: server().url, timeoutMs: 2000 });
         const store = new SessionStore(connection);
         return { connection, tokens: new TokenService(connection, store, tokenConfig()) };
       });
@@ -174,11 +163,11 @@ describe('Class: SessionStore (real redis-server)', () => {
   describe('endEverything (the kill switch)', () => {
     it('revokes every live token of every subject', async () => {
       const issued = await Promise.all(['alice', 'bob', 'carol'].flatMap((sub) => [issue(sub), issue(sub)]));
-      await (await server.admin()).set('unrelated', 'kept');
+      await (await server().admin()).set('unrelated', 'kept');
       await expect(sessions.endEverything()).resolves.toBe(6);
       for (const { token } of issued) await expect(tokens.verify(token)).rejects.toThrow(TokenRevokedError);
       // Counters stay, each expiring with its subject's last label: they keep dead what they revoked.
-      const admin = await server.admin();
+      const admin = await server().admin();
       const left = await admin.keys('*');
       expect(left.filter((key) => !key.startsWith('jwt_revoked:'))).toEqual(['unrelated']);
       for (const key of left.filter((name) => name.startsWith('jwt_revoked:'))) expect(await admin.pTTL(key)).toBeGreaterThan(0);

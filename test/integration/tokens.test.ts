@@ -18,7 +18,8 @@ import { RedisConnection } from '../../shared/redis/connection';
 import { isJti, labelKey, newJti, SessionStore } from '../../shared/sessions/store';
 import { RESERVED_CLAIMS, TokenService } from '../../shared/auth/tokens';
 import { forgeJws } from '../../testkit/jws';
-import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
+import { useConnection, useRedisServer } from '../../testkit/fixtures';
+import type { RedisServer } from '../../testkit/redis-server';
 
 const SECRET = 'integration-secret-0123456789-abcdefghij';
 const config: TokenConfig = {
@@ -53,29 +54,18 @@ async function storeLabel(server: RedisServer, token: string): Promise<void> {
 }
 
 describe('Class: TokenService (real redis-server)', () => {
-  let server: RedisServer;
+  const server = useRedisServer({ flushEachTest: true });
+  const connection = useConnection(server);
   let redis: RedisConnection;
   let sessions: SessionStore;
   let tokens: TokenService;
 
-  beforeAll(async () => {
-    setLogLevel('silent');
-    server = await startRedisServer();
-  });
+  beforeAll(() => setLogLevel('silent'));
 
-  beforeEach(async () => {
-    await (await server.admin()).flushAll();
-    redis = new RedisConnection({ url: server.url, timeoutMs: 1000 });
+  beforeEach(() => {
+    redis = connection();
     sessions = new SessionStore(redis);
     tokens = new TokenService(redis, sessions, config);
-  });
-
-  afterEach(async () => {
-    await redis.close();
-  });
-
-  afterAll(async () => {
-    await server.stop();
   });
 
   describe('issue', () => {
@@ -87,14 +77,14 @@ describe('Class: TokenService (real redis-server)', () => {
       expect(payload).toMatchObject({ sub: 'user-1', role: 'admin', iss: 'test-issuer', aud: 'test-audience', jti: issued.jti });
       expect(payload.exp).toBe((payload.iat ?? 0) + 600);
       expect(issued).toMatchObject({ sub: 'user-1', expiresIn: 600, expiresAt: payload.exp });
-      const ttl = await (await server.admin()).ttl(labelKey(issued.jti));
+      const ttl = await (await server().admin()).ttl(labelKey(issued.jti));
       expect(ttl).toBeGreaterThanOrEqual(599);
       expect(ttl).toBeLessThanOrEqual(601);
     });
 
     it('gives a 1-second token a label too', async () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 1 });
-      expect(await (await server.admin()).exists(labelKey(issued.jti))).toBe(1);
+      expect(await (await server().admin()).exists(labelKey(issued.jti))).toBe(1);
     });
 
     it('makes, byte for byte, the token jsonwebtoken.sign makes of the same claims and key', async () => {
@@ -141,7 +131,7 @@ describe('Class: TokenService (real redis-server)', () => {
     });
 
     it("keeps jwt-redis's allowlist: jwt-redis over the same Redis accepts a live token, and refuses it once it is logged out", async () => {
-      const jwtr = new JWTR((await server.admin()) as unknown as RedisClientType);
+      const jwtr = new JWTR((await server().admin()) as unknown as RedisClientType);
       const issued = await tokens.issue({ sub: 'user-1', claims: { role: 'admin' }, ttlSeconds: 60 });
       await expect(jwtr.verify(issued.token, SECRET, { algorithms: ['HS256'], issuer: config.issuer, audience: config.audience })).resolves.toMatchObject({
         sub: 'user-1',
@@ -165,13 +155,13 @@ describe('Class: TokenService (real redis-server)', () => {
 
     it('refuses a token whose label was lost with the Redis data (fails closed)', async () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
-      await (await server.admin()).flushAll();
+      await (await server().admin()).flushAll();
       await expect(tokens.verify(issued.token)).rejects.toThrow(TokenRevokedError);
     });
 
     it('refuses a token signed with another secret', async () => {
       const forged = forge({}, {}, 'another-secret-of-the-same-length-000000');
-      await storeLabel(server, forged);
+      await storeLabel(server(), forged);
       await expect(tokens.verify(forged)).rejects.toThrow(TokenInvalidError);
     });
 
@@ -185,13 +175,13 @@ describe('Class: TokenService (real redis-server)', () => {
 
     it('refuses an expired token even while its label exists', async () => {
       const expired = forge({ exp: Math.floor(Date.now() / 1000) - 10 }, { expiresIn: undefined });
-      await storeLabel(server, expired);
+      await storeLabel(server(), expired);
       await expect(tokens.verify(expired)).rejects.toThrow(TokenExpiredError);
     });
 
     it('refuses a token that is not valid yet', async () => {
       const early = forge({}, { notBefore: 60 });
-      await storeLabel(server, early);
+      await storeLabel(server(), early);
       await expect(tokens.verify(early)).rejects.toThrow(TokenNotYetValidError);
     });
 
@@ -210,7 +200,7 @@ describe('Class: TokenService (real redis-server)', () => {
           startsNow: forge({ nbf: now }),
           startsNext: forge({ nbf: now + 1 }),
         };
-        for (const token of Object.values(cases)) await storeLabel(server, token);
+        for (const token of Object.values(cases)) await storeLabel(server(), token);
         const outcomes = Object.fromEntries(await Promise.all(Object.entries(cases).map(async ([name, token]) => [name, await outcome(token)] as const)));
         expect(outcomes).toEqual({ lastSecond: 'allowed', expiring: 'TOKEN_EXPIRED', startsNow: 'allowed', startsNext: 'TOKEN_NOT_YET_VALID' });
       } finally {
@@ -221,7 +211,7 @@ describe('Class: TokenService (real redis-server)', () => {
     it('takes an audience list that holds ours (RFC 7519), and only our issuer, spelled as a string', async () => {
       const outcome = async (payload: object) => {
         const token = forge(payload, { audience: undefined, issuer: undefined });
-        await storeLabel(server, token);
+        await storeLabel(server(), token);
         return tokens.verify(token).then(
           () => 'allowed',
           (error: { message: string }) => error.message,
@@ -245,7 +235,7 @@ describe('Class: TokenService (real redis-server)', () => {
 
     it('refuses a token without exp', async () => {
       const eternal = forge({}, { expiresIn: undefined });
-      await storeLabel(server, eternal);
+      await storeLabel(server(), eternal);
       await expect(tokens.verify(eternal)).rejects.toThrow(/no valid exp claim/);
     });
 
@@ -254,19 +244,19 @@ describe('Class: TokenService (real redis-server)', () => {
       ['audience', { audience: 'another-api' }],
     ])('refuses a token for the wrong %s', async (_, options) => {
       const token = forge({}, options);
-      await storeLabel(server, token);
+      await storeLabel(server(), token);
       await expect(tokens.verify(token)).rejects.toThrow(TokenInvalidError);
     });
 
     it.each(['HS384', 'HS512'] as const)('pins HS256: refuses %s even with the right secret', async (algorithm) => {
       const token = forge({}, { algorithm });
-      await storeLabel(server, token);
+      await storeLabel(server(), token);
       await expect(tokens.verify(token)).rejects.toThrow(/token alg must be HS256/);
     });
 
     it('refuses alg "none"', async () => {
       const unsigned = forge({}, { algorithm: 'none' }, '');
-      await storeLabel(server, unsigned);
+      await storeLabel(server(), unsigned);
       await expect(tokens.verify(unsigned)).rejects.toThrow(TokenInvalidError);
     });
 
@@ -313,7 +303,7 @@ describe('Class: TokenService (real redis-server)', () => {
       const nestedObject = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
 
       beforeEach(async () => {
-        await (await server.admin()).set(labelKey(jti), 'true', { EX: 60 });
+        await (await server().admin()).set(labelKey(jti), 'true', { EX: 60 });
       });
 
       it('allows the same token with every claim right (the control)', async () => {
@@ -352,7 +342,7 @@ describe('Class: TokenService (real redis-server)', () => {
       ];
       it.each(absurd)('refuses %s: 401 (TokenInvalidError), not a 500', async (_case, changes) => {
         const caseJti: unknown = JSON.parse(changes.jti ?? 'null');
-        if (isJti(caseJti)) await (await server.admin()).set(labelKey(caseJti), 'true', { EX: 60 });
+        if (isJti(caseJti)) await (await server().admin()).set(labelKey(caseJti), 'true', { EX: 60 });
         await expect(tokens.verify(withClaims(changes))).rejects.toThrow(TokenInvalidError);
       });
 
@@ -371,7 +361,7 @@ describe('Class: TokenService (real redis-server)', () => {
   describe('with Redis in trouble', () => {
     it('fails closed and fast while Redis hangs (SIGSTOP), and recovers when it resumes', async () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
-      server.pause();
+      server().pause();
       try {
         const started = Date.now();
         await expect(tokens.verify(issued.token)).rejects.toThrow(StoreUnavailableError);
@@ -379,17 +369,17 @@ describe('Class: TokenService (real redis-server)', () => {
         // Two calls, each bounded by the 1000 ms timeout; generous slack for a loaded machine.
         expect(Date.now() - started).toBeLessThan(2 * 1000 + 1500);
       } finally {
-        server.resume();
+        server().resume();
       }
       await expect(tokens.verify(issued.token)).resolves.toMatchObject({ jti: issued.jti });
     });
 
     it('fails closed while Redis is down and recovers by itself after a restart (labels lost: old tokens refused)', async () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
-      await server.kill();
+      await server().kill();
       await expect(tokens.verify(issued.token)).rejects.toThrow(StoreUnavailableError);
       await expect(tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 })).rejects.toThrow(StoreUnavailableError);
-      await server.restart();
+      await server().restart();
       await expect(tokens.verify(issued.token)).rejects.toThrow(TokenRevokedError);
       const fresh = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
       await expect(tokens.verify(fresh.token)).resolves.toMatchObject({ jti: fresh.jti });
@@ -397,7 +387,7 @@ describe('Class: TokenService (real redis-server)', () => {
 
     it('keeps working when the server closes the idle connection', async () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
-      const admin = await server.admin();
+      const admin = await server().admin();
       await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes']);
       await expect(tokens.verify(issued.token)).resolves.toMatchObject({ jti: issued.jti });
       expect(redis.connectCount).toBe(2);
@@ -405,13 +395,13 @@ describe('Class: TokenService (real redis-server)', () => {
 
     it('keeps working when the server drops idle clients on its own timeout', async () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
-      await (await server.admin()).configSet('timeout', '1');
+      await (await server().admin()).configSet('timeout', '1');
       try {
         await new Promise((resolve) => setTimeout(resolve, 2500));
         await expect(tokens.verify(issued.token)).resolves.toMatchObject({ jti: issued.jti });
       } finally {
         // The admin connection was idle too, and dropped: admin() opens a new one.
-        await (await server.admin()).configSet('timeout', '0');
+        await (await server().admin()).configSet('timeout', '0');
       }
     });
   });
