@@ -44,6 +44,8 @@ function runWarm(file: string, env: Record<string, string>, settings: WarmSettin
         resolve(message.result);
       } else {
         settled = true;
+        // Its connections may still be open (a client that reconnects keeps a process alive): end it.
+        child.kill();
         reject(new Error(`warm benchmark failed: ${message.message}`));
       }
     });

@@ -16,7 +16,6 @@ import { loadSessionConfig } from '../../shared/config';
 import { containerServices, type Services } from '../../shared/services';
 import { scripts, type NewSession, type SessionCap, type SessionKeys } from '../../shared/sessions/lua';
 import { counterKey, indexKey, LABEL_PREFIX, labelKey, newJti, subjectTag } from '../../shared/sessions/store';
-import { setLogLevel } from '../../shared/telemetry/log';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import type { FloorId, LatencyRow, SanityResult, ThroughputRow, WarmMessage, WarmResult, WarmSettings } from '../lib/protocol';
 import { median, summarize } from '../lib/stats';
@@ -685,8 +684,13 @@ async function main(options: WarmSettings): Promise<WarmResult> {
   };
 }
 
-/** What `run` writes to stdout: one call, at log level info. */
-async function captureLine(run: () => Promise<unknown>): Promise<string> {
+/** The level of the handlers' logger: the one of the container their module-level services built. */
+function setLogLevel(level: LogLevel): void {
+  containerServices().log.setLevel(level);
+}
+
+/** What `run` writes to stdout with the handlers at log level `level`. */
+async function captureOutput(level: LogLevel, run: () => Promise<unknown>): Promise<string> {
   const write = process.stdout.write.bind(process.stdout);
   let captured = '';
   process.stdout.write = (chunk: string) => {
@@ -694,12 +698,24 @@ async function captureLine(run: () => Promise<unknown>): Promise<string> {
     return true;
   };
   try {
-    setLogLevel('info');
+    setLogLevel(level);
     await run();
   } finally {
     process.stdout.write = write;
+    setLogLevel('info');
   }
+  return captured;
+}
+
+/**
+ * The line one call writes at log level info; and at silent, nothing, or the silent rows would measure the
+ * line too.
+ */
+async function captureLine(run: () => Promise<unknown>): Promise<string> {
+  const captured = await captureOutput('info', run);
   if (!captured.endsWith('\n') || captured.indexOf('\n') !== captured.length - 1) fail(`expected one request line, got ${JSON.stringify(captured)}`);
+  const silent = await captureOutput('silent', run);
+  if (silent !== '') fail(`expected no line at log level silent, got ${JSON.stringify(silent)}`);
   return captured;
 }
 
