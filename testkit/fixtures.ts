@@ -80,3 +80,18 @@ export function useConnection(server: () => RedisServer, timeoutMs = 1000): () =
     return connection;
   };
 }
+
+/**
+ * `attempt`'s result, tried again (every `pauseMs`, `tries` times at most) while it rejects: for what must
+ * come back by itself, such as a container after Redis resumes, on a machine too busy to promise the first try.
+ */
+export async function eventually<T>(attempt: () => Promise<T>, tries = 20, pauseMs = 100): Promise<T> {
+  for (let tried = 1; ; tried += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (tried >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+}

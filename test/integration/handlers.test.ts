@@ -3,7 +3,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lamb
 import { labelKey } from '../../shared/sessions/store';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { coldStart, type Container } from '../../testkit/cold-start';
-import { useContainers, useLogLines, useRedisServer } from '../../testkit/fixtures';
+import { eventually, useContainers, useLogLines, useRedisServer } from '../../testkit/fixtures';
 
 const SECRET = 'handlers-test-secret-0123456789abcdefghij';
 
@@ -136,8 +136,8 @@ describe('Handlers (real redis-server)', () => {
           else await server().restart();
         }
         // A restarted server is empty (it keeps nothing on disk): a token signed after it shows the recovery.
-        const live = how === 'paused' ? token : (await signToken()).token;
-        await expect(authorize(`Bearer ${live}`)).resolves.toMatchObject({ principalId: 'user-1' });
+        const live = how === 'paused' ? token : (await eventually(() => signToken())).token;
+        await expect(eventually(() => authorize(`Bearer ${live}`))).resolves.toMatchObject({ principalId: 'user-1' });
       },
     );
   });
@@ -181,7 +181,12 @@ describe('Handlers (real redis-server)', () => {
       }
       // The DEL may or may not have reached Redis before the timeout: a 503 means "unknown, retry",
       // and retrying is safe because deleting a label twice is the same as once.
-      expect((await handlers.logout(event)).statusCode).toBe(204);
+      const retried = await eventually(async () => {
+        const response = await handlers.logout(event);
+        if (response.statusCode === 503) throw new Error('still unavailable');
+        return response;
+      });
+      expect(retried.statusCode).toBe(204);
       await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
     });
 

@@ -5,7 +5,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { httpAuthorizerEvent, proxyEventV2 } from '../../testkit/events-v2';
 import { coldStart, type Container } from '../../testkit/cold-start';
-import { useContainers, useLogLines, useRedisServer } from '../../testkit/fixtures';
+import { eventually, useContainers, useLogLines, useRedisServer } from '../../testkit/fixtures';
 
 const SECRET = 'http-authorizer-test-secret-0123456789abcdef';
 
@@ -106,8 +106,8 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
       }
       expect(logLines().some((line) => line.includes('"Function":"httpAuthorizer"') && line.includes('"outcome":"error"'))).toBe(true);
       // A restarted server is empty (it keeps nothing on disk): a token signed after it shows the recovery.
-      const live = how === 'paused' ? token : (await signToken()).token;
-      await expect(authorize({ authorization: `Bearer ${live}` })).resolves.toMatchObject({ isAuthorized: true });
+      const live = how === 'paused' ? token : (await eventually(() => signToken())).token;
+      await expect(eventually(() => authorize({ authorization: `Bearer ${live}` }))).resolves.toMatchObject({ isAuthorized: true });
     });
 
     it('never logs the token or the secret', async () => {
