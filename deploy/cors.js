@@ -4,7 +4,7 @@
 // rules under `npm start`. Unset or empty, every export is "none", and the template holds no CORS at all.
 //
 // CORS applies to the Bearer routes alone, the ones a browser app calls with its user's token. The trusted
-// routes (POST /auth/token and /auth/revoke) are called server to server with a secret a browser must never
+// routes (POST /auth/token, /auth/revoke and /auth/introspect) are called server to server with a secret a browser must never
 // hold: they get no preflight, so no browser can send them their API key.
 'use strict';
 

@@ -1,5 +1,5 @@
 // @ts-check
-// Who may call the trusted routes (POST /auth/token and POST /auth/revoke), resolved by serverless.yml at
+// Who may call the trusted routes (POST /auth/token, /auth/revoke and /auth/introspect), resolved by serverless.yml at
 // package time from three parameters (`--param name=value`):
 //
 //   trustedCallers   apiKey (default): an `x-api-key` with a usage plan that throttles it.
@@ -16,6 +16,7 @@
 const TRUSTED_ROUTES = /** @type {const} */ ({
   sign: { path: 'auth/token', method: 'post' },
   revoke: { path: 'auth/revoke', method: 'post' },
+  introspect: { path: 'auth/introspect', method: 'post' },
 });
 const QUOTA = /^(\d+)\/(DAY|WEEK|MONTH)$/;
 
@@ -36,7 +37,7 @@ async function mode({ resolveVariable }) {
   return chosen;
 }
 
-/** @param {'sign' | 'revoke'} name */
+/** @param {keyof typeof TRUSTED_ROUTES} name */
 function events(name) {
   /** @param {Resolver} resolver */
   return async (resolver) => {
@@ -94,6 +95,7 @@ async function usagePlan(resolver) {
 module.exports = {
   signEvents: events('sign'),
   revokeEvents: events('revoke'),
+  introspectEvents: events('introspect'),
   apiKeys,
   usagePlan,
   /** @param {Resolver} resolver */

@@ -6,6 +6,7 @@ import type { Services } from '../services';
 import { authorizerHandler } from './authorizer';
 import { endSessionHandler } from './end-session';
 import { httpAuthorizerHandler } from './http-authorizer';
+import { introspectHandler } from './introspect';
 import { listSessionsHandler } from './list-sessions';
 import { logoutHandler } from './logout';
 import { logoutAllHandler } from './logout-all';
@@ -22,6 +23,7 @@ export const FUNCTIONS = {
   listSessions: { entry: 'functions/list-sessions.ts', create: listSessionsHandler },
   endSession: { entry: 'functions/end-session.ts', create: endSessionHandler },
   revoke: { entry: 'functions/revoke.ts', create: revokeHandler },
+  introspect: { entry: 'functions/introspect.ts', create: introspectHandler },
   authorizer: { entry: 'functions/authorizer.ts', create: authorizerHandler },
   httpAuthorizer: { entry: 'functions/http-authorizer.ts', create: httpAuthorizerHandler },
   revokeAll: { entry: 'functions/revoke-all.ts', create: revokeAllHandler },

@@ -32,18 +32,39 @@ export function errorBody(statusCode: number, code: string, message: string, hea
 
 /** The request body as JSON. Throws ValidationError for a missing, oversized or unparsable body. */
 export function parseJsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>): unknown {
-  if (event.body === null || event.body === undefined || event.body === '') {
-    throw new ValidationError('request body is required (JSON)');
-  }
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) {
-    throw new ValidationError(`request body must be at most ${MAX_BODY_BYTES} bytes`);
-  }
+  const text = bodyText(event, 'JSON');
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {
     throw new ValidationError('request body is not valid JSON', { cause });
   }
+}
+
+/**
+ * The request body as form fields (`application/x-www-form-urlencoded`) when the request says so, else as
+ * JSON. Throws ValidationError as parseJsonBody does.
+ */
+export function parseFormOrJsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded' | 'headers'>): unknown {
+  const contentType = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? '';
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType)) return parseJsonBody(event);
+  // No prototype: a field named __proto__ is a field like any other (and refused as unknown).
+  const fields = Object.create(null) as Record<string, string>;
+  for (const [name, value] of new URLSearchParams(bodyText(event, 'form fields'))) {
+    if (Object.hasOwn(fields, name)) throw new ValidationError(`form field ${JSON.stringify(name)} is given more than once`);
+    fields[name] = value;
+  }
+  return fields;
+}
+
+function bodyText(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>, what: string): string {
+  if (event.body === null || event.body === undefined || event.body === '') {
+    throw new ValidationError(`request body is required (${what})`);
+  }
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) {
+    throw new ValidationError(`request body must be at most ${MAX_BODY_BYTES} bytes`);
+  }
+  return text;
 }
 
 /**

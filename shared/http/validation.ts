@@ -77,3 +77,22 @@ export function parseRevokeRequest(body: unknown): RevokeRequest {
   if (!isJti(body.jti)) throw new ValidationError('jti must be a jti issued by this service');
   return { jti: body.jti };
 }
+
+/** RFC 7662's request: the token to look at, and a hint of its type, which is read and not needed. */
+export interface IntrospectRequest {
+  token: string;
+}
+
+const INTROSPECT_FIELDS = new Set(['token', 'token_type_hint']);
+
+/** `token` (required) and `token_type_hint` (optional), from form fields or a JSON object. */
+export function parseIntrospectRequest(body: unknown): IntrospectRequest {
+  if (!isPlainObject(body)) throw new ValidationError('request body must be a JSON object or form fields');
+  const unknownFields = Object.keys(body).filter((field) => !INTROSPECT_FIELDS.has(field));
+  if (unknownFields.length > 0) {
+    throw new ValidationError(`unknown field(s): ${unknownFields.map((field) => JSON.stringify(field)).join(', ')}; allowed: token, token_type_hint`);
+  }
+  if (typeof body.token !== 'string' || body.token === '') throw new ValidationError('token is required: the token to introspect');
+  if (body.token_type_hint !== undefined && typeof body.token_type_hint !== 'string') throw new ValidationError('token_type_hint must be a string');
+  return { token: body.token };
+}

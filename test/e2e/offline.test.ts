@@ -245,6 +245,21 @@ describe('serverless offline: sign, use, log out', () => {
     expect((await me(issued.token)).status).toBe(401);
   });
 
+  test('POST /auth/introspect needs the API key, and answers RFC 7662 form requests: active, then inactive after logout', async () => {
+    const issued = await signToken('introspected');
+    const introspect = (apiKey: string | null) =>
+      request(`${baseUrl}/auth/introspect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(apiKey === null ? {} : { 'x-api-key': apiKey }) },
+        body: new URLSearchParams({ token: issued.token }).toString(),
+      });
+    expect((await introspect(null)).status).toBe(403);
+    const active = await introspect(SIGN_API_KEY);
+    expect(active).toMatchObject({ status: 200, body: { active: true, sub: 'introspected', jti: issued.jti, token_type: 'Bearer' } });
+    expect((await request(`${baseUrl}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${issued.token}` } })).status).toBe(204);
+    expect((await introspect(SIGN_API_KEY)).body).toEqual({ active: false });
+  });
+
   // Offline puts this header's JSON in place of the authorizer's context; npm start's gateway drops it.
   test("a request header cannot change the caller: alice's token with an override naming bob stays alice's", async () => {
     const alice = await signToken('override-alice');

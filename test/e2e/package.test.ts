@@ -113,9 +113,10 @@ describe('serverless package: the CloudFormation template', () => {
     });
   });
 
-  test('POST /auth/token and POST /auth/revoke need an API key, bound to the stage through a usage plan', () => {
+  test('POST /auth/token, /auth/revoke and /auth/introspect need an API key, bound to the stage through a usage plan', () => {
     expect(method(plain.template, 'POST', '/auth/token')).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'NONE' });
     expect(method(plain.template, 'POST', '/auth/revoke')).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'NONE' });
+    expect(method(plain.template, 'POST', '/auth/introspect')).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'NONE' });
 
     const [apiKeyId, apiKey] = onlyResourceOfType(plain.template, 'AWS::ApiGateway::ApiKey');
     const [usagePlanId, usagePlan] = onlyResourceOfType(plain.template, 'AWS::ApiGateway::UsagePlan');
@@ -301,9 +302,10 @@ describe('serverless package: the HTTP API', () => {
 
   test('the trusted routes are on the REST API only, where the API key guards them', () => {
     const routes = [...httpApiRoutes(aws.template).keys()];
-    expect(routes.some((route) => route.includes('/auth/token') || route.includes('/auth/revoke'))).toBe(false);
-    expect(method(aws.template, 'POST', '/auth/token')).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'NONE' });
-    expect(method(aws.template, 'POST', '/auth/revoke')).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'NONE' });
+    expect(routes.filter((route) => /\/auth\/(token|revoke|introspect)/.test(route))).toEqual([]);
+    for (const path of ['/auth/token', '/auth/revoke', '/auth/introspect']) {
+      expect(method(aws.template, 'POST', path)).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'NONE' });
+    }
     const [, usagePlan] = onlyResourceOfType(aws.template, 'AWS::ApiGateway::UsagePlan');
     expect(usagePlan.Properties.ApiStages).toEqual([{ ApiId: { Ref: 'ApiGatewayRestApi' }, Stage: 'prod' }]);
     onlyResourceOfType(aws.template, 'AWS::ApiGateway::UsagePlanKey');
@@ -474,9 +476,9 @@ describe('serverless package: trusted callers and the usage plan', () => {
     expect(await packagingError(['--param=trustedCallers=iam'])).toContain('--param trustedCallers=iam needs the aws target');
   });
 
-  test('aws target with trustedCallers=iam: sign and revoke need SigV4, and there is no API key or usage plan', async () => {
+  test('aws target with trustedCallers=iam: sign, revoke and introspect need SigV4, and there is no API key or usage plan', async () => {
     const iam = await packageWith({ SIGN_API_KEY: API_KEY_MARKER }, [...AWS_TARGET_ARGS, '--param=trustedCallers=iam']);
-    for (const path of ['/auth/token', '/auth/revoke']) {
+    for (const path of ['/auth/token', '/auth/revoke', '/auth/introspect']) {
       expect(method(iam.template, 'POST', path)).toMatchObject({ AuthorizationType: 'AWS_IAM', ApiKeyRequired: false });
     }
     for (const type of ['AWS::ApiGateway::ApiKey', 'AWS::ApiGateway::UsagePlan', 'AWS::ApiGateway::UsagePlanKey']) {

@@ -653,6 +653,54 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
     });
   });
 
+  describe('introspect', () => {
+    it('answers 200 or 400 to any body, never 500; active only for a live token we issued, with exactly its identity', async () => {
+      // Built here, not at load: the tokens are issued in beforeAll.
+      /** Bodies of every kind, as JSON or as form fields: a real token (live or not), any text, hostile keys and values. */
+      const tokenText = fc.oneof(fc.constantFrom(...issued.map((entry) => entry.token)), anyString(60), fc.constant(''));
+      const bodies = fc.oneof(
+        fc.tuple(tokenText, fc.option(anyString(20), { nil: undefined })).map(([token, hint]) => ({
+          body: JSON.stringify(hint === undefined ? { token } : { token, token_type_hint: hint }),
+          contentType: 'application/json',
+        })),
+        fc.tuple(tokenText, fc.array(fc.tuple(hostileKey, anyString(20)), { maxLength: 3 })).map(([token, extra]) => ({
+          body: new URLSearchParams([['token', token], ...extra]).toString(),
+          contentType: 'application/x-www-form-urlencoded',
+        })),
+        fc
+          .tuple(hostileJsonText, fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain'))
+          .map(([body, contentType]) => ({ body, contentType })),
+        anyString(100).map((body) => ({ body, contentType: 'application/x-www-form-urlencoded' })),
+      );
+      const admin = await server.admin();
+      await fc.assert(
+        fc.asyncProperty(bodies, async ({ body, contentType }) => {
+          const before = prototypeKeys();
+          const keysBefore = await admin.dbSize();
+          const event = { ...proxyEvent({ method: 'POST', path: '/auth/introspect', body }), headers: { 'Content-Type': contentType } };
+          const response = await main.introspect(event);
+          expect(prototypeKeys()).toEqual(before);
+          expect(await admin.dbSize()).toBe(keysBefore);
+          expect([200, 400]).toContain(response.statusCode);
+          const answer = JSON.parse(response.body) as { active?: boolean; sub?: string; jti?: string; error?: string };
+          if (response.statusCode === 400) {
+            expect(answer).toMatchObject({ error: 'BAD_REQUEST' });
+            return;
+          }
+          if (answer.active !== true) {
+            expect(answer).toEqual({ active: false });
+            return;
+          }
+          const entry = issued.find((candidate) => candidate.jti === answer.jti);
+          expect({ live: entry?.live, sub: answer.sub }).toEqual({ live: true, sub: entry?.sub });
+          // The body held that very token (base64url and dots need no escaping in a form or in JSON).
+          expect(body).toContain((entry as Issued).token);
+        }),
+        runs(400),
+      );
+    });
+  });
+
   test('answers 401, not 500, to a token whose header says typ JWT and whose payload is not JSON', async () => {
     const token = `${encodeSegment({ alg: 'HS256', typ: 'JWT', kid: KEYS.current.kid })}.${b64url('not json')}.${b64url('x')}`;
     expect(await decide(`Bearer ${token}`)).toEqual({ outcome: 'deny' });
