@@ -1,34 +1,21 @@
 // The container's one Redis connection: opened lazily, shared by every invocation, replaced when it dies,
 // and bounded in time so that a slow or absent Redis fails closed within REDIS_TIMEOUT_MS. A node whose
-// maxmemory-policy may evict keys is refused as it is connected (see checkEvictionPolicy).
+// maxmemory-policy may evict keys is refused as it is connected (see checkEvictionPolicy). What it connects to
+// (one server, or a cluster) is in targets.ts, the time bound in deadline.ts.
 // With REDIS_CLUSTER=true it is a cluster client, and each command runs on the node that owns its key.
 import {
   ClientClosedError,
   ClientOfflineError,
   ConnectionTimeoutError,
-  createClient,
-  createCluster,
   DisconnectsClientError,
   ErrorReply,
   SocketClosedUnexpectedlyError,
 } from '@redis/client';
-import type { RedisConfig } from '../config';
 import { EvictionPolicyError, StoreOutcomeUnknownError, StoreUnavailableError } from '../errors';
 import { describeError, log as defaultLog, recordRedisCall, type Logger, type RequestScope } from '../telemetry/log';
 import { writeConnectLine } from '../telemetry/metrics';
-import { scripts } from '../sessions/lua';
-
-export type ConnectionConfig = Pick<RedisConfig, 'url' | 'timeoutMs'> & { cluster?: boolean; allowEviction?: boolean };
-
-/** A connection to one Redis server: the whole of it, or the cluster node that owns a key. */
-export type RedisClient = ReturnType<typeof createSingleClient>;
-type RedisClusterClient = ReturnType<typeof createClusterClient>;
-
-/** Commands to run on one node connection; `remainingMs` is what is left of the time bound, for WAIT. */
-export type Command<T> = (client: RedisClient, remainingMs: number) => Promise<T>;
-
-/** Where a command runs: the node that owns this key, or the n-th primary (for SCAN). */
-export type Route = { key: string } | { primary: number };
+import { withDeadline } from './deadline';
+import { clusterTarget, singleTarget, type Command, type ConnectionConfig, type RedisClient, type Route, type Target } from './targets';
 
 /** What run() may do with a command after the connection failed under it: see idempotent() and sentOnce(). */
 type Retry = 'idempotent' | 'unsent';
@@ -73,24 +60,6 @@ const STALE_TOPOLOGY_REPLY = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 const SAFE_POLICY = 'noeviction';
 const EVICTION_RISK = 'a full Redis may evict revocation counters, session indexes and labels, so logout-all and revoke-by-subject can leave tokens alive';
 const EVICTION_FIX = 'set maxmemory-policy to noeviction in the ElastiCache/MemoryDB parameter group (REDIS_ALLOW_EVICTION=true serves anyway, unsafely)';
-
-class DeadlineExceededError extends Error {
-  constructor(what: string, timeoutMs: number) {
-    super(`${what} took longer than ${timeoutMs} ms`);
-    this.name = 'DeadlineExceededError';
-  }
-}
-
-/** One server, or one cluster: connect, pick the node for a command, close. */
-interface Target {
-  connect(): Promise<unknown>;
-  /** Synchronous when the node is already known: the warm path then sets no timer and awaits nothing. */
-  node(route: Route): RedisClient | Promise<RedisClient>;
-  primaryCount(): number;
-  close(): Promise<void>;
-  destroy(): void;
-  onEnd(listener: () => void): void;
-}
 
 interface Connection {
   target: Target;
@@ -308,114 +277,9 @@ export class RedisConnection {
   }
 }
 
-const clientOptions = (config: ConnectionConfig) => ({
-  // Fail at once while not connected, rather than parking commands in an offline queue.
-  disableOfflineQueue: true,
-  // CLIENT SETINFO is one more round trip per connect, and older servers refuse it.
-  disableClientInfo: true,
-  // Otherwise RESP3 sends CLIENT MAINT_NOTIFICATIONS on each connect: a Redis Enterprise feature, which a
-  // least-privilege ACL user would be refused (and logged for) on servers that know the command.
-  maintNotifications: 'disabled' as const,
-  // No node-redis command timeout: ours (withDeadline) bounds every command and also drops the connection,
-  // and node-redis's default of 5 s costs an AbortSignal and two listeners per command, on the hot path.
-  commandOptions: { timeout: 0 },
-  socket: {
-    connectTimeout: config.timeoutMs,
-    // Reconnecting in the background would queue invocations behind a dead server; instead a
-    // closed client is dropped and the next command opens a new one within its own bound.
-    reconnectStrategy: false as const,
-  },
-});
-
-function createSingleClient(config: ConnectionConfig) {
-  return createClient({ url: config.url, ...clientOptions(config), scripts });
-}
-
-function createClusterClient(config: ConnectionConfig) {
-  // Discovered nodes inherit nothing from the root node's URL: credentials and TLS go in `defaults`.
-  const url = new URL(config.url);
-  const tls = url.protocol === 'rediss:';
-  const options = clientOptions(config);
-  return createCluster({
-    rootNodes: [{ url: config.url, socket: options.socket }],
-    defaults: {
-      ...options,
-      ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
-      ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
-      socket: tls ? { ...options.socket, tls: true as const } : options.socket,
-    },
-    // Connect only to the nodes this container's keys live on, when it first needs them.
-    minimizeConnections: true,
-    scripts,
-  });
-}
-
-/** Reads a node's eviction policy, and throws EvictionPolicyError if it may not be used. */
-type PolicyCheck = (address: string, client: RedisClient) => Promise<void>;
-
-function singleTarget(config: ConnectionConfig, checkPolicy: PolicyCheck, log: Logger): Target {
-  const client = createSingleClient(config);
-  listenForErrors(client, log);
-  return {
-    connect: async () => {
-      await client.connect();
-      await checkPolicy(addressOf(config.url), client);
-    },
-    node: () => client,
-    primaryCount: () => 1,
-    close: () => client.close(),
-    destroy: () => client.destroy(),
-    onEnd: (listener) => void client.on('end', listener),
-  };
-}
-
-function clusterTarget(config: ConnectionConfig, checkPolicy: PolicyCheck, log: Logger): Target {
-  const cluster: RedisClusterClient = createClusterClient(config);
-  listenForErrors(cluster, log);
-  // Each node's policy is read the first time a command needs it, not at connect, so that a dead primary
-  // fails only its own slots. A node connection is checked once; a refusal is forgotten, to be read again.
-  const checks = new WeakMap<RedisClient, Promise<void>>();
-  const checked = async (client: RedisClient): Promise<RedisClient> => {
-    let check = checks.get(client);
-    if (check === undefined) {
-      const address = cluster.masters.find((master) => master.client === client)?.address ?? 'unknown';
-      check = checkPolicy(address, client);
-      checks.set(client, check);
-      check.catch(() => checks.delete(client));
-    }
-    await check;
-    return client;
-  };
-  return {
-    connect: () => cluster.connect(),
-    node: async (route) => {
-      if ('key' in route) return checked(await cluster.getNodeClientForKey(route.key));
-      const primary = cluster.masters[route.primary];
-      if (primary === undefined) throw new Error(`the cluster has no primary #${route.primary}`);
-      return checked(await cluster.nodeClient(primary));
-    },
-    primaryCount: () => cluster.masters.length,
-    close: () => cluster.close(),
-    destroy: () => cluster.destroy(),
-    // A cluster client outlives its node connections; stale ones are discarded on error instead.
-    onEnd: () => undefined,
-  };
-}
-
-/** `host:port` of a URL, without its credentials: safe to log. */
-function addressOf(url: string): string {
-  const { hostname, port } = new URL(url);
-  return `${hostname}:${port === '' ? '6379' : port}`;
-}
-
 /** The `maxmemory_policy` field of `INFO memory`; `unknown` when absent, which is refused like an evicting one. */
 function evictionPolicy(info: string): string {
   return /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'unknown';
-}
-
-function listenForErrors(emitter: { on(event: 'error', listener: (error: unknown) => void): unknown }, log: Logger): void {
-  // ! Without an 'error' listener node-redis re-throws socket errors and the process dies.
-  emitter.on('error', (error: unknown) => log.warn('redis client error', { reason: describeError(error) }));
 }
 
 function isStaleConnection(error: unknown): boolean {
@@ -445,27 +309,4 @@ function isLateConnectTimeout(error: unknown): boolean {
 
 function unavailable(operation: string, cause: unknown): StoreUnavailableError {
   return new StoreUnavailableError(`Redis ${operation} failed: ${describeError(cause)}`, { cause });
-}
-
-function withDeadline<T>(work: Promise<T>, deadline: number, what: string, onTimeout: () => void): Promise<T> {
-  const remaining = deadline - Date.now();
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => {
-        onTimeout();
-        reject(new DeadlineExceededError(what, Math.max(remaining, 0)));
-      },
-      Math.max(remaining, 0),
-    );
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }

@@ -9,7 +9,8 @@ import { MAX_TTL_LIMIT } from '../auth/claims';
 import { loadSessionConfig, type SessionConfig } from '../config';
 import { SessionLimitError, StoreOutcomeUnknownError, StoreUnavailableError } from '../errors';
 import { describeError, log, type RequestScope } from '../telemetry/log';
-import { idempotent, sentOnce, type Command, type RedisConnection } from '../redis/connection';
+import { idempotent, sentOnce, type RedisConnection } from '../redis/connection';
+import type { Command } from '../redis/targets';
 import type { SessionKeys } from './lua';
 
 export const LABEL_PREFIX = 'jwt_label:';
