@@ -39,3 +39,12 @@ export function depthExceeds(value: unknown, limit: number): boolean {
   }
   return false;
 }
+
+/**
+ * Custom claim names that mean something to every JavaScript object (__proto__, constructor, toString…):
+ * verifiers that look claim names up in a plain object (jsonwebtoken does) break on them, and they invite
+ * prototype pollution wherever the claims travel. Sign refuses them, and so does verify.
+ */
+export function unsafeClaimNames(names: readonly string[]): string[] {
+  return names.filter((name) => name === 'prototype' || Object.prototype.hasOwnProperty.call(Object.prototype, name));
+}

@@ -2,7 +2,7 @@
 // allowlist jwt-redis defines, kept in its format) and its subject's revocations have not overtaken it, so
 // deleting the label, or revoking the subject, kills the token at once.
 import { createSecretKey } from 'node:crypto';
-import { depthExceeds, isNumericDate, MAX_CLAIMS_DEPTH, subjectProblem } from './claims';
+import { depthExceeds, isNumericDate, MAX_CLAIMS_DEPTH, subjectProblem, unsafeClaimNames } from './claims';
 import type { SigningKeyConfig, TokenConfig } from '../config';
 import { TokenExpiredError, TokenInvalidError, TokenMalformedError, TokenNotYetValidError, TokenRevokedError } from '../errors';
 import { hmacKey, HmacKeyring, signHs256, verifyHs256, type HmacKey } from './jws';
@@ -149,8 +149,10 @@ function readClaims(payload: unknown, config: TokenConfig, now: number): Verifie
   if (aud !== config.audience && !(Array.isArray(aud) && aud.includes(config.audience))) throw new TokenInvalidError(`token aud is not ${config.audience}`);
   if (now >= exp) throw new TokenExpiredError(`token expired at ${new Date(exp * 1000).toISOString()}`);
   if (nbf !== undefined && nbf > now) throw new TokenNotYetValidError(`token not valid before ${new Date(nbf * 1000).toISOString()}`);
+  if (iat > exp) throw new TokenInvalidError('token was issued after it expires (iat > exp)');
   const custom = Object.keys(payload).filter((name) => !RESERVED_CLAIMS.has(name));
   if (custom.length === 0) return { sub: sub as string, jti, iat, exp, claims: {} };
+  if (unsafeClaimNames(custom).length > 0) throw new TokenInvalidError('token has a claim named like an Object.prototype member');
   // fromEntries defines own properties: a "__proto__" claim stays a claim, not the object's prototype.
   const claims: CustomClaims = Object.fromEntries(custom.map((name) => [name, (payload as Record<string, unknown>)[name]]));
   // The authorizer serializes them into its context, recursively.

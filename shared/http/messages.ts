@@ -30,14 +30,53 @@ export function errorBody(statusCode: number, code: string, message: string, hea
   return json(statusCode, { error: code, message }, headers);
 }
 
-/** The request body as JSON. Throws ValidationError for a missing, oversized or unparsable body. */
+const JSON_WHITESPACE = new Set([' ', '\t', '\n', '\r']);
+
+/**
+ * The request body as JSON. Throws ValidationError for a missing, oversized or unparsable body, or one that
+ * names a field twice.
+ */
 export function parseJsonBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>): unknown {
   const text = bodyText(event, 'JSON');
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch (cause) {
     throw new ValidationError('request body is not valid JSON', { cause });
   }
+  const repeated = repeatedTopLevelField(text);
+  if (repeated !== undefined) throw new ValidationError(`request body gives the field ${JSON.stringify(repeated)} more than once`);
+  return body;
+}
+
+/**
+ * The first field a JSON object text names twice at its top level, or undefined. JSON.parse keeps the last
+ * of them silently, while a proxy or a log reading the first would see another request than the one served.
+ * `text` is valid JSON (parsed already), so strings and nesting are all there is to follow.
+ */
+function repeatedTopLevelField(text: string): string | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  const seen = new Set<string>();
+  let depth = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const char = text[i];
+    if (char === '{' || char === '[') depth += 1;
+    else if (char === '}' || char === ']') depth -= 1;
+    else if (char === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      let next = end + 1;
+      while (next < text.length && JSON_WHITESPACE.has(text[next] as string)) next += 1;
+      // A string followed by a colon, directly inside the outermost object, is one of its field names.
+      if (depth === 1 && text[next] === ':') {
+        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        if (seen.has(name)) return name;
+        seen.add(name);
+      }
+      i = end;
+    }
+  }
+  return undefined;
 }
 
 /**

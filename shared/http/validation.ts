@@ -1,5 +1,5 @@
 // Checks the sign request body. Everything refused here is a 400 that changes nothing.
-import { depthExceeds, MAX_CLAIMS_DEPTH, subjectProblem } from '../auth/claims';
+import { depthExceeds, MAX_CLAIMS_DEPTH, subjectProblem, unsafeClaimNames } from '../auth/claims';
 import { ValidationError } from '../errors';
 import { isJti } from '../sessions/store';
 import { RESERVED_CLAIMS, type CustomClaims, type IssueRequest } from '../auth/tokens';
@@ -40,10 +40,7 @@ function parseClaims(claims: unknown): CustomClaims {
   if (reserved.length > 0) {
     throw new ValidationError(`claims may not set reserved claim(s): ${reserved.join(', ')}`);
   }
-  // Names that mean something to every JavaScript object (__proto__, constructor, toString…): verifiers
-  // that look claim names up in a plain object (jsonwebtoken does) break on them, and they invite prototype
-  // pollution wherever the claims travel.
-  const unsafe = names.filter((name) => name === 'prototype' || Object.prototype.hasOwnProperty.call(Object.prototype, name));
+  const unsafe = unsafeClaimNames(names);
   if (unsafe.length > 0) throw new ValidationError(`claims may not use the name(s): ${unsafe.join(', ')}`);
   if (depthExceeds(claims, MAX_CLAIMS_DEPTH)) throw new ValidationError(`claims may nest at most ${MAX_CLAIMS_DEPTH} levels deep`);
   if (Buffer.byteLength(JSON.stringify(claims), 'utf8') > MAX_CLAIMS_BYTES) {

@@ -547,6 +547,9 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
         (nbf === undefined || (isDate(nbf) && nbf <= nowSeconds)) &&
         iss === ISSUER &&
         (aud === AUDIENCE || (Array.isArray(aud) && aud.includes(AUDIENCE))) &&
+        iat <= exp &&
+        // Names of Object.prototype members are refused as claims, as sign refuses them.
+        !Object.keys(claims).some((name) => name === 'prototype' || Object.hasOwn(Object.prototype, name)) &&
         depth(claims) <= 32;
       return allow ? { allow, sub: entry.sub, jti: entry.jti, claims } : { allow: false };
     }

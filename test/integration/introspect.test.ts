@@ -93,6 +93,7 @@ describe('POST /auth/introspect (real redis-server)', () => {
     ['a token that is not a string', '{"token":42}', 'application/json', /token is required/],
     ['an unknown field', '{"token":"a.b.c","scope":"x"}', 'application/json', /unknown field\(s\): "scope"/],
     ['a field given twice', 'token=a.b.c&token=d.e.f', 'application/x-www-form-urlencoded', /given more than once/],
+    ['a JSON field given twice', '{"token":"a.b.c","token":"d.e.f"}', 'application/json', /gives the field "token" more than once/],
     ['a field named __proto__', 'token=a.b.c&__proto__=x', 'application/x-www-form-urlencoded', /unknown field\(s\): "__proto__"/],
     ['JSON that is not an object', '["a.b.c"]', 'application/json', /JSON object or form fields/],
   ])('answers 400 to a body with %s, and changes nothing', async (_, body, contentType, message) => {

@@ -350,10 +350,19 @@ describe('Class: TokenService (real redis-server)', () => {
         await expect(tokens.verify(signed(payload))).rejects.toThrow(TokenMalformedError);
       });
 
-      it('keeps a claim named __proto__ as a claim, not as the prototype of the claims', async () => {
-        const { claims } = await tokens.verify(withClaims({ ['__proto__']: '{"role":"admin"}' }));
-        expect(Object.getPrototypeOf(claims)).toBe(Object.prototype);
-        expect(Object.keys(claims)).toEqual(['__proto__']);
+      it.each(['__proto__', 'constructor', 'toString', 'prototype'])(
+        'refuses a claim named %s, as sign does: no Object.prototype name reaches a route',
+        async (name) => {
+          await expect(tokens.verify(withClaims({ [name]: '{"role":"admin"}' }))).rejects.toThrow(
+            new TokenInvalidError('token has a claim named like an Object.prototype member'),
+          );
+        },
+      );
+
+      it('refuses a token issued after it expires (iat > exp)', async () => {
+        const now = Math.floor(Date.now() / 1000);
+        await expect(tokens.verify(withClaims({ iat: String(now + 120), exp: String(now + 60) }))).rejects.toThrow(/iat > exp/);
+        await expect(tokens.verify(withClaims({ iat: String(now + 60), exp: String(now + 60) }))).resolves.toMatchObject({ sub: 'user-1' });
       });
     });
   });
