@@ -95,3 +95,22 @@ export async function eventually<T>(attempt: () => Promise<T>, tries = 20, pause
     }
   }
 }
+
+/**
+ * The usual suite: one container, logging at info, on a redis-server of the suite's own that every test finds
+ * empty, with the lines each test writes. `env` is added to REDIS_URL and LOG_LEVEL.
+ */
+export function useContainerOnServer(env: Env): { server: () => RedisServer; handlers: () => Container; logLines: () => string[] } {
+  const container = useContainers('suite');
+  const server = useRedisServer({ flushEachTest: true });
+  const logLines = useLogLines();
+  let built: Container | undefined;
+  beforeAll(() => {
+    built = container({ REDIS_URL: server().url, LOG_LEVEL: 'info', ...env });
+  });
+  const handlers = () => {
+    if (built === undefined) throw new Error('the container is built in beforeAll: use it in a test or a later hook');
+    return built;
+  };
+  return { server, handlers, logLines };
+}

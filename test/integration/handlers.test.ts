@@ -2,25 +2,19 @@ import { expect } from '@jest/globals';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
 import { labelKey } from '../../shared/sessions/store';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
-import { coldStart, type Container } from '../../testkit/cold-start';
-import { eventually, useContainers, useLogLines, useRedisServer } from '../../testkit/fixtures';
+import { coldStart } from '../../testkit/cold-start';
+import { eventually, useContainerOnServer } from '../../testkit/fixtures';
 
 const SECRET = 'handlers-test-secret-0123456789abcdefghij';
 
 const signEvent = (body: unknown) => proxyEvent({ method: 'POST', path: '/auth/token', body: typeof body === 'string' ? body : JSON.stringify(body) });
 
 describe('Handlers (real redis-server)', () => {
-  const container = useContainers('suite');
-  const server = useRedisServer({ flushEachTest: true });
-  const logLines = useLogLines();
-  let handlers: Container;
-
-  beforeAll(() => {
-    handlers = container({ REDIS_URL: server().url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300', LOG_LEVEL: 'info' });
-  });
+  const suite = useContainerOnServer({ JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300' });
+  const { server, logLines } = suite;
 
   async function signToken(body: unknown = { sub: 'user-1', claims: { role: 'admin' } }) {
-    const response = await handlers.sign(signEvent(body));
+    const response = await suite.handlers().sign(signEvent(body));
     expect(response.statusCode).toBe(201);
     return JSON.parse(response.body) as { token: string; tokenType: string; expiresIn: number; jti: string };
   }
@@ -31,12 +25,12 @@ describe('Handlers (real redis-server)', () => {
   }
 
   async function authorize(header: string | undefined): Promise<APIGatewayAuthorizerResult> {
-    return handlers.authorizer(tokenAuthorizerEvent(header));
+    return suite.handlers().authorizer(tokenAuthorizerEvent(header));
   }
 
   describe('sign', () => {
     it('answers 201 with a Bearer token, and stores its label', async () => {
-      const response = await handlers.sign(signEvent({ sub: 'user-1', ttl: 120 }));
+      const response = await suite.handlers().sign(signEvent({ sub: 'user-1', ttl: 120 }));
       expect(response.statusCode).toBe(201);
       expect(response.headers).toMatchObject({ 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
       const body = JSON.parse(response.body) as { jti: string };
@@ -52,7 +46,7 @@ describe('Handlers (real redis-server)', () => {
       ['a ttl above MAX_TTL', { sub: 'u', ttl: 86_401 }, /ttl must be an integer/],
       ['an unknown field', { sub: 'u', role: 'admin' }, /unknown field/],
     ])('answers 400 for %s and writes nothing', async (_, body, message) => {
-      const response = await handlers.sign(body === null ? proxyEvent({ method: 'POST', path: '/auth/token' }) : signEvent(body));
+      const response = await suite.handlers().sign(body === null ? proxyEvent({ method: 'POST', path: '/auth/token' }) : signEvent(body));
       expect(response.statusCode).toBe(400);
       const error = JSON.parse(response.body) as { error: unknown; message: unknown };
       expect(error.error).toBe('BAD_REQUEST');
@@ -63,7 +57,7 @@ describe('Handlers (real redis-server)', () => {
     it('answers 503 and hands out no token while Redis hangs', async () => {
       server().pause();
       try {
-        const response = await handlers.sign(signEvent({ sub: 'user-1' }));
+        const response = await suite.handlers().sign(signEvent({ sub: 'user-1' }));
         expect(response.statusCode).toBe(503);
         expect(JSON.parse(response.body)).toEqual({ error: 'STORE_UNAVAILABLE', message: 'token store unavailable, try again' });
         expect(response.headers).toMatchObject({ 'Retry-After': '1' });
@@ -150,14 +144,14 @@ describe('Handlers (real redis-server)', () => {
     it('returns the authorizer context from /me', async () => {
       const { token, jti } = await signToken();
       const context = await contextOf(token);
-      const response: APIGatewayProxyResult = await handlers.me(proxyEvent({ method: 'GET', path: '/me', authorizer: context }));
+      const response: APIGatewayProxyResult = await suite.handlers().me(proxyEvent({ method: 'GET', path: '/me', authorizer: context }));
       expect(response.statusCode).toBe(200);
       expect(JSON.parse(response.body)).toEqual({ sub: 'user-1', jti, issuedAt: context.iat, expiresAt: context.exp, claims: { role: 'admin' } });
     });
 
     it('answers 204 and the same token is refused at once', async () => {
       const { token } = await signToken();
-      const response = await handlers.logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: await contextOf(token) }));
+      const response = await suite.handlers().logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: await contextOf(token) }));
       expect(response.statusCode).toBe(204);
       expect(response.body).toBe('');
       await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
@@ -166,7 +160,7 @@ describe('Handlers (real redis-server)', () => {
     it("leaves the same subject's other tokens alive", async () => {
       const first = await signToken();
       const second = await signToken();
-      await handlers.logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: await contextOf(first.token) }));
+      await suite.handlers().logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: await contextOf(first.token) }));
       await expect(authorize(`Bearer ${second.token}`)).resolves.toMatchObject({ principalId: 'user-1' });
     });
 
@@ -175,14 +169,14 @@ describe('Handlers (real redis-server)', () => {
       const event = proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: await contextOf(token) });
       server().pause();
       try {
-        expect((await handlers.logout(event)).statusCode).toBe(503);
+        expect((await suite.handlers().logout(event)).statusCode).toBe(503);
       } finally {
         server().resume();
       }
       // The DEL may or may not have reached Redis before the timeout: a 503 means "unknown, retry",
       // and retrying is safe because deleting a label twice is the same as once.
       const retried = await eventually(async () => {
-        const response = await handlers.logout(event);
+        const response = await suite.handlers().logout(event);
         if (response.statusCode === 503) throw new Error('still unavailable');
         return response;
       });
@@ -191,7 +185,7 @@ describe('Handlers (real redis-server)', () => {
     });
 
     it.each(['logout', 'me'] as const)('%s refuses with 500 when reached without the authorizer (a deployment error)', async (name) => {
-      const response = await handlers[name](proxyEvent({ method: 'POST', path: '/x' }));
+      const response = await suite.handlers()[name](proxyEvent({ method: 'POST', path: '/x' }));
       expect(response.statusCode).toBe(500);
     });
   });
@@ -209,7 +203,7 @@ describe('Handlers (real redis-server)', () => {
       const first = await signToken({ sub: 'alice' });
       const second = await signToken({ sub: 'alice' });
       const bobs = await signToken({ sub: 'bob' });
-      const response = await handlers.logoutAll(await asCaller(first.token, 'POST', '/auth/logout-all'));
+      const response = await suite.handlers().logoutAll(await asCaller(first.token, 'POST', '/auth/logout-all'));
       expect(response.statusCode).toBe(204);
       expect([await isAlive(first.token), await isAlive(second.token), await isAlive(bobs.token)]).toEqual([false, false, true]);
     });
@@ -219,7 +213,7 @@ describe('Handlers (real redis-server)', () => {
       await new Promise((resolve) => setTimeout(resolve, 1100));
       const newer = await signToken({ sub: 'alice', ttl: 60 });
       await signToken({ sub: 'bob' });
-      const response = await handlers.listSessions(await asCaller(older.token, 'GET', '/auth/sessions'));
+      const response = await suite.handlers().listSessions(await asCaller(older.token, 'GET', '/auth/sessions'));
       expect(response.statusCode).toBe(200);
       const { sessions } = JSON.parse(response.body) as { sessions: Array<Record<string, unknown>> };
       expect(sessions).toEqual([
@@ -233,7 +227,8 @@ describe('Handlers (real redis-server)', () => {
       const caller = await signToken({ sub: 'alice' });
       const other = await signToken({ sub: 'alice' });
       const third = await signToken({ sub: 'alice' });
-      const end = async (jti: string) => handlers.endSession(await asCaller(caller.token, 'DELETE', `/auth/sessions/${jti}`, { pathParameters: { jti } }));
+      const end = async (jti: string) =>
+        suite.handlers().endSession(await asCaller(caller.token, 'DELETE', `/auth/sessions/${jti}`, { pathParameters: { jti } }));
       expect((await end(other.jti)).statusCode).toBe(204);
       expect((await end(encodeURIComponent(third.jti))).statusCode).toBe(204);
       expect([await isAlive(caller.token), await isAlive(other.token), await isAlive(third.token)]).toEqual([true, false, false]);
@@ -243,7 +238,7 @@ describe('Handlers (real redis-server)', () => {
     it("answers 404 for another user's session, and it stays alive", async () => {
       const alice = await signToken({ sub: 'alice' });
       const bob = await signToken({ sub: 'bob' });
-      const response = await handlers.endSession(await asCaller(alice.token, 'DELETE', '/auth/sessions/x', { pathParameters: { jti: bob.jti } }));
+      const response = await suite.handlers().endSession(await asCaller(alice.token, 'DELETE', '/auth/sessions/x', { pathParameters: { jti: bob.jti } }));
       expect(response.statusCode).toBe(404);
       expect(JSON.parse(response.body)).toEqual({ error: 'SESSION_NOT_FOUND', message: 'no live session with that jti' });
       expect(await isAlive(bob.token)).toBe(true);
@@ -256,7 +251,7 @@ describe('Handlers (real redis-server)', () => {
     it('ends every session of a subject', async () => {
       const tokens = [await signToken({ sub: 'mallory' }), await signToken({ sub: 'mallory' })];
       const bystander = await signToken({ sub: 'alice' });
-      const response = await handlers.revoke(revokeEvent({ sub: 'mallory' }));
+      const response = await suite.handlers().revoke(revokeEvent({ sub: 'mallory' }));
       expect(response.statusCode).toBe(200);
       expect(JSON.parse(response.body)).toEqual({ revoked: 2 });
       for (const { token } of tokens) await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
@@ -265,9 +260,9 @@ describe('Handlers (real redis-server)', () => {
 
     it('ends one token by jti', async () => {
       const { token, jti } = await signToken({ sub: 'mallory' });
-      expect(JSON.parse((await handlers.revoke(revokeEvent({ jti }))).body)).toEqual({ revoked: 1 });
+      expect(JSON.parse((await suite.handlers().revoke(revokeEvent({ jti }))).body)).toEqual({ revoked: 1 });
       await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
-      expect(JSON.parse((await handlers.revoke(revokeEvent({ jti }))).body)).toEqual({ revoked: 0 });
+      expect(JSON.parse((await suite.handlers().revoke(revokeEvent({ jti }))).body)).toEqual({ revoked: 0 });
     });
 
     it.each([
@@ -279,7 +274,7 @@ describe('Handlers (real redis-server)', () => {
     ])('answers 400 for %p and changes nothing', async (body, message) => {
       await signToken({ sub: 'a' });
       const before = await storedKeys();
-      const response = await handlers.revoke(revokeEvent(body));
+      const response = await suite.handlers().revoke(revokeEvent(body));
       expect(response.statusCode).toBe(400);
       expect((JSON.parse(response.body) as { message: unknown }).message).toMatch(message);
       expect(await storedKeys()).toBe(before);
@@ -289,14 +284,14 @@ describe('Handlers (real redis-server)', () => {
   describe('revoke-all (kill switch)', () => {
     it('refuses to run without the explicit confirmation', async () => {
       const { token } = await signToken();
-      await expect(handlers.revokeAll({})).rejects.toThrow(/confirm/);
-      await expect(handlers.revokeAll(null)).rejects.toThrow(/confirm/);
+      await expect(suite.handlers().revokeAll({})).rejects.toThrow(/confirm/);
+      await expect(suite.handlers().revokeAll(null)).rejects.toThrow(/confirm/);
       await expect(authorize(`Bearer ${token}`)).resolves.toMatchObject({ principalId: 'user-1' });
     });
 
     it('revokes every live token', async () => {
       const issued = [await signToken({ sub: 'a' }), await signToken({ sub: 'b' }), await signToken({ sub: 'b' })];
-      await expect(handlers.revokeAll({ confirm: 'revoke-all' })).resolves.toMatchObject({ revoked: 3 });
+      await expect(suite.handlers().revokeAll({ confirm: 'revoke-all' })).resolves.toMatchObject({ revoked: 3 });
       for (const { token } of issued) await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
       expect(await storedKeys()).toBe(0);
     });
@@ -311,9 +306,9 @@ describe('Handlers (real redis-server)', () => {
       expect(lines).toContainEqual(expect.objectContaining({ message: 'sign', outcome: 'issued', jti, sub: 'user-1', latencyMs: expect.any(Number) }));
       expect(lines).toContainEqual(expect.objectContaining({ message: 'authorize', outcome: 'allow', jti, sub: 'user-1' }));
       expect(lines).toContainEqual(expect.objectContaining({ message: 'authorize', outcome: 'deny', reason: 'TOKEN_INVALID' }));
-      await handlers.logout(
-        proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: (await authorize(`Bearer ${token}`)).context as Record<string, unknown> }),
-      );
+      await suite
+        .handlers()
+        .logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: (await authorize(`Bearer ${token}`)).context as Record<string, unknown> }));
       await authorize(`Bearer ${token}`).catch(() => undefined);
       const revoked = logLines()
         .map((line) => JSON.parse(line) as Record<string, unknown>)
@@ -331,7 +326,7 @@ describe('Handlers (real redis-server)', () => {
     it('tags the decision line with its request id, and carries EMF metrics on it', async () => {
       const { token, jti } = await signToken();
       logLines().length = 0;
-      await handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`), { awsRequestId: 'req-allow-1' });
+      await suite.handlers().authorizer(tokenAuthorizerEvent(`Bearer ${token}`), { awsRequestId: 'req-allow-1' });
       const decision = lines().find((line) => line.message === 'authorize');
       expect(decision).toMatchObject({
         requestId: 'req-allow-1',
@@ -372,10 +367,13 @@ describe('Handlers (real redis-server)', () => {
         (policy) => policy.context as Record<string, unknown>,
       );
       await Promise.all([
-        handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`), { awsRequestId: 'req-a' }),
-        handlers.logoutAll(proxyEvent({ method: 'POST', path: '/auth/logout-all', authorizer: callers[1] }), { awsRequestId: 'req-b' }),
-        handlers.sign(signEvent({ sub: 'user-3' }), { awsRequestId: 'req-c' }),
-        handlers.authorizer(tokenAuthorizerEvent('Bearer not.a.jwt'), { awsRequestId: 'req-d' }).catch(() => undefined),
+        suite.handlers().authorizer(tokenAuthorizerEvent(`Bearer ${token}`), { awsRequestId: 'req-a' }),
+        suite.handlers().logoutAll(proxyEvent({ method: 'POST', path: '/auth/logout-all', authorizer: callers[1] }), { awsRequestId: 'req-b' }),
+        suite.handlers().sign(signEvent({ sub: 'user-3' }), { awsRequestId: 'req-c' }),
+        suite
+          .handlers()
+          .authorizer(tokenAuthorizerEvent('Bearer not.a.jwt'), { awsRequestId: 'req-d' })
+          .catch(() => undefined),
       ]);
       const calls = Object.fromEntries(
         lines().flatMap((line) =>
@@ -388,7 +386,7 @@ describe('Handlers (real redis-server)', () => {
 
     it('counts refusals by reason, and HTTP routes by status', async () => {
       await authorize('Bearer not.a.jwt').catch(() => undefined);
-      await handlers.sign(signEvent({ sub: '' }), { awsRequestId: 'req-bad-body' });
+      await suite.handlers().sign(signEvent({ sub: '' }), { awsRequestId: 'req-bad-body' });
       expect(lines()).toContainEqual(
         expect.objectContaining({ message: 'authorize', Function: 'authorizer', Outcome: 'deny', Reason: 'TOKEN_MALFORMED', RedisCalls: 0 }),
       );

@@ -4,28 +4,22 @@ import { expect } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { httpAuthorizerEvent, proxyEventV2 } from '../../testkit/events-v2';
-import { coldStart, type Container } from '../../testkit/cold-start';
-import { eventually, useContainers, useLogLines, useRedisServer } from '../../testkit/fixtures';
+import { coldStart } from '../../testkit/cold-start';
+import { eventually, useContainerOnServer } from '../../testkit/fixtures';
 
 const SECRET = 'http-authorizer-test-secret-0123456789abcdef';
 
 describe('HTTP API authorizer and routes (real redis-server)', () => {
-  const container = useContainers('suite');
-  const server = useRedisServer({ flushEachTest: true });
-  const logLines = useLogLines();
-  let handlers: Container;
-
-  beforeAll(() => {
-    handlers = container({ REDIS_URL: server().url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300', LOG_LEVEL: 'info' });
-  });
+  const suite = useContainerOnServer({ JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300' });
+  const { server, logLines } = suite;
 
   async function signToken(sub = 'user-1', claims: Record<string, unknown> = { role: 'admin' }) {
-    const response = await handlers.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims }) }));
+    const response = await suite.handlers().sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims }) }));
     expect(response.statusCode).toBe(201);
     return JSON.parse(response.body) as { token: string; jti: string };
   }
 
-  const authorize = (headers: Record<string, string>) => handlers.httpAuthorizer(httpAuthorizerEvent(headers));
+  const authorize = (headers: Record<string, string>) => suite.handlers().httpAuthorizer(httpAuthorizerEvent(headers));
 
   /** Authorizes like the HTTP API, then calls the route with the context where payload 2.0 puts it. */
   async function callV2(
@@ -42,7 +36,7 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
     it('allows a live token, with the very context the REST authorizer passes on', async () => {
       const { token, jti } = await signToken();
       const decision = await authorize({ authorization: `Bearer ${token}` });
-      const rest = await handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`));
+      const rest = await suite.handlers().authorizer(tokenAuthorizerEvent(`Bearer ${token}`));
       expect(decision).toEqual({ isAuthorized: true, context: rest.context });
       expect(decision).toEqual({
         isAuthorized: true,
@@ -124,10 +118,10 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
   describe('the same handlers behind the HTTP API (payload 2.0)', () => {
     it('GET /me answers as it does behind the REST API', async () => {
       const { token, jti } = await signToken();
-      const v2 = await callV2(handlers.me, token, { method: 'GET', path: '/me' });
-      const rest = await handlers.me(
-        proxyEvent({ method: 'GET', path: '/me', authorizer: (await handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`))).context ?? {} }),
-      );
+      const v2 = await callV2(suite.handlers().me, token, { method: 'GET', path: '/me' });
+      const rest = await suite
+        .handlers()
+        .me(proxyEvent({ method: 'GET', path: '/me', authorizer: (await suite.handlers().authorizer(tokenAuthorizerEvent(`Bearer ${token}`))).context ?? {} }));
       expect(v2).toEqual(rest);
       expect(v2).toMatchObject({ statusCode: 200 });
       expect(JSON.parse((v2 as APIGatewayProxyResult).body)).toMatchObject({ sub: 'user-1', jti, claims: { role: 'admin' } });
@@ -135,15 +129,15 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
 
     it('POST /auth/logout kills the token at once', async () => {
       const { token } = await signToken();
-      expect(await callV2(handlers.logout, token, { method: 'POST', path: '/auth/logout' })).toMatchObject({ statusCode: 204 });
-      expect(await callV2(handlers.me, token, { method: 'GET', path: '/me' })).toBe('forbidden');
+      expect(await callV2(suite.handlers().logout, token, { method: 'POST', path: '/auth/logout' })).toMatchObject({ statusCode: 204 });
+      expect(await callV2(suite.handlers().me, token, { method: 'GET', path: '/me' })).toBe('forbidden');
     });
 
     it('GET /auth/sessions, DELETE /auth/sessions/{jti} and POST /auth/logout-all act on the caller only', async () => {
       const first = await signToken('user-2');
       const second = await signToken('user-2');
       const bystander = await signToken('user-3');
-      const listed = await callV2(handlers.listSessions, first.token, { method: 'GET', path: '/auth/sessions' });
+      const listed = await callV2(suite.handlers().listSessions, first.token, { method: 'GET', path: '/auth/sessions' });
       // Signed within the same millisecond, the two may list in either order: the order is not the point here.
       const { sessions } = JSON.parse((listed as APIGatewayProxyResult).body) as { sessions: { jti: string; current: boolean }[] };
       expect(sessions).toHaveLength(2);
@@ -151,28 +145,28 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
         expect.arrayContaining([expect.objectContaining({ jti: second.jti, current: false }), expect.objectContaining({ jti: first.jti, current: true })]),
       );
 
-      const endStranger = await callV2(handlers.endSession, first.token, {
+      const endStranger = await callV2(suite.handlers().endSession, first.token, {
         method: 'DELETE',
         path: '/auth/sessions/x',
         pathParameters: { jti: bystander.jti },
       });
       expect(endStranger).toMatchObject({ statusCode: 404 });
-      const endSecond = await callV2(handlers.endSession, first.token, {
+      const endSecond = await callV2(suite.handlers().endSession, first.token, {
         method: 'DELETE',
         path: '/auth/sessions/x',
         pathParameters: { jti: encodeURIComponent(second.jti) },
       });
       expect(endSecond).toMatchObject({ statusCode: 204 });
-      expect(await callV2(handlers.me, second.token, { method: 'GET', path: '/me' })).toBe('forbidden');
+      expect(await callV2(suite.handlers().me, second.token, { method: 'GET', path: '/me' })).toBe('forbidden');
 
-      expect(await callV2(handlers.logoutAll, first.token, { method: 'POST', path: '/auth/logout-all' })).toMatchObject({ statusCode: 204 });
-      expect(await callV2(handlers.me, first.token, { method: 'GET', path: '/me' })).toBe('forbidden');
-      expect(await callV2(handlers.me, bystander.token, { method: 'GET', path: '/me' })).toMatchObject({ statusCode: 200 });
+      expect(await callV2(suite.handlers().logoutAll, first.token, { method: 'POST', path: '/auth/logout-all' })).toMatchObject({ statusCode: 204 });
+      expect(await callV2(suite.handlers().me, first.token, { method: 'GET', path: '/me' })).toBe('forbidden');
+      expect(await callV2(suite.handlers().me, bystander.token, { method: 'GET', path: '/me' })).toMatchObject({ statusCode: 200 });
     });
 
     it('a route reached without the authorizer answers 500 and does nothing', async () => {
       const { jti } = await signToken();
-      const response = await handlers.logout(proxyEventV2({ method: 'POST', path: '/auth/logout' }));
+      const response = await suite.handlers().logout(proxyEventV2({ method: 'POST', path: '/auth/logout' }));
       expect(response.statusCode).toBe(500);
       expect(await (await server().admin()).exists(`jwt_label:${jti}`)).toBe(1);
     });

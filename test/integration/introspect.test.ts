@@ -4,9 +4,8 @@
 import { expect } from '@jest/globals';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { newJti } from '../../shared/sessions/store';
-import type { Container } from '../../testkit/cold-start';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
-import { eventually, useContainers, useLogLines, useRedisServer } from '../../testkit/fixtures';
+import { eventually, useContainerOnServer } from '../../testkit/fixtures';
 import { forgeJws } from '../../testkit/jws';
 
 const SECRET = 'introspect-test-secret-0123456789abcdefghij';
@@ -19,22 +18,16 @@ const introspectEvent = (body: string, contentType = 'application/json'): APIGat
 });
 
 describe('POST /auth/introspect (real redis-server)', () => {
-  const container = useContainers('suite');
-  const server = useRedisServer({ flushEachTest: true });
-  const logLines = useLogLines();
-  let handlers: Container;
-
-  beforeAll(() => {
-    handlers = container({ REDIS_URL: server().url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300', LOG_LEVEL: 'info' });
-  });
+  const suite = useContainerOnServer({ JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300' });
+  const { server, logLines } = suite;
 
   const sign = async (sub = 'user-1') => {
-    const response = await handlers.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims: { role: 'admin' } }) }));
+    const response = await suite.handlers().sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims: { role: 'admin' } }) }));
     expect(response.statusCode).toBe(201);
     return JSON.parse(response.body) as { token: string; jti: string };
   };
   const introspect = async (event: APIGatewayProxyEvent) => {
-    const response = await handlers.introspect(event);
+    const response = await suite.handlers().introspect(event);
     return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown>, headers: response.headers ?? {} };
   };
   const ofToken = (token: string) => introspect(introspectEvent(JSON.stringify({ token })));
@@ -58,9 +51,9 @@ describe('POST /auth/introspect (real redis-server)', () => {
 
   it('answers { active: false } alone, whatever the reason: revoked, logged out everywhere, expired, forged, malformed, too long', async () => {
     const revoked = await sign();
-    await handlers.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ jti: revoked.jti }) }));
+    await suite.handlers().revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ jti: revoked.jti }) }));
     const subjectRevoked = await sign('user-2');
-    await handlers.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ sub: 'user-2' }) }));
+    await suite.handlers().revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ sub: 'user-2' }) }));
     const now = Math.floor(Date.now() / 1000);
     const claims = { sub: 'user-3', jti: newJti('user-3'), iat: now - 100, iss: ISSUER, aud: AUDIENCE };
     const expired = forgeJws({ header: { alg: 'HS256', typ: 'JWT', kid: 'default' }, payload: { ...claims, exp: now - 10 }, secret: SECRET });
@@ -104,7 +97,7 @@ describe('POST /auth/introspect (real redis-server)', () => {
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({ error: 'BAD_REQUEST', message: expect.stringMatching(message) });
     expect((await (await server().admin()).keys('*')).sort()).toEqual(keysBefore.sort());
-    await expect(handlers.authorizer(tokenAuthorizerEvent(`Bearer ${token}`))).resolves.toMatchObject({ principalId: 'user-1' });
+    await expect(suite.handlers().authorizer(tokenAuthorizerEvent(`Bearer ${token}`))).resolves.toMatchObject({ principalId: 'user-1' });
   });
 
   it('answers 503, never "inactive", while Redis cannot answer, and describes the token again once it can', async () => {
@@ -116,7 +109,12 @@ describe('POST /auth/introspect (real redis-server)', () => {
     } finally {
       server().resume();
     }
-    await expect(eventually(async () => (await ofToken(token)).body)).resolves.toMatchObject({ active: true });
+    const recovered = eventually(async () => {
+      const answer = await ofToken(token);
+      if (answer.status !== 200) throw new Error(`still ${answer.status}`);
+      return answer.body;
+    });
+    await expect(recovered).resolves.toMatchObject({ active: true });
   });
 
   it('makes one Redis call, and logs the outcome and the jti, never the token', async () => {
