@@ -105,8 +105,11 @@ export function useContainerOnServer(env: Env): { server: () => RedisServer; han
   const server = useRedisServer({ flushEachTest: true });
   const logLines = useLogLines();
   let built: Container | undefined;
-  beforeAll(() => {
+  beforeAll(async () => {
     built = container({ REDIS_URL: server().url, LOG_LEVEL: 'info', ...env });
+    // Connected before the first test, whose own bound (short, in these suites) a busy machine could spend on it.
+    const { redis } = built.services;
+    await eventually(() => redis.primaryCount());
   });
   const handlers = () => {
     if (built === undefined) throw new Error('the container is built in beforeAll: use it in a test or a later hook');
