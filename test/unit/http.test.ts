@@ -46,4 +46,22 @@ describe('Function: parseJsonBody', () => {
     expect(() => parseJsonBody({ body, isBase64Encoded: false })).toThrow(ValidationError);
     expect(() => parseJsonBody({ body, isBase64Encoded: false })).toThrow(message);
   });
+
+  // JSON.parse keeps the last of two equal names silently; a proxy or a log reading the first would see another request.
+  it.each([
+    ['{"token":"a","token":"b"}', 'token'],
+    ['{"token":"a", "t\\u006fken" :"b"}', 'token'],
+    ['{"a"  \n\t :1,"a":2}', 'a'],
+    ['{"k\\\\":1,"k\\\\":2}', 'k\\'],
+    ['{"x":{"y":1},"y":2,"x":3}', 'x'],
+  ])('refuses %s, which names %p twice at its top level', (body, name) => {
+    expect(() => parseJsonBody({ body, isBase64Encoded: false })).toThrow(`request body gives the field ${JSON.stringify(name)} more than once`);
+  });
+
+  it.each(['{"a":{"token":1},"token":2}', '{"x":"\\"token\\":","token":1}', '[{"a":1},{"a":2}]', '{"a":1,"b":{"a":2,"a":3}}', '{"a":[1,{"a":2}],"b":"a"}'])(
+    'takes %s: no name repeated at its top level',
+    (body) => {
+      expect(() => parseJsonBody({ body, isBase64Encoded: false })).not.toThrow();
+    },
+  );
 });
