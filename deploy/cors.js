@@ -3,22 +3,24 @@
 // exports as `${file(./deploy/cors.js):name}` at package time; scripts/local-gateway.js applies the same
 // rules under `npm start`. Unset or empty, every export is "none", and the template holds no CORS at all.
 //
-// CORS applies to the Bearer routes alone, the ones a browser app calls with its user's token. The trusted
+// CORS applies to the browser routes alone: the Bearer routes, which a browser app calls with its user's token,
+// and POST /auth/refresh, which it calls with its refresh token. The trusted
 // routes (POST /auth/token, /auth/revoke and /auth/introspect) are called server to server with a secret a browser must never
 // hold: they get no preflight, so no browser can send them their API key.
 'use strict';
 
 /**
- * The Bearer routes, as the HTTP API serves them (the REST API under /<stage>). test/e2e/cors-template.test.ts
- * checks this list against the packaged template: exactly the routes behind an authorizer.
+ * The browser routes, as the HTTP API serves them (the REST API under /<stage>). test/e2e/cors-template.test.ts
+ * checks this list against the packaged template: exactly the routes behind an authorizer, and refresh.
  * @type {ReadonlyArray<{ method: 'GET' | 'POST' | 'DELETE', path: string }>}
  */
-const BEARER_ROUTES = [
+const BROWSER_ROUTES = [
   { method: 'GET', path: '/me' },
   { method: 'POST', path: '/auth/logout' },
   { method: 'POST', path: '/auth/logout-all' },
   { method: 'GET', path: '/auth/sessions' },
-  { method: 'DELETE', path: '/auth/sessions/{jti}' },
+  { method: 'DELETE', path: '/auth/sessions/{sid}' },
+  { method: 'POST', path: '/auth/refresh' },
 ];
 
 /** What a browser app sends: its token, and a JSON body. */
@@ -47,7 +49,7 @@ async function configuredOrigins({ resolveVariable }) {
 }
 
 /**
- * `cors` of each Bearer route's `http` event: an OPTIONS method answering the preflight (a MOCK
+ * `cors` of each browser route's `http` event: an OPTIONS method answering the preflight (a MOCK
  * integration). The responses themselves get their header from the Lambda (shared/http/cors.ts).
  * @param {Resolver} resolver
  */
@@ -88,4 +90,4 @@ async function gatewayResponses(resolver) {
   return { Resources: Object.fromEntries(names.map((name) => [name, { Properties: { ResponseParameters: { ...ResponseParameters } } }])) };
 }
 
-module.exports = { BEARER_ROUTES, ALLOWED_HEADERS, parseOrigins, restCors, httpApiCors, gatewayResponses };
+module.exports = { BROWSER_ROUTES, ALLOWED_HEADERS, parseOrigins, restCors, httpApiCors, gatewayResponses };

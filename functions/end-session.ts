@@ -1,4 +1,4 @@
-// DELETE /auth/sessions/{jti} (behind the authorizer): ends one of the caller's sessions.
+// DELETE /auth/sessions/{sid} (behind the authorizer): ends one of the caller's sessions.
 import { endSessionHandler } from '../shared/handlers/end-session';
 import { containerServices } from '../shared/services';
 

@@ -1,4 +1,4 @@
-// POST /auth/logout (behind the authorizer): ends the presented token's session.
+// POST /auth/logout (behind the authorizer): ends this session, the others, or all of them.
 import { logoutHandler } from '../shared/handlers/logout';
 import { containerServices } from '../shared/services';
 

@@ -12,7 +12,7 @@
 'use strict';
 const { createServer, request, Agent } = require('node:http');
 const { pipeline } = require('node:stream');
-const { BEARER_ROUTES, ALLOWED_HEADERS } = require('../deploy/cors.js');
+const { BROWSER_ROUTES, ALLOWED_HEADERS } = require('../deploy/cors.js');
 
 /** Connection-level headers: each hop sets its own. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
@@ -28,7 +28,7 @@ function createLocalGateway({ upstreamPort, stage, origins }) {
   const agent = new Agent({ keepAlive: true });
   return createServer((req, res) => {
     const origin = req.headers.origin;
-    const methods = bearerMethods((req.url ?? '/').split('?')[0] ?? '/', stage);
+    const methods = browserMethods((req.url ?? '/').split('?')[0] ?? '/', stage);
     const cors = origins.length > 0 && methods.length > 0;
     const allowed = cors && origin !== undefined && origins.includes(origin);
 
@@ -86,10 +86,10 @@ function createLocalGateway({ upstreamPort, stage, origins }) {
  * @param {string} stage
  * @returns {string[]}
  */
-function bearerMethods(pathname, stage) {
+function browserMethods(pathname, stage) {
   const segments = pathname.split('/');
   const routePath = segments[1] === stage ? segments.slice(0, 1).concat(segments.slice(2)) : segments;
-  return BEARER_ROUTES.filter(({ path }) => matches(path.split('/'), routePath)).map(({ method }) => method);
+  return BROWSER_ROUTES.filter(({ path }) => matches(path.split('/'), routePath)).map(({ method }) => method);
 }
 
 /** @param {string[]} template @param {string[]} segments */
@@ -97,4 +97,4 @@ function matches(template, segments) {
   return template.length === segments.length && template.every((part, index) => (part.startsWith('{') ? segments[index] !== '' : part === segments[index]));
 }
 
-module.exports = { createLocalGateway, bearerMethods };
+module.exports = { createLocalGateway, browserMethods };

@@ -7,6 +7,8 @@ export const DEVELOPMENT_SECRET = 'local-development-secret-do-not-deploy-012345
 
 const MIN_SECRET_BYTES = 32;
 const MAX_SESSIONS_LIMIT = 1000;
+/** The longest a token may live is the longest a session may. */
+const MAX_SESSION_AGE = MAX_TTL_LIMIT;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -49,6 +51,12 @@ export interface SessionConfig {
   maxSessions: number;
   /** SESSION_LIMIT: what sign does for a subject at the cap: end its oldest session, or refuse (409). */
   onLimit: SessionLimitAction;
+  /** SESSION_MAX_AGE: a session's absolute lifetime, refreshes included; no token of it outlives it. */
+  maxAgeSeconds: number;
+  /** REFRESH_IDLE_TTL: a refresh token unused this long expires (and at its session's end at the latest). */
+  refreshIdleTtlSeconds: number;
+  /** REFRESH_REUSE_GRACE: for this long after a rotation, the rotated token gets the same new pair again. */
+  refreshReuseGraceSeconds: number;
 }
 
 export interface Config {
@@ -86,6 +94,9 @@ export const CONFIG_VARIABLES = [
   'MAX_TTL',
   'MAX_SESSIONS',
   'SESSION_LIMIT',
+  'SESSION_MAX_AGE',
+  'REFRESH_IDLE_TTL',
+  'REFRESH_REUSE_GRACE',
   'LOG_LEVEL',
   'CORS_ORIGINS',
   // Set by serverless offline itself, never by a deployment.
@@ -99,13 +110,17 @@ export function loadConfig(env: Env): Config {
   if (defaultTtlSeconds > maxTtlSeconds) {
     throw new ConfigError(`TOKEN_TTL (${defaultTtlSeconds}) must not exceed MAX_TTL (${maxTtlSeconds})`);
   }
+  const sessions = loadSessionConfig(env);
+  if (maxTtlSeconds > sessions.maxAgeSeconds) {
+    throw new ConfigError(`MAX_TTL (${maxTtlSeconds}) must not exceed SESSION_MAX_AGE (${sessions.maxAgeSeconds}): no token outlives its session`);
+  }
   const keyringParameter = env.JWT_KEYS_SSM_PARAMETER?.trim() ?? '';
   if (keyringParameter !== '' && ((env.JWT_KEYS?.trim() ?? '') !== '' || (env.JWT_SECRET ?? '') !== '')) {
     throw new ConfigError('set one of JWT_KEYS_SSM_PARAMETER, JWT_KEYS or JWT_SECRET, not several');
   }
   return {
     redis: loadRedisConfig(env),
-    sessions: loadSessionConfig(env),
+    sessions,
     keySource: keyringParameter === '' ? { from: 'environment' } : { from: 'ssm', parameterName: keyringParameter },
     tokens: {
       keys: keyringParameter === '' ? readSigningKeys(env, offline) : [],
@@ -131,14 +146,21 @@ export function loadRedisConfig(env: Env): RedisConfig {
 }
 
 /**
- * MAX_SESSIONS and SESSION_LIMIT. At most 1,000 sessions: a listing of them stays near 100 KB, and no
- * per-subject script holds Redis for more than a few milliseconds (docs/operations.md, Capacity).
+ * MAX_SESSIONS, SESSION_LIMIT and the sessions' lifetimes. At most 1,000 sessions: a listing of them stays near
+ * 100 KB, and no per-subject script holds Redis for more than a few milliseconds (docs/operations.md, Capacity).
  */
 export function loadSessionConfig(env: Env): SessionConfig {
   const raw = env.SESSION_LIMIT?.trim() ?? '';
   const onLimit = raw === '' ? 'end-oldest' : SESSION_LIMIT_ACTIONS.find((action) => action === raw);
   if (onLimit === undefined) throw new ConfigError(`SESSION_LIMIT must be one of ${SESSION_LIMIT_ACTIONS.join(', ')}, got "${env.SESSION_LIMIT}"`);
-  return { maxSessions: readInteger(env, 'MAX_SESSIONS', 100, 1, MAX_SESSIONS_LIMIT), onLimit };
+  return {
+    maxSessions: readInteger(env, 'MAX_SESSIONS', 100, 1, MAX_SESSIONS_LIMIT),
+    onLimit,
+    maxAgeSeconds: readInteger(env, 'SESSION_MAX_AGE', 30 * 86_400, 1, MAX_SESSION_AGE),
+    refreshIdleTtlSeconds: readInteger(env, 'REFRESH_IDLE_TTL', 7 * 86_400, 1, MAX_SESSION_AGE),
+    // A retry comes within seconds; a longer window only widens what a thief racing the client may take.
+    refreshReuseGraceSeconds: readInteger(env, 'REFRESH_REUSE_GRACE', 10, 0, 300),
+  };
 }
 
 function readRedisUrl(env: Env): string {

@@ -62,6 +62,22 @@ export class TokenRevokedError extends AuthError {
   }
 }
 
+/**
+ * A refresh token was refused: unknown, malformed, expired, of an ended session, or used already (and then its
+ * session has just been ended). One code and one message for all of them, so an answer tells a caller nothing
+ * about which; `reason` and the session's identity are for the log line only.
+ */
+export class RefreshTokenInvalidError extends AuthError {
+  readonly code = 'REFRESH_TOKEN_INVALID';
+
+  constructor(
+    readonly reason: 'malformed' | 'unknown' | 'expired' | 'revoked' | 'reused',
+    readonly identity: { sid?: string; sub?: string } = {},
+  ) {
+    super('refresh token is not valid: sign in again');
+  }
+}
+
 /** Sign refused: the subject already holds MAX_SESSIONS live sessions, and SESSION_LIMIT is `refuse`. Nothing was stored. */
 export class SessionLimitError extends AppError {
   readonly code = 'SESSION_LIMIT_REACHED';

@@ -10,6 +10,8 @@ import type { CustomClaims, VerifiedToken } from './tokens';
 export interface AuthorizerContext {
   sub: string;
   jti: string;
+  /** The token's session; empty for a token signed before sessions existed. */
+  sid: string;
   iat: number;
   exp: number;
   /**
@@ -37,6 +39,7 @@ export function authorizerContext(token: VerifiedToken): AuthorizerContext {
   return {
     sub: token.sub,
     jti: token.jti,
+    sid: token.sid ?? '',
     iat: token.iat,
     exp: token.exp,
     customClaims: JSON.stringify(token.claims),
@@ -57,6 +60,7 @@ export function allowPolicy(token: VerifiedToken, methodArn: string): APIGateway
 export interface CallerIdentity {
   sub: string;
   jti: string;
+  sid?: string;
   iat: number;
   exp: number;
   claims: CustomClaims;
@@ -80,7 +84,7 @@ export function callerIdentity(event: AuthorizedEvent): CallerIdentity | undefin
   const authorizer = event.requestContext?.authorizer;
   const context = event.version === '2.0' ? (isRecord(authorizer) ? authorizer.lambda : undefined) : authorizer;
   if (!isRecord(context)) return undefined;
-  const { sub, jti } = context;
+  const { sub, jti, sid } = context;
   const iat = Number(context.iat);
   const exp = Number(context.exp);
   if (typeof sub !== 'string' || typeof jti !== 'string' || !Number.isFinite(iat) || !Number.isFinite(exp)) {
@@ -93,7 +97,7 @@ export function callerIdentity(event: AuthorizedEvent): CallerIdentity | undefin
     return undefined;
   }
   if (!isRecord(claims) || Array.isArray(claims)) return undefined;
-  return { sub, jti, iat, exp, claims };
+  return { sub, jti, ...(typeof sid === 'string' && sid !== '' ? { sid } : {}), iat, exp, claims };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,39 +1,71 @@
 // Issues and verifies tokens. A token is valid only while its label `jwt_label:<jti>` exists in Redis (the
 // allowlist jwt-redis defines, kept in its format) and its subject's revocations have not overtaken it, so
 // deleting the label, or revoking the subject, kills the token at once.
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { depthExceeds, isNumericDate, MAX_CLAIMS_DEPTH, subjectProblem, unsafeClaimNames } from './claims';
 import type { SigningKeyConfig, TokenConfig } from '../config';
-import { TokenExpiredError, TokenInvalidError, TokenMalformedError, TokenNotYetValidError, TokenRevokedError } from '../errors';
+import { RefreshTokenInvalidError, TokenExpiredError, TokenInvalidError, TokenMalformedError, TokenNotYetValidError, TokenRevokedError } from '../errors';
 import { hmacKey, HmacKeyring, signHs256, verifyHs256, type HmacKey } from './jws';
 import type { RequestScope } from '../telemetry/log';
 import type { RedisConnection } from '../redis/connection';
-import { newJti, readLiveLabel, subjectTag, tagOfJti, type SessionStore } from '../sessions/store';
+import { newId, newIdInSlot, subjectTag, tagOf } from '../sessions/keys';
+import { readLiveLabel, type SessionStore } from '../sessions/store';
+import type { RotationReply } from '../sessions/lua';
+import {
+  formatRefreshToken,
+  hashSecret,
+  newRefreshToken,
+  newSecret,
+  openNextSecret,
+  parseRefreshToken,
+  sealNextSecret,
+  type RefreshToken,
+} from '../sessions/refresh-token';
 
 /** Claim names the service sets itself; a caller may not supply them. */
-export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']);
+export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid']);
 
 export type CustomClaims = Record<string, unknown>;
+
+/** What the trusted backend may say about a login: shown in session listings, never used to decide. */
+export interface SessionMetadata {
+  device?: string;
+  ip?: string;
+}
 
 export interface IssueRequest {
   sub: string;
   claims: CustomClaims;
   ttlSeconds: number;
+  /** Also issue a refresh token for the new session. */
+  refresh: boolean;
+  session: SessionMetadata;
 }
 
 export interface IssuedToken {
   token: string;
   jti: string;
+  sid: string;
   sub: string;
   kid: string;
   expiresIn: number;
   /** Seconds since the epoch, the token's `exp`. */
   expiresAt: number;
+  /** With a refresh token: it, and the seconds until it expires unused. */
+  refresh?: { token: string; expiresIn: number };
+}
+
+/** A refresh's answer: a new pair, or the same pair again (a retry within the grace window). */
+export interface RefreshedTokens extends IssuedToken {
+  refresh: { token: string; expiresIn: number };
+  replayed: boolean;
 }
 
 export interface VerifiedToken {
   sub: string;
   jti: string;
+  /** The session it was issued for. Tokens signed before sessions existed have none. */
+  sid?: string;
   iat: number;
   exp: number;
   claims: CustomClaims;
@@ -73,21 +105,113 @@ export class TokenService {
   }
 
   /**
-   * Signs the token, then stores its label and indexes it under the subject in one atomic script: no token
-   * leaves here whose label was not written. jwt-redis's own sign writes the label with a bare SET, which
-   * could not update the index in the same step.
+   * Signs the token, then creates its session with the token's label in one atomic script: no token leaves
+   * here whose label was not written. jwt-redis's own sign writes the label with a bare SET, which could not
+   * create the session in the same step.
    */
   async issue(request: IssueRequest, scope?: RequestScope): Promise<IssuedToken> {
     const signing = (this.#keyring ?? (await this.keyring())).signing;
+    const { maxAgeSeconds, refreshIdleTtlSeconds } = this.sessions.limits;
     const nowMs = this.now();
     const iat = Math.floor(nowMs / 1000);
-    const exp = iat + request.ttlSeconds;
-    const jti = newJti(request.sub);
-    // Claims in jsonwebtoken.sign's order, so that a token is byte for byte the one it would make.
-    const payload = { ...request.claims, jti, iat, exp, aud: this.config.audience, iss: this.config.issuer, sub: request.sub };
-    const token = signHs256(signing, payload);
-    await this.sessions.register(request.sub, jti, exp, nowMs, scope);
-    return { token, jti, sub: request.sub, kid: signing.kid, expiresIn: request.ttlSeconds, expiresAt: exp };
+    const sessionEnd = iat + maxAgeSeconds;
+    const exp = Math.min(iat + request.ttlSeconds, sessionEnd);
+    const sid = newId(request.sub);
+    const jti = newId(request.sub);
+    const refreshToken = request.refresh ? newRefreshToken(sid) : undefined;
+    const refreshExpiresAt = Math.min(iat + refreshIdleTtlSeconds, sessionEnd);
+    const token = signHs256(signing, this.payload(request.sub, sid, jti, iat, exp, request.claims));
+    await this.sessions.register(
+      {
+        sid,
+        jti,
+        sub: request.sub,
+        issuedAtMs: nowMs,
+        exp,
+        expiresAt: sessionEnd,
+        ...request.session,
+        ...(refreshToken === undefined
+          ? {}
+          : {
+              refresh: {
+                claimsJson: JSON.stringify(request.claims),
+                ttlSeconds: request.ttlSeconds,
+                familyHash: hashSecret(refreshToken.family),
+                secretHash: hashSecret(refreshToken.secret),
+                expiresAt: refreshExpiresAt,
+              },
+            }),
+      },
+      scope,
+    );
+    return {
+      token,
+      jti,
+      sid,
+      sub: request.sub,
+      kid: signing.kid,
+      expiresIn: exp - iat,
+      expiresAt: exp,
+      ...(refreshToken === undefined ? {} : { refresh: { token: formatRefreshToken(refreshToken), expiresIn: refreshExpiresAt - iat } }),
+    };
+  }
+
+  /**
+   * Rotates a refresh token: a new access token and a new refresh token for its session, the presented one used
+   * up; within REFRESH_REUSE_GRACE of a rotation, the token it rotated gets the same pair again. A used token
+   * presented later ends the session, every access token it issued included. One script decides and writes
+   * (shared/sessions/lua.ts, rotateRefresh); the access token is signed after, from what it returned.
+   * Throws RefreshTokenInvalidError for every refusal, whatever its reason.
+   */
+  async refresh(presentedToken: string, scope?: RequestScope): Promise<RefreshedTokens> {
+    const presented = parseRefreshToken(presentedToken);
+    if (presented === undefined) throw new RefreshTokenInvalidError('malformed');
+    const signing = (this.#keyring ?? (await this.keyring())).signing;
+    const { refreshIdleTtlSeconds, refreshReuseGraceSeconds } = this.sessions.limits;
+    const next = newSecret();
+    const reply = await this.sessions.rotate(
+      presented.tag,
+      {
+        sid: presented.sid,
+        familyHash: hashSecret(presented.family),
+        secretHash: hashSecret(presented.secret),
+        nextSecretHash: hashSecret(next),
+        sealedNext: sealNextSecret(presented, next),
+        jti: newIdInSlot(presented.tag),
+        nowMs: this.now(),
+        idleTtlSeconds: refreshIdleTtlSeconds,
+        // At least 1 ms: Redis refuses a PX of 0; a grace of 0 s then lets no retry through in practice.
+        graceMs: Math.max(1, refreshReuseGraceSeconds * 1000),
+      },
+      scope,
+    );
+    return this.signRotation(signing, presented, reply);
+  }
+
+  private signRotation(signing: HmacKey, presented: RefreshToken, reply: RotationReply): RefreshedTokens {
+    if (reply[0] === 'refused') throw new RefreshTokenInvalidError(reply[1] as 'unknown' | 'expired' | 'revoked', { sid: presented.sid });
+    if (reply[0] === 'reused') throw new RefreshTokenInvalidError('reused', { sid: presented.sid, sub: reply[1] });
+    const [outcome, sealedNext, jti, iatText, expText, refreshExpiresText, sub, claimsJson] = reply;
+    const iat = Number(iatText);
+    const exp = Number(expText);
+    const claims = JSON.parse(claimsJson) as CustomClaims;
+    const secret = openNextSecret(presented, sealedNext);
+    return {
+      token: signHs256(signing, this.payload(sub, presented.sid, jti, iat, exp, claims)),
+      jti,
+      sid: presented.sid,
+      sub,
+      kid: signing.kid,
+      expiresIn: exp - iat,
+      expiresAt: exp,
+      refresh: { token: formatRefreshToken({ ...presented, secret }), expiresIn: Number(refreshExpiresText) - iat },
+      replayed: outcome === 'replayed',
+    };
+  }
+
+  /** Claims in jsonwebtoken.sign's order, so that a token is byte for byte the one it would make. */
+  private payload(sub: string, sid: string, jti: string, iat: number, exp: number, claims: CustomClaims): Record<string, unknown> {
+    return { ...claims, sid, jti, iat, exp, aud: this.config.audience, iss: this.config.issuer, sub };
   }
 
   /**
@@ -136,15 +260,18 @@ function readClaims(payload: unknown, config: TokenConfig, now: number): Verifie
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new TokenMalformedError('token payload is not a JSON object');
   }
-  const { sub, jti, iat, exp, nbf, iss, aud } = payload as Record<string, unknown>;
+  const { sub, jti, sid, iat, exp, nbf, iss, aud } = payload as Record<string, unknown>;
   if (!isNumericDate(exp)) throw new TokenInvalidError('token has no valid exp claim (whole seconds, 1970 to 9999)');
   if (!isNumericDate(iat)) throw new TokenInvalidError('token has no valid iat claim (whole seconds, 1970 to 9999)');
   if (nbf !== undefined && !isNumericDate(nbf)) throw new TokenInvalidError('token has an invalid nbf claim (whole seconds, 1970 to 9999)');
   if (subjectProblem(sub) !== undefined) throw new TokenInvalidError('token has no valid sub claim');
   // The jti's tag names the counter that revokes the token: it must be its subject's, or revoking that
   // subject would leave a token minted with a leaked key for one subject's live label, naming another, alive.
-  // tagOfJti is undefined for anything not shaped as a jti: one match checks the shape and reads the tag.
-  if (typeof jti !== 'string' || tagOfJti(jti) !== subjectTag(sub as string)) throw new TokenInvalidError('token has no valid jti claim');
+  // tagOf is undefined for anything not shaped as a jti: one match checks the shape and reads the tag.
+  const tag = subjectTag(sub as string);
+  if (typeof jti !== 'string' || tagOf(jti) !== tag) throw new TokenInvalidError('token has no valid jti claim');
+  // Its session is ended by the caller's logout: it must be one of the same subject's.
+  if (sid !== undefined && (typeof sid !== 'string' || tagOf(sid) !== tag)) throw new TokenInvalidError('token has an invalid sid claim');
   if (iss !== config.issuer) throw new TokenInvalidError(`token iss is not ${config.issuer}`);
   // RFC 7519 §4.1.3: one audience, or a list that holds ours.
   if (aud !== config.audience && !(Array.isArray(aud) && aud.includes(config.audience))) throw new TokenInvalidError(`token aud is not ${config.audience}`);
@@ -152,11 +279,12 @@ function readClaims(payload: unknown, config: TokenConfig, now: number): Verifie
   if (nbf !== undefined && nbf > now) throw new TokenNotYetValidError(`token not valid before ${new Date(nbf * 1000).toISOString()}`);
   if (iat > exp) throw new TokenInvalidError('token was issued after it expires (iat > exp)');
   const custom = Object.keys(payload).filter((name) => !RESERVED_CLAIMS.has(name));
-  if (custom.length === 0) return { sub: sub as string, jti, iat, exp, claims: {} };
+  const identity = { sub: sub as string, jti, ...(sid === undefined ? {} : { sid }), iat, exp };
+  if (custom.length === 0) return { ...identity, claims: {} };
   if (unsafeClaimNames(custom).length > 0) throw new TokenInvalidError('token has a claim named like an Object.prototype member');
   // fromEntries defines own properties: a "__proto__" claim stays a claim, not the object's prototype.
   const claims: CustomClaims = Object.fromEntries(custom.map((name) => [name, (payload as Record<string, unknown>)[name]]));
   // The authorizer serializes them into its context, recursively.
   if (depthExceeds(claims, MAX_CLAIMS_DEPTH)) throw new TokenInvalidError(`token claims nest deeper than ${MAX_CLAIMS_DEPTH} levels`);
-  return { sub: sub as string, jti, iat, exp, claims };
+  return { ...identity, claims };
 }

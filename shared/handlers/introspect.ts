@@ -19,10 +19,10 @@ export function introspectHandler({ config, log, tokens }: Services): ProxyHandl
       });
       if (token.length > MAX_TOKEN_LENGTH) return inactive('TOKEN_MALFORMED');
       try {
-        const { sub, jti, iat, exp } = await tokens.verify(token, scope);
+        const { sub, jti, sid, iat, exp } = await tokens.verify(token, scope);
         return {
-          response: json(200, { active: true, token_type: 'Bearer', sub, jti, iat, exp, iss: issuer, aud: audience }),
-          log: { outcome: 'active', jti, sub },
+          response: json(200, { active: true, token_type: 'Bearer', sub, ...(sid === undefined ? {} : { sid }), jti, iat, exp, iss: issuer, aud: audience }),
+          log: { outcome: 'active', jti, sid, sub },
         };
       } catch (error) {
         // Redis or the keyring unavailable is not an answer: the frame makes it a 503, never "inactive".

@@ -9,8 +9,8 @@ export function listSessionsHandler({ config, log, sessions, now }: Services): A
     async (caller, _request, scope) => {
       const live = await sessions.list(caller.sub, Math.floor(now() / 1000), scope);
       return {
-        response: json(200, { sessions: live.map((session) => ({ ...session, current: session.jti === caller.jti })) }),
-        log: { outcome: 'listed', jti: caller.jti, sub: caller.sub, count: live.length },
+        response: json(200, { sessions: live.map((session) => ({ ...session, current: session.sid === caller.sid })) }),
+        log: { outcome: 'listed', jti: caller.jti, sid: caller.sid, sub: caller.sub, count: live.length },
       };
     },
     { corsOrigins: config.corsOrigins, log },

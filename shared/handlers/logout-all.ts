@@ -1,4 +1,5 @@
-// POST /auth/logout-all (behind the authorizer): ends every session of the caller, this one included.
+// POST /auth/logout-all (behind the authorizer): ends every session of the caller, this one included; the same
+// as POST /auth/logout with { "scope": "global" }.
 import { authorizedRoute, type AuthorizedProxyHandler } from '../http/frame';
 import { noContent } from '../http/messages';
 import type { Services } from '../services';
@@ -8,7 +9,7 @@ export function logoutAllHandler({ config, log, sessions }: Services): Authorize
     'logoutAll',
     async (caller, _request, scope) => {
       const ended = await sessions.endAll(caller.sub, scope);
-      return { response: noContent(), log: { outcome: 'revoked', jti: caller.jti, sub: caller.sub, ended } };
+      return { response: noContent(), log: { outcome: 'revoked', jti: caller.jti, sid: caller.sid, sub: caller.sub, scope: 'global', ended } };
     },
     { corsOrigins: config.corsOrigins, log },
   );

@@ -7,8 +7,8 @@ export function meHandler(options: AuthorizedRouteOptions): AuthorizedProxyHandl
   return authorizedRoute(
     'me',
     async (caller) => ({
-      response: json(200, { sub: caller.sub, jti: caller.jti, issuedAt: caller.iat, expiresAt: caller.exp, claims: caller.claims }),
-      log: { outcome: 'ok', jti: caller.jti, sub: caller.sub },
+      response: json(200, { sub: caller.sub, jti: caller.jti, sid: caller.sid, issuedAt: caller.iat, expiresAt: caller.exp, claims: caller.claims }),
+      log: { outcome: 'ok', jti: caller.jti, sid: caller.sid, sub: caller.sub },
     }),
     options,
   );

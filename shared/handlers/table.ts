@@ -11,12 +11,14 @@ import { listSessionsHandler } from './list-sessions';
 import { logoutHandler } from './logout';
 import { logoutAllHandler } from './logout-all';
 import { meHandler } from './me';
+import { refreshHandler } from './refresh';
 import { revokeHandler } from './revoke';
 import { revokeAllHandler } from './revoke-all';
 import { signHandler } from './sign';
 
 export const FUNCTIONS = {
   sign: { entry: 'functions/sign.ts', create: signHandler },
+  refresh: { entry: 'functions/refresh.ts', create: refreshHandler },
   logout: { entry: 'functions/logout.ts', create: logoutHandler },
   me: { entry: 'functions/me.ts', create: (services: Services) => meHandler({ corsOrigins: services.config.corsOrigins, log: services.log }) },
   logoutAll: { entry: 'functions/logout-all.ts', create: logoutAllHandler },

@@ -7,7 +7,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { requestOrigin, withCors } from './cors';
-import { KeyringUnavailableError, SessionLimitError, StoreUnavailableError, ValidationError } from '../errors';
+import { AuthError, KeyringUnavailableError, RefreshTokenInvalidError, SessionLimitError, StoreUnavailableError, ValidationError } from '../errors';
 import { errorBody } from './messages';
 import { describeError, newRequestScope, type Fields, type Logger, type RequestScope } from '../telemetry/log';
 import { writeRequestLine } from '../telemetry/metrics';
@@ -74,6 +74,21 @@ export function authorizedRoute(
   return async (event, context) => withCors(await handle(event, context), corsOrigins, requestOrigin(event.headers));
 }
 
+/**
+ * A route that needs no authorizer and no API key, on both APIs, called by browsers: its body is its credential
+ * (a refresh token). Its answers carry CORS headers as the Bearer routes' do.
+ */
+export function publicRoute(
+  name: string,
+  run: (request: RouteRequest, scope: RequestScope) => Promise<RouteResult>,
+  { corsOrigins, log }: AuthorizedRouteOptions,
+): AuthorizedProxyHandler {
+  const handle = frame(name, log, async (event: AuthorizedProxyEvent, scope) =>
+    run({ body: event.body ?? null, isBase64Encoded: event.isBase64Encoded, pathParameters: event.pathParameters ?? null }, scope),
+  );
+  return async (event, context) => withCors(await handle(event, context), corsOrigins, requestOrigin(event.headers));
+}
+
 function frame<E>(
   name: string,
   log: Logger,
@@ -103,6 +118,12 @@ function failure(name: string, error: unknown, started: number, scope: RequestSc
   if (error instanceof ValidationError) {
     writeRouteLine('info', name, { outcome: 'rejected', reason: error.message, status: 400 }, started, scope);
     return errorBody(400, error.code, error.message);
+  }
+  if (error instanceof AuthError) {
+    // The reason stays in the log: the answer is the same for every one of them.
+    const identity = error instanceof RefreshTokenInvalidError ? { reason: error.reason, ...error.identity } : { reason: error.code };
+    writeRouteLine('info', name, { outcome: 'refused', ...identity, status: 401 }, started, scope);
+    return errorBody(401, error.code, error.message, { 'WWW-Authenticate': 'Bearer' });
   }
   if (error instanceof SessionLimitError) {
     writeRouteLine('info', name, { outcome: 'refused', reason: error.message, status: 409 }, started, scope);

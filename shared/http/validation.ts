@@ -1,12 +1,15 @@
-// Checks the sign request body. Everything refused here is a 400 that changes nothing.
+// Checks request bodies. Everything refused here is a 400 that changes nothing.
+import { isIP } from 'node:net';
 import { depthExceeds, MAX_CLAIMS_DEPTH, subjectProblem, unsafeClaimNames } from '../auth/claims';
 import { ValidationError } from '../errors';
-import { isJti } from '../sessions/store';
-import { RESERVED_CLAIMS, type CustomClaims, type IssueRequest } from '../auth/tokens';
+import { isId } from '../sessions/keys';
+import { RESERVED_CLAIMS, type CustomClaims, type IssueRequest, type SessionMetadata } from '../auth/tokens';
 
 /** Claims travel in every request's Authorization header: keep them small. */
 export const MAX_CLAIMS_BYTES = 4 * 1024;
-const ALLOWED_FIELDS = new Set(['sub', 'claims', 'ttl']);
+const SIGN_FIELDS = ['sub', 'claims', 'ttl', 'refresh', 'session'];
+const SESSION_FIELDS = ['device', 'ip'];
+export const MAX_DEVICE_LENGTH = 128;
 
 export interface SignLimits {
   defaultTtlSeconds: number;
@@ -15,15 +18,39 @@ export interface SignLimits {
 
 export function parseSignRequest(body: unknown, limits: SignLimits): IssueRequest {
   if (!isPlainObject(body)) throw new ValidationError('request body must be a JSON object');
-  const unknownFields = Object.keys(body).filter((field) => !ALLOWED_FIELDS.has(field));
-  if (unknownFields.length > 0) {
-    throw new ValidationError(`unknown field(s): ${unknownFields.map((field) => JSON.stringify(field)).join(', ')}; allowed: sub, claims, ttl`);
-  }
+  refuseUnknownFields(body, SIGN_FIELDS);
+  if (body.refresh !== undefined && typeof body.refresh !== 'boolean') throw new ValidationError('refresh must be true or false');
   return {
     sub: parseSubject(body.sub),
     claims: parseClaims(body.claims),
     ttlSeconds: parseTtl(body.ttl, limits),
+    refresh: body.refresh === true,
+    session: parseSessionMetadata(body.session),
   };
+}
+
+function refuseUnknownFields(body: Record<string, unknown>, allowed: readonly string[], where = ''): void {
+  const unknownFields = Object.keys(body).filter((field) => !allowed.includes(field));
+  if (unknownFields.length > 0) {
+    throw new ValidationError(`unknown field(s)${where}: ${unknownFields.map((field) => JSON.stringify(field)).join(', ')}; allowed: ${allowed.join(', ')}`);
+  }
+}
+
+/** `{ device?, ip? }`: a label of at most 128 characters without control characters, and an IPv4 or IPv6 address. */
+function parseSessionMetadata(session: unknown): SessionMetadata {
+  if (session === undefined) return {};
+  if (!isPlainObject(session)) throw new ValidationError('session must be a JSON object: { "device"?: string, "ip"?: string }');
+  refuseUnknownFields(session, SESSION_FIELDS, ' in session');
+  const { device, ip } = session;
+  if (device !== undefined) {
+    // Shown to the user in their session list: nothing that could rewrite what is around it.
+    // eslint-disable-next-line no-control-regex
+    if (typeof device !== 'string' || device.length === 0 || [...device].length > MAX_DEVICE_LENGTH || /[\u0000-\u001f\u007f-\u009f]/.test(device) || !device.isWellFormed()) {
+      throw new ValidationError(`session.device must be a string of 1 to ${MAX_DEVICE_LENGTH} characters, without control characters`);
+    }
+  }
+  if (ip !== undefined && (typeof ip !== 'string' || isIP(ip) === 0)) throw new ValidationError('session.ip must be an IPv4 or IPv6 address');
+  return { ...(device === undefined ? {} : { device }), ...(ip === undefined ? {} : { ip: ip as string }) };
 }
 
 function parseSubject(sub: unknown): string {
@@ -61,18 +88,44 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export type RevokeRequest = { sub: string } | { jti: string };
+export type RevokeRequest = { sub: string } | { sid: string } | { jti: string };
 
-/** `{ "sub": … }` or `{ "jti": … }`, exactly one of them. */
+/** `{ "sub": … }`, `{ "sid": … }` or `{ "jti": … }`, exactly one of them. */
 export function parseRevokeRequest(body: unknown): RevokeRequest {
   if (!isPlainObject(body)) throw new ValidationError('request body must be a JSON object');
   const fields = Object.keys(body);
-  if (fields.length !== 1 || (fields[0] !== 'sub' && fields[0] !== 'jti')) {
-    throw new ValidationError('request body must be exactly one of { "sub": … } or { "jti": … }');
+  if (fields.length !== 1 || (fields[0] !== 'sub' && fields[0] !== 'sid' && fields[0] !== 'jti')) {
+    throw new ValidationError('request body must be exactly one of { "sub": … }, { "sid": … } or { "jti": … }');
   }
   if ('sub' in body) return { sub: parseSubject(body.sub) };
-  if (!isJti(body.jti)) throw new ValidationError('jti must be a jti issued by this service');
+  if ('sid' in body) {
+    if (!isId(body.sid)) throw new ValidationError('sid must be a sid issued by this service');
+    return { sid: body.sid };
+  }
+  if (!isId(body.jti)) throw new ValidationError('jti must be a jti issued by this service');
   return { jti: body.jti };
+}
+
+/** `{ "refreshToken": … }`. Its content is not judged here: any string is a refresh token to refuse or rotate (401). */
+export function parseRefreshRequest(body: unknown): { refreshToken: string } {
+  if (!isPlainObject(body)) throw new ValidationError('request body must be a JSON object: { "refreshToken": … }');
+  refuseUnknownFields(body, ['refreshToken']);
+  if (typeof body.refreshToken !== 'string' || body.refreshToken === '') throw new ValidationError('refreshToken is required: the refresh token to rotate');
+  return { refreshToken: body.refreshToken };
+}
+
+export const LOGOUT_SCOPES = ['local', 'others', 'global'] as const;
+export type LogoutScope = (typeof LOGOUT_SCOPES)[number];
+
+/** No body, or `{ "scope": "local" | "others" | "global" }`; `local` (this session) by default. */
+export function parseLogoutRequest(body: unknown): LogoutScope {
+  if (body === undefined) return 'local';
+  if (!isPlainObject(body)) throw new ValidationError('request body must be empty or a JSON object: { "scope"?: "local" | "others" | "global" }');
+  refuseUnknownFields(body, ['scope']);
+  if (body.scope === undefined) return 'local';
+  const scope = LOGOUT_SCOPES.find((candidate) => candidate === body.scope);
+  if (scope === undefined) throw new ValidationError(`scope must be one of ${LOGOUT_SCOPES.join(', ')}`);
+  return scope;
 }
 
 /** RFC 7662's request: the token to look at, and a hint of its type, which is read and not needed. */

@@ -1,82 +1,32 @@
-// The Redis data model: a label per live token (`jwt_label:<jti>`, jwt-redis's allowlist) and, per subject,
-// an index of its live jtis (`jwt_sessions:{tag}`, a sorted set scored by exp) and a revocation counter
-// (`jwt_revoked:{tag}`): a label stamped below the counter is dead (shared/sessions/lua.ts says why it holds).
-//
-// A jti is `{tag}random`: the tag is derived from the subject and, in braces, is a Redis Cluster hash tag,
-// so a subject's keys share one slot and one script can change them together.
-import { createHash, randomFillSync } from 'node:crypto';
+// The Redis data model, per subject: its sessions (a record each, `jwt_session:<sid>`), a label per live access
+// token (`jwt_label:<jti>`, jwt-redis's allowlist), an index of its sessions (`jwt_sessions:{tag}`) and a
+// revocation counter (`jwt_revoked:{tag}`). shared/sessions/lua.ts says how the scripts keep them in step, and
+// why a token is live exactly when its label is there and not stamped below the counter.
 import { MAX_TTL_LIMIT } from '../auth/claims';
 import { loadSessionConfig, type SessionConfig } from '../config';
 import { SessionLimitError, StoreOutcomeUnknownError, StoreUnavailableError } from '../errors';
 import { describeError, log, type RequestScope } from '../telemetry/log';
 import { idempotent, sentOnce, type RedisConnection } from '../redis/connection';
 import type { Command } from '../redis/targets';
-import type { SessionKeys } from './lua';
+import { counterKey, indexKey, INDEX_PREFIX, LABEL_PREFIX, labelKey, RECORD_PREFIX, recordKey, REPLAY_PREFIX, subjectTag, tagOf } from './keys';
+import type { NewSession, PresentedRefresh, RotationReply, SessionKeys } from './lua';
 
-export const LABEL_PREFIX = 'jwt_label:';
-export const INDEX_PREFIX = 'jwt_sessions:';
-export const COUNTER_PREFIX = 'jwt_revoked:';
-/** 16 random bytes: 128 bits, as base64url (22 characters). */
-const RANDOM_BYTES = 16;
-/** 132 bits of SHA-256(sub): a collision would merge two subjects' indexes, so it must not happen. */
-const TAG_LENGTH = 22;
-const JTI_PATTERN = /^\{([A-Za-z0-9_-]{22})\}[A-Za-z0-9_-]{22}$/;
 const SCAN_BATCH = 1000;
 
+/** A live session, as its owner sees it. Times in seconds since the epoch. */
 export interface Session {
-  jti: string;
-  /** Seconds since the epoch. */
-  issuedAt: number;
+  sid: string;
+  createdAt: number;
+  /** Absent until its first refresh. */
+  lastRefreshedAt?: number;
+  /** When it ends unless refreshed: its latest access token's or refresh token's end, within its absolute end. */
   expiresAt: number;
+  device?: string;
+  ip?: string;
 }
 
-/** Tags a container computed lately: sign and verify hash the same subjects again and again. */
-const recentTags = new Map<string, string>();
-const RECENT_TAGS_LIMIT = 4096;
-
-export function subjectTag(sub: string): string {
-  let tag = recentTags.get(sub);
-  if (tag === undefined) {
-    tag = createHash('sha256').update(sub, 'utf8').digest('base64url').slice(0, TAG_LENGTH);
-    if (recentTags.size >= RECENT_TAGS_LIMIT) recentTags.clear();
-    recentTags.set(sub, tag);
-  }
-  return tag;
-}
-
-export function newJti(sub: string): string {
-  return `{${subjectTag(sub)}}${randomChunk().toString('base64url')}`;
-}
-
-// CSPRNG output drawn 4 KiB at a time, each 16 bytes used once, as crypto.randomUUID does: one
-// randomBytes(16) call costs several µs, on every sign.
-const POOL_BYTES = 4096;
-let pool = Buffer.alloc(0);
-let poolOffset = 0;
-
-function randomChunk(): Buffer {
-  if (poolOffset + RANDOM_BYTES > pool.length) {
-    pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES));
-    poolOffset = 0;
-  }
-  const chunk = pool.subarray(poolOffset, poolOffset + RANDOM_BYTES);
-  poolOffset += RANDOM_BYTES;
-  return chunk;
-}
-
-/** The subject tag inside a well-formed jti, or undefined. */
-export function tagOfJti(jti: string): string | undefined {
-  return JTI_PATTERN.exec(jti)?.[1];
-}
-
-export function isJti(value: unknown): value is string {
-  return typeof value === 'string' && JTI_PATTERN.test(value);
-}
-
-export const labelKey = (jti: string): string => `${LABEL_PREFIX}${jti}`;
-export const indexKey = (tag: string): string => `${INDEX_PREFIX}{${tag}}`;
-export const counterKey = (tag: string): string => `${COUNTER_PREFIX}{${tag}}`;
-const subjectKeys = (tag: string): Omit<SessionKeys, 'label'> => ({ index: indexKey(tag), counter: counterKey(tag) });
+const subjectKeys = (tag: string): Omit<SessionKeys, 'record'> => ({ index: indexKey(tag), counter: counterKey(tag) });
+const sessionKeys = (tag: string, sid: string): SessionKeys => ({ record: recordKey(sid), ...subjectKeys(tag) });
 
 /** The generation a label value, `[<generation>:]<issued at, ms>`, was stamped with: 0 without one. */
 function generationOf(label: string): number {
@@ -94,7 +44,7 @@ function isLive(label: string | null | undefined, counter: string | null | undef
  * same slot. This is how verify reads a label, the authorizer's one Redis call.
  */
 export async function readLiveLabel(redis: RedisConnection, jti: string, scope?: RequestScope): Promise<string | null> {
-  const tag = tagOfJti(jti);
+  const tag = tagOf(jti);
   // verify has already refused any other jti.
   if (tag === undefined) return null;
   const key = labelKey(jti);
@@ -121,62 +71,104 @@ export class SessionStore {
   constructor(
     private readonly redis: RedisConnection,
     private readonly waitReplicas = 0,
-    private readonly limits: SessionLimits = DEFAULT_LIMITS,
+    readonly limits: SessionLimits = DEFAULT_LIMITS,
   ) {}
 
   /**
-   * Stores the label and indexes the session, in one atomic step, within the subject's MAX_SESSIONS: ending
-   * its oldest sessions, or throwing SessionLimitError (nothing stored). `issuedAtMs` is when the token was signed.
+   * Creates a session with its first access token's label, in one atomic step, within the subject's
+   * MAX_SESSIONS: ending its oldest sessions, or throwing SessionLimitError (nothing stored).
    * Throws StoreUnavailableError when it may not have been stored: the token must then never be handed out.
    */
-  async register(sub: string, jti: string, exp: number, issuedAtMs: number, scope?: RequestScope): Promise<void> {
-    const keys = { label: labelKey(jti), ...subjectKeys(subjectTag(sub)) };
-    const session = { jti, issuedAtMs, exp, lifetimeMs: exp * 1000 - issuedAtMs, nowSeconds: Math.floor(issuedAtMs / 1000) };
+  async register(session: NewSession, scope?: RequestScope): Promise<void> {
+    const tag = subjectTag(session.sub);
+    const keys = { ...sessionKeys(tag, session.sid), label: labelKey(session.jti) };
     const { maxSessions, onLimit } = this.limits;
     let stored: number;
     try {
       stored = await this.redis.run(
-        // ! Not idempotent: run again after its reply was lost, it would store the label again, bringing back a
-        // token revoked (by jti or logout-all) in between, and apply the cap twice.
-        sentOnce('registerSession', { key: keys.index }, (client) =>
-          client.registerSession(keys, session, { maxSessions, onLimit, labelPrefix: LABEL_PREFIX }),
-        ),
+        // ! Not idempotent: run again after its reply was lost, it would create the session again, bringing back
+        // one ended in between, and apply the cap twice.
+        sentOnce('registerSession', { key: keys.index }, (client) => client.registerSession(keys, session, { maxSessions, onLimit })),
         scope,
       );
     } catch (error) {
-      // It may have run: the caller answers 503 and this jti is never handed out. Take its label and index entry
-      // back, so that it holds no slot under the cap (the client signs again, with a new jti).
-      if (error instanceof StoreOutcomeUnknownError) await this.withdraw(keys, jti, scope);
+      // It may have run: the caller answers 503 and this session is never handed out. End it, so that it holds
+      // no slot under the cap (the client signs again, and gets a new one).
+      if (error instanceof StoreOutcomeUnknownError) await this.withdraw(tag, session.sid, scope);
       throw error;
     }
     if (stored === 0) throw new SessionLimitError(`the subject already has ${maxSessions} live sessions (MAX_SESSIONS); end one first`);
   }
 
-  /** Ends one session, whoever owns it. Resolves false if it was not live. */
-  async end(jti: string, scope?: RequestScope): Promise<boolean> {
-    const tag = tagOfJti(jti);
+  /**
+   * Rotates a refresh token (shared/sessions/lua.ts, rotateRefresh): one script decides, and writes the new
+   * access token's label, or ends the session when a used refresh token comes back.
+   */
+  async rotate(tag: string, presented: PresentedRefresh, scope?: RequestScope): Promise<RotationReply> {
+    const keys = sessionKeys(tag, presented.sid);
+    // ! Not idempotent: run again after its reply was lost, it would see its own rotation's secret as used, and
+    // end the session. The client retries instead, with the same refresh token, within the grace window.
+    const reply: unknown = await this.redis.run(
+      sentOnce('rotateRefresh', { key: keys.index }, (client) => client.rotateRefresh(keys, presented)),
+      scope,
+    );
+    return reply as RotationReply;
+  }
+
+  /** Ends one session and every access token it issued, whoever owns it. Resolves false if it was not live. */
+  async end(sid: string, scope?: RequestScope): Promise<boolean> {
+    const tag = tagOf(sid);
     if (tag === undefined) return false;
-    const keys = { label: labelKey(jti), ...subjectKeys(tag) };
+    const keys = sessionKeys(tag, sid);
     const ended = await this.redis.run(
       idempotent(
         'endSession',
         { key: keys.index },
-        this.replicated((client) => client.endSession(keys, jti)),
+        this.replicated((client) => client.endSession(keys, sid)),
       ),
       scope,
     );
     return ended === 1;
   }
 
-  /** Ends one of `sub`'s sessions. Resolves false, touching nothing, if the jti is not one of theirs. */
-  async endOwn(sub: string, jti: string, scope?: RequestScope): Promise<boolean> {
-    if (tagOfJti(jti) !== subjectTag(sub)) return false;
-    return this.end(jti, scope);
+  /** Ends one of `sub`'s sessions. Resolves false, touching nothing, if the sid is not one of theirs. */
+  async endOwn(sub: string, sid: string, scope?: RequestScope): Promise<boolean> {
+    if (tagOf(sid) !== subjectTag(sub)) return false;
+    return this.end(sid, scope);
+  }
+
+  /** Ends every session of `sub` but `keptSid`, with their access tokens. Resolves how many were live. */
+  async endOthers(sub: string, keptSid: string, scope?: RequestScope): Promise<number> {
+    const keys = subjectKeys(subjectTag(sub));
+    return this.redis.run(
+      idempotent(
+        'endOtherSessions',
+        { key: keys.index },
+        this.replicated((client) => client.endOtherSessions(keys, keptSid)),
+      ),
+      scope,
+    );
+  }
+
+  /** Ends one access token, whoever owns it; its session lives on. Resolves false if it was not live. */
+  async endToken(jti: string, scope?: RequestScope): Promise<boolean> {
+    const tag = tagOf(jti);
+    if (tag === undefined) return false;
+    const keys = { label: labelKey(jti), counter: counterKey(tag) };
+    const ended = await this.redis.run(
+      idempotent(
+        'endToken',
+        { key: keys.label },
+        this.replicated((client) => client.endToken(keys)),
+      ),
+      scope,
+    );
+    return ended === 1;
   }
 
   /**
-   * Ends every session of a subject signed before it, in one script, listed in the index or not: nothing
-   * signing meanwhile can make it retry or fail. Resolves how many sessions the index listed.
+   * Ends every session of a subject made before it, and every access token, in one script, listed in the index
+   * or not: nothing signing meanwhile can make it retry or fail. Resolves how many sessions the index listed live.
    */
   async endAll(sub: string, scope?: RequestScope): Promise<number> {
     const keys = subjectKeys(subjectTag(sub));
@@ -185,7 +177,7 @@ export class SessionStore {
       idempotent(
         'endAllSessions',
         { key: keys.index },
-        this.replicated((client) => client.endAllSessions(keys, maxTtlMs, LABEL_PREFIX)),
+        this.replicated((client) => client.endAllSessions(keys, maxTtlMs)),
       ),
       scope,
     );
@@ -193,54 +185,62 @@ export class SessionStore {
 
   /** The subject's live sessions, newest first. */
   async list(sub: string, nowSeconds: number, scope?: RequestScope): Promise<Session[]> {
-    const { index, counter } = subjectKeys(subjectTag(sub));
-    const entries = await this.redis.run(
-      idempotent('ZRANGE', { key: index }, (client) => client.zRangeWithScores(index, `(${nowSeconds}`, '+inf', { BY: 'SCORE' })),
+    const keys = subjectKeys(subjectTag(sub));
+    const flat = await this.redis.run(
+      idempotent('listSessions', { key: keys.index }, (client) => client.listSessions(keys, nowSeconds)),
       scope,
     );
-    if (entries.length === 0) return [];
-    // Labels and counter share the index's slot, so one MGET reads them all.
-    const [generation, ...labels] = await this.redis.run(
-      idempotent('MGET', { key: index }, (client) => client.mGet([counter, ...entries.map((entry) => labelKey(entry.value))])),
-      scope,
-    );
-    const live: Array<{ session: Session; issuedAtMs: number }> = [];
-    entries.forEach((entry, i) => {
-      const label = labels[i];
-      if (!isLive(label, generation)) return;
-      const ms = Number(label.slice(label.indexOf(':') + 1));
-      live.push({ session: { jti: entry.value, issuedAt: Math.floor(ms / 1000), expiresAt: entry.score }, issuedAtMs: ms });
-    });
-    return live.sort((a, b) => b.issuedAtMs - a.issuedAtMs).map(({ session }) => session);
+    const sessions: Array<{ session: Session; createdMs: number }> = [];
+    for (let i = 0; i + 5 < flat.length; i += 6) {
+      const [sid, created, liveUntil, refreshed, device, ip] = flat.slice(i, i + 6) as [string, string, string, string, string, string];
+      const createdMs = Number(created);
+      sessions.push({
+        createdMs,
+        session: {
+          sid,
+          createdAt: Math.floor(createdMs / 1000),
+          ...(refreshed === '' ? {} : { lastRefreshedAt: Math.floor(Number(refreshed) / 1000) }),
+          expiresAt: Number(liveUntil),
+          ...(device === '' ? {} : { device }),
+          ...(ip === '' ? {} : { ip }),
+        },
+      });
+    }
+    return sessions.sort((a, b) => b.createdMs - a.createdMs).map(({ session }) => session);
   }
 
   /**
-   * The kill switch: deletes every label, then every index, so every token is refused. SCAN walks the
-   * keyspace in batches: O(all keys in Redis) in all, but it never blocks the server the way KEYS would.
-   * Resolves how many tokens were revoked (labels deleted).
+   * The kill switch: deletes every session record (so no refresh token works, and no refresh can write a label),
+   * then every label, replay key and index, so every token is refused. SCAN walks the keyspace in batches:
+   * O(all keys in Redis) in all, but it never blocks the server the way KEYS would. Resolves how many access
+   * tokens were revoked (labels deleted).
+   * ! Records before labels: a refresh that ran before its record went wrote its label before the label pass began,
+   * so that pass deletes it.
    */
   async endEverything(onProgress: (revoked: number) => void = () => undefined): Promise<number> {
+    await this.deleteMatching(`${RECORD_PREFIX}*`, () => undefined);
     const revoked = await this.deleteMatching(`${LABEL_PREFIX}*`, onProgress);
+    await this.deleteMatching(`${REPLAY_PREFIX}*`, () => undefined);
     await this.deleteMatching(`${INDEX_PREFIX}*`, () => undefined);
     return revoked;
   }
 
   /**
-   * Best effort, after a registerSession that may have run: deletes the label of a token never handed out, and
-   * its index entry. Idempotent, unlike what it undoes. A failure is logged: the label then lives out its TTL,
-   * valid for a token no one holds, its session counted under the cap until it expires.
+   * Best effort, after a registerSession that may have run: ends a session never handed out. Idempotent, unlike
+   * what it undoes. A failure is logged: the session then lives out its first token's TTL, usable by no one,
+   * counted under the cap until then.
    */
-  private async withdraw(keys: SessionKeys, jti: string, scope?: RequestScope): Promise<void> {
+  private async withdraw(tag: string, sid: string, scope?: RequestScope): Promise<void> {
+    const keys = sessionKeys(tag, sid);
     try {
       await this.redis.run(
-        idempotent('endSession', { key: keys.index }, (client) => client.endSession(keys, jti)),
+        idempotent('endSession', { key: keys.index }, (client) => client.endSession(keys, sid)),
         scope,
       );
     } catch (error) {
       (scope?.log ?? log).warn('could not withdraw a session that may have been stored, for a token never handed out', { reason: describeError(error) }, scope);
     }
   }
-
   /**
    * The write, then WAIT on the same connection (WAIT covers only that connection's writes) for as long
    * as the time bound leaves. Fewer replicas than asked is a failure: the revocation may not survive a

@@ -1,7 +1,7 @@
 // CORS_ORIGINS in the packaged template (deploy/cors.js): preflights and headers on the Bearer routes of both
 // APIs and on the REST API's own errors, never on the API-key routes, and nothing at all when it is unset.
 import { expect } from '@jest/globals';
-import { BEARER_ROUTES } from '../../deploy/cors';
+import { BROWSER_ROUTES } from '../../deploy/cors';
 import { packageService, resourcesOfType, type Packaged, type Resource, type Template } from '../../testkit/package-service';
 import { apiEnvironment } from './start-api';
 
@@ -9,7 +9,7 @@ jest.setTimeout(60_000);
 
 const APP = 'https://app.example.com';
 const DEV = 'http://localhost:5173';
-const BEARER = BEARER_ROUTES.map(({ method, path }) => `${method} ${path}`).sort();
+const BEARER = BROWSER_ROUTES.map(({ method, path }) => `${method} ${path}`).sort();
 /** The gateway responses a Bearer route's caller can meet. */
 const CORS_GATEWAY_RESPONSES = ['UNAUTHORIZED', 'DEFAULT_4XX', 'DEFAULT_5XX'];
 /** Only the trusted routes' callers meet these: a wrong API key, and IAM's refusal (trustedCallers=iam). */
@@ -85,12 +85,12 @@ describe('deploy/cors.js: the one list of Bearer routes', () => {
 describe('serverless package with CORS_ORIGINS set', () => {
   test("the REST API has an OPTIONS method exactly on the Bearer routes' paths", () => {
     const withOptions = [...restMethods(one).keys()].filter((route) => route.startsWith('OPTIONS ')).map((route) => route.slice('OPTIONS '.length));
-    expect(withOptions.sort()).toEqual(BEARER_ROUTES.map(({ path }) => path).sort());
+    expect(withOptions.sort()).toEqual(BROWSER_ROUTES.map(({ path }) => path).sort());
     expect(restMethods(one).get('OPTIONS /auth/token')).toBeUndefined();
     expect(restMethods(one).get('OPTIONS /auth/revoke')).toBeUndefined();
   });
 
-  test.each(BEARER_ROUTES.map(({ method, path }) => [method, path]))(
+  test.each(BROWSER_ROUTES.map(({ method, path }) => [method, path]))(
     'the preflight of %s %s allows the origin, its method, Authorization and Content-Type, no credentials',
     (method, path) => {
       expect(preflightHeaders(one, path)).toEqual({
