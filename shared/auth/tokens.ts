@@ -1,7 +1,7 @@
 // Issues and verifies tokens. A token is valid only while its label `jwt_label:<jti>` exists in Redis (the
 // allowlist jwt-redis defines, kept in its format) and its subject's revocations have not overtaken it, so
 // deleting the label, or revoking the subject, kills the token at once.
-import { createSecretKey, randomBytes } from 'node:crypto';
+import { createSecretKey } from 'node:crypto';
 import { depthExceeds, isNumericDate, MAX_CLAIMS_DEPTH, subjectProblem, unsafeClaimNames } from './claims';
 import type { SigningKeyConfig, TokenConfig } from '../config';
 import { RefreshTokenInvalidError, TokenExpiredError, TokenInvalidError, TokenMalformedError, TokenNotYetValidError, TokenRevokedError } from '../errors';
@@ -38,8 +38,8 @@ export interface IssueRequest {
   claims: CustomClaims;
   ttlSeconds: number;
   /** Also issue a refresh token for the new session. */
-  refresh: boolean;
-  session: SessionMetadata;
+  refresh?: boolean;
+  session?: SessionMetadata;
 }
 
 export interface IssuedToken {
@@ -118,7 +118,7 @@ export class TokenService {
     const exp = Math.min(iat + request.ttlSeconds, sessionEnd);
     const sid = newId(request.sub);
     const jti = newId(request.sub);
-    const refreshToken = request.refresh ? newRefreshToken(sid) : undefined;
+    const refreshToken = request.refresh === true ? newRefreshToken(sid) : undefined;
     const refreshExpiresAt = Math.min(iat + refreshIdleTtlSeconds, sessionEnd);
     const token = signHs256(signing, this.payload(request.sub, sid, jti, iat, exp, request.claims));
     await this.sessions.register(

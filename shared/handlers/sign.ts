@@ -14,7 +14,15 @@ export function signHandler({ config, log, tokens }: Services): ProxyHandler {
       const refresh = issued.refresh === undefined ? {} : { refreshToken: issued.refresh.token, refreshExpiresIn: issued.refresh.expiresIn };
       return {
         response: json(201, { token: issued.token, tokenType: 'Bearer', expiresIn: issued.expiresIn, jti: issued.jti, sid: issued.sid, ...refresh }),
-        log: { outcome: 'issued', jti: issued.jti, sid: issued.sid, sub: issued.sub, kid: issued.kid, ttl: issued.expiresIn, refresh: issued.refresh !== undefined },
+        log: {
+          outcome: 'issued',
+          jti: issued.jti,
+          sid: issued.sid,
+          sub: issued.sub,
+          kid: issued.kid,
+          ttl: issued.expiresIn,
+          refresh: issued.refresh !== undefined,
+        },
       };
     },
     { log },

@@ -44,13 +44,12 @@ function parseSessionMetadata(session: unknown): SessionMetadata {
   const { device, ip } = session;
   if (device !== undefined) {
     // Shown to the user in their session list: nothing that could rewrite what is around it.
-    // eslint-disable-next-line no-control-regex
-    if (typeof device !== 'string' || device.length === 0 || [...device].length > MAX_DEVICE_LENGTH || /[\u0000-\u001f\u007f-\u009f]/.test(device) || !device.isWellFormed()) {
+    if (typeof device !== 'string' || device.length === 0 || [...device].length > MAX_DEVICE_LENGTH || /\p{Cc}/u.test(device) || !device.isWellFormed()) {
       throw new ValidationError(`session.device must be a string of 1 to ${MAX_DEVICE_LENGTH} characters, without control characters`);
     }
   }
   if (ip !== undefined && (typeof ip !== 'string' || isIP(ip) === 0)) throw new ValidationError('session.ip must be an IPv4 or IPv6 address');
-  return { ...(device === undefined ? {} : { device }), ...(ip === undefined ? {} : { ip: ip as string }) };
+  return { ...(device === undefined ? {} : { device }), ...(ip === undefined ? {} : { ip }) };
 }
 
 function parseSubject(sub: unknown): string {

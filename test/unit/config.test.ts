@@ -16,7 +16,13 @@ describe('Function: loadConfig', () => {
       defaultTtlSeconds: 900,
       maxTtlSeconds: 86_400,
     });
-    expect(config.sessions).toEqual({ maxSessions: 100, onLimit: 'end-oldest' });
+    expect(config.sessions).toEqual({
+      maxSessions: 100,
+      onLimit: 'end-oldest',
+      maxAgeSeconds: 2_592_000,
+      refreshIdleTtlSeconds: 604_800,
+      refreshReuseGraceSeconds: 10,
+    });
     expect(config.logLevel).toBe('info');
   });
 
@@ -35,11 +41,14 @@ describe('Function: loadConfig', () => {
       LOG_LEVEL: 'WARN',
       MAX_SESSIONS: '1000',
       SESSION_LIMIT: 'refuse',
+      SESSION_MAX_AGE: '86400',
+      REFRESH_IDLE_TTL: '7200',
+      REFRESH_REUSE_GRACE: '0',
     });
     expect(config.redis).toEqual({ url: 'rediss://app:p%40ss@cache.example.com:6380', timeoutMs: 250, waitReplicas: 1, cluster: true, allowEviction: true });
     expect(config.tokens).toMatchObject({ issuer: 'https://auth.example.com', audience: 'orders', defaultTtlSeconds: 60, maxTtlSeconds: 3600 });
     expect(config.logLevel).toBe('warn');
-    expect(config.sessions).toEqual({ maxSessions: 1000, onLimit: 'refuse' });
+    expect(config.sessions).toEqual({ maxSessions: 1000, onLimit: 'refuse', maxAgeSeconds: 86_400, refreshIdleTtlSeconds: 7200, refreshReuseGraceSeconds: 0 });
   });
 
   it.each([
@@ -57,6 +66,11 @@ describe('Function: loadConfig', () => {
     [{ JWT_SECRET: 'short' }, /JWT_SECRET must be at least 32 bytes/],
     [{ JWT_SECRET: DEVELOPMENT_SECRET }, /JWT_SECRET is the public development secret/],
     [{ TOKEN_TTL: '0' }, /TOKEN_TTL must be an integer of at least 1/],
+    [{ MAX_TTL: '2592001' }, /MAX_TTL \(2592001\) must not exceed SESSION_MAX_AGE \(2592000\)/],
+    [{ SESSION_MAX_AGE: '0' }, /SESSION_MAX_AGE must be an integer of at least 1/],
+    [{ SESSION_MAX_AGE: '315360001' }, /SESSION_MAX_AGE must be at most 315360000/],
+    [{ REFRESH_IDLE_TTL: 'week' }, /REFRESH_IDLE_TTL must be a whole number/],
+    [{ REFRESH_REUSE_GRACE: '301' }, /REFRESH_REUSE_GRACE must be at most 300/],
     [{ TOKEN_TTL: '1.5' }, /TOKEN_TTL must be a whole number/],
     [{ MAX_TTL: 'ten' }, /MAX_TTL must be a whole number/],
     [{ TOKEN_TTL: '600', MAX_TTL: '60' }, /TOKEN_TTL \(600\) must not exceed MAX_TTL \(60\)/],
@@ -84,7 +98,7 @@ describe('Function: loadConfig', () => {
   });
 
   it('accepts a MAX_TTL of ten years, the longest whose every exp verify accepts', () => {
-    expect(loadConfig({ ...base, MAX_TTL: '315360000' }).tokens.maxTtlSeconds).toBe(315_360_000);
+    expect(loadConfig({ ...base, MAX_TTL: '315360000', SESSION_MAX_AGE: '315360000' }).tokens.maxTtlSeconds).toBe(315_360_000);
   });
 
   it('never echoes a malformed REDIS_URL, which may carry a password', () => {

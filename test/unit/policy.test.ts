@@ -1,7 +1,7 @@
 import { allowPolicy, authorizerContext, callerIdentity, stageWideResource } from '../../shared/auth/policy';
 
 const methodArn = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/GET/me';
-const token = { sub: 'user-1', jti: 'a'.repeat(22), iat: 1_700_000_000, exp: 1_700_000_900, claims: { role: 'admin' } };
+const token = { sub: 'user-1', jti: 'a'.repeat(22), sid: 's'.repeat(22), iat: 1_700_000_000, exp: 1_700_000_900, claims: { role: 'admin' } };
 
 describe('Function: stageWideResource', () => {
   it('widens a method ARN to the whole stage', () => {
@@ -23,7 +23,7 @@ describe('Function: allowPolicy', () => {
         Version: '2012-10-17',
         Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*' }],
       },
-      context: { sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, customClaims: '{"role":"admin"}' },
+      context: { sub: 'user-1', jti: token.jti, sid: token.sid, iat: token.iat, exp: token.exp, customClaims: '{"role":"admin"}' },
     });
   });
 });
@@ -31,7 +31,7 @@ describe('Function: allowPolicy', () => {
 describe('Function: authorizerContext', () => {
   it('is the flat context both authorizers pass on, the one in the REST policy too', () => {
     const context = authorizerContext(token);
-    expect(context).toEqual({ sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, customClaims: '{"role":"admin"}' });
+    expect(context).toEqual({ sub: 'user-1', jti: token.jti, sid: token.sid, iat: token.iat, exp: token.exp, customClaims: '{"role":"admin"}' });
     expect(allowPolicy(token, methodArn).context).toEqual(context);
     for (const value of Object.values(context)) expect(['string', 'number']).toContain(typeof value);
   });
@@ -41,13 +41,28 @@ describe('Function: callerIdentity', () => {
   const event = (authorizer: unknown) => ({ requestContext: { authorizer } }) as never;
 
   it('reads the context back, whether values arrive as strings (AWS) or numbers (offline)', () => {
-    const expected = { sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, claims: { role: 'admin' } };
+    const expected = { sub: 'user-1', jti: token.jti, sid: token.sid, iat: token.iat, exp: token.exp, claims: { role: 'admin' } };
     expect(callerIdentity(event(allowPolicy(token, methodArn).context))).toEqual(expected);
     expect(
       callerIdentity(
-        event({ principalId: 'user-1', sub: 'user-1', jti: token.jti, iat: String(token.iat), exp: String(token.exp), customClaims: '{"role":"admin"}' }),
+        event({
+          principalId: 'user-1',
+          sub: 'user-1',
+          jti: token.jti,
+          sid: token.sid,
+          iat: String(token.iat),
+          exp: String(token.exp),
+          customClaims: '{"role":"admin"}',
+        }),
       ),
     ).toEqual(expected);
+  });
+
+  // Tokens signed before sessions existed have no sid: the context carries '' and the identity none.
+  it('reads a context without a session as an identity without a sid', () => {
+    const { sid: _sid, ...sessionless } = token;
+    expect(authorizerContext(sessionless).sid).toBe('');
+    expect(callerIdentity(event(authorizerContext(sessionless)))).toEqual({ sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, claims: { role: 'admin' } });
   });
 
   it.each([
@@ -63,12 +78,14 @@ describe('Function: callerIdentity', () => {
 
   describe('payload 2.0 (HTTP API): the context is at requestContext.authorizer.lambda', () => {
     const v2 = (authorizer: unknown) => ({ version: '2.0', requestContext: { authorizer } }) as never;
-    const expected = { sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, claims: { role: 'admin' } };
+    const expected = { sub: 'user-1', jti: token.jti, sid: token.sid, iat: token.iat, exp: token.exp, claims: { role: 'admin' } };
 
     it('reads the context back, numbers or strings', () => {
       expect(callerIdentity(v2({ lambda: authorizerContext(token) }))).toEqual(expected);
       expect(
-        callerIdentity(v2({ lambda: { sub: 'user-1', jti: token.jti, iat: String(token.iat), exp: String(token.exp), customClaims: '{"role":"admin"}' } })),
+        callerIdentity(
+          v2({ lambda: { sub: 'user-1', jti: token.jti, sid: token.sid, iat: String(token.iat), exp: String(token.exp), customClaims: '{"role":"admin"}' } }),
+        ),
       ).toEqual(expected);
     });
 

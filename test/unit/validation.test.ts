@@ -1,12 +1,13 @@
 import { MAX_SUBJECT_LENGTH } from '../../shared/auth/claims';
 import { ValidationError } from '../../shared/errors';
-import { MAX_CLAIMS_BYTES, parseSignRequest } from '../../shared/http/validation';
+import { MAX_CLAIMS_BYTES, parseLogoutRequest, parseRefreshRequest, parseRevokeRequest, parseSignRequest } from '../../shared/http/validation';
+import { newId } from '../../shared/sessions/keys';
 
 const limits = { defaultTtlSeconds: 900, maxTtlSeconds: 3600 };
 
 describe('Function: parseSignRequest', () => {
   it('fills in defaults', () => {
-    expect(parseSignRequest({ sub: 'user-1' }, limits)).toEqual({ sub: 'user-1', claims: {}, ttlSeconds: 900 });
+    expect(parseSignRequest({ sub: 'user-1' }, limits)).toEqual({ sub: 'user-1', claims: {}, ttlSeconds: 900, refresh: false, session: {} });
   });
 
   it('keeps claims and ttl', () => {
@@ -14,7 +15,16 @@ describe('Function: parseSignRequest', () => {
       sub: 'user-1',
       claims: { role: 'admin', tags: ['a'] },
       ttlSeconds: 3600,
+      refresh: false,
+      session: {},
     });
+  });
+
+  it('keeps the refresh flag and the session metadata', () => {
+    const session = { device: 'Firefox on Linux \u{1F98A}', ip: '2001:db8::1' };
+    expect(parseSignRequest({ sub: 'u', refresh: true, session }, limits)).toMatchObject({ refresh: true, session });
+    expect(parseSignRequest({ sub: 'u', session: { ip: '192.0.2.10' } }, limits).session).toEqual({ ip: '192.0.2.10' });
+    expect(parseSignRequest({ sub: 'u', session: { device: 'd'.repeat(128) } }, limits).session).toEqual({ device: 'd'.repeat(128) });
   });
 
   it.each([
@@ -41,8 +51,69 @@ describe('Function: parseSignRequest', () => {
     [{ sub: 'u', ttl: 3601 }, /ttl must be an integer/],
     [{ sub: 'u', ttl: 1.5 }, /ttl must be an integer/],
     [{ sub: 'u', ttl: '60' }, /ttl must be an integer/],
+    [{ sub: 'u', claims: { sid: 'x' } }, /reserved claim\(s\): sid/],
+    [{ sub: 'u', refresh: 'yes' }, /refresh must be true or false/],
+    [{ sub: 'u', refresh: 1 }, /refresh must be true or false/],
+    [{ sub: 'u', session: 'phone' }, /session must be a JSON object/],
+    [{ sub: 'u', session: [] }, /session must be a JSON object/],
+    [{ sub: 'u', session: { os: 'linux' } }, /unknown field\(s\) in session: "os"/],
+    [{ sub: 'u', session: { device: '' } }, /session.device must be a string of 1 to 128 characters/],
+    [{ sub: 'u', session: { device: 'd'.repeat(129) } }, /session.device must be a string of 1 to 128 characters/],
+    [{ sub: 'u', session: { device: 'line\nbreak' } }, /without control characters/],
+    [{ sub: 'u', session: { device: 'bidi\u0085' } }, /without control characters/],
+    [{ sub: 'u', session: { device: 7 } }, /session.device must be a string/],
+    [{ sub: 'u', session: { ip: '300.1.1.1' } }, /session.ip must be an IPv4 or IPv6 address/],
+    [{ sub: 'u', session: { ip: 'localhost' } }, /session.ip must be an IPv4 or IPv6 address/],
+    [{ sub: 'u', session: { ip: '10.0.0.1/8' } }, /session.ip must be an IPv4 or IPv6 address/],
   ])('refuses %p', (body, message) => {
     expect(() => parseSignRequest(body, limits)).toThrow(ValidationError);
     expect(() => parseSignRequest(body, limits)).toThrow(message);
+  });
+});
+
+describe('Function: parseRefreshRequest', () => {
+  it('takes any non-empty string: whether it is a refresh token is for the rotation to say (401)', () => {
+    expect(parseRefreshRequest({ refreshToken: 'not-even-close' })).toEqual({ refreshToken: 'not-even-close' });
+  });
+
+  it.each([
+    [null, /body must be a JSON object/],
+    [{}, /refreshToken is required/],
+    [{ refreshToken: '' }, /refreshToken is required/],
+    [{ refreshToken: 42 }, /refreshToken is required/],
+    [{ refreshToken: 'x', token: 'y' }, /unknown field\(s\): "token"/],
+  ])('refuses %p', (body, message) => {
+    expect(() => parseRefreshRequest(body)).toThrow(ValidationError);
+    expect(() => parseRefreshRequest(body)).toThrow(message);
+  });
+});
+
+describe('Function: parseLogoutRequest', () => {
+  it.each([
+    [undefined, 'local'],
+    [{}, 'local'],
+    [{ scope: 'local' }, 'local'],
+    [{ scope: 'others' }, 'others'],
+    [{ scope: 'global' }, 'global'],
+  ])('reads %p as %p', (body, scope) => {
+    expect(parseLogoutRequest(body)).toBe(scope);
+  });
+
+  it.each([[null], [[]], [{ scope: 'all' }], [{ scope: 'GLOBAL' }], [{ scope: null }], [{ scope: 'local', everywhere: true }]])('refuses %p', (body) => {
+    expect(() => parseLogoutRequest(body)).toThrow(ValidationError);
+  });
+});
+
+describe('Function: parseRevokeRequest', () => {
+  const sid = newId('user-1');
+
+  it('takes exactly one of sub, sid or jti', () => {
+    expect(parseRevokeRequest({ sub: 'user-1' })).toEqual({ sub: 'user-1' });
+    expect(parseRevokeRequest({ sid })).toEqual({ sid });
+    expect(parseRevokeRequest({ jti: sid })).toEqual({ jti: sid });
+  });
+
+  it.each([[{}], [{ sub: 'u', sid }], [{ sid: 'not-a-sid' }], [{ sid: 42 }], [{ jti: 'x' }]])('refuses %p', (body) => {
+    expect(() => parseRevokeRequest(body)).toThrow(ValidationError);
   });
 });
