@@ -177,7 +177,7 @@ export const registerSession = defineScript({
       end_session(other)
       redis.call('ZREM', KEYS[2], other)
     end
-    redis.call('HSET', KEYS[1], 'sub', ARGV[3], 'gen', current, 'created', issued_ms, 'expires', ARGV[6],
+    redis.call('HSET', KEYS[1], 'sub', ARGV[3], 'gen', counter_raw or '0', 'created', issued_ms, 'expires', ARGV[6],
       'tokens', jti .. ' ' .. exp .. ' ', unpack(ARGV, 9))
     local live_until = exp
     local refresh_expires = tonumber(redis.call('HGET', KEYS[1], 'rtExp') or '0')
