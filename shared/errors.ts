@@ -71,7 +71,8 @@ export class RefreshTokenInvalidError extends AuthError {
   readonly code = 'REFRESH_TOKEN_INVALID';
 
   constructor(
-    readonly reason: 'malformed' | 'unknown' | 'expired' | 'revoked' | 'reused',
+    /** `grant`: the session's signed terms do not hold (signed with a key since dropped, or tampered with). */
+    readonly reason: 'malformed' | 'unknown' | 'expired' | 'revoked' | 'reused' | 'grant',
     readonly identity: { sid?: string; sub?: string } = {},
   ) {
     super('refresh token is not valid: sign in again');

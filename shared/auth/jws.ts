@@ -6,6 +6,9 @@ import { KID_PATTERN } from '../config';
 import { TokenInvalidError, TokenMalformedError } from '../errors';
 
 export const HS256 = 'HS256';
+/** The `typ` of access tokens, and of session grants (shared/auth/grants.ts): neither is accepted as the other. */
+export const ACCESS_TOKEN_TYP = 'JWT';
+export const SESSION_GRANT_TYP = 'session-grant+jwt';
 
 export interface HmacKey {
   kid: string;
@@ -13,10 +16,17 @@ export interface HmacKey {
   key: KeyObject;
   /** `{"alg":"HS256","typ":"JWT","kid":…}` as base64url: the first segment of every token this key signs. */
   encodedHeader: string;
+  /** The same with the session grants' typ. */
+  encodedGrantHeader: string;
 }
 
 export function hmacKey(kid: string, key: KeyObject): HmacKey {
-  return { kid, key, encodedHeader: encodeSegment({ alg: HS256, typ: 'JWT', kid }) };
+  return {
+    kid,
+    key,
+    encodedHeader: encodeSegment({ alg: HS256, typ: ACCESS_TOKEN_TYP, kid }),
+    encodedGrantHeader: encodeSegment({ alg: HS256, typ: SESSION_GRANT_TYP, kid }),
+  };
 }
 
 /** The keys a token may have been signed with, by kid, and by the exact header they sign with. */
@@ -30,16 +40,22 @@ export class HmacKeyring {
   }
 
   /**
-   * The key the header segment names. Our own tokens carry one of a few exact headers, found without
-   * decoding; any other spelling is decoded and held to the same rules.
+   * The key the header segment names, for a JWS of type `typ`. Our own access tokens carry one of a few exact
+   * headers, found without decoding; any other spelling is decoded and held to the same rules.
    */
-  keyFor(encodedHeader: string): HmacKey {
-    return this.#byHeader.get(encodedHeader) ?? this.#byKid.get(kidOf(decodeSegment(encodedHeader, 'header'))) ?? notInRing();
+  keyFor(encodedHeader: string, typ: string): HmacKey {
+    if (typ === ACCESS_TOKEN_TYP) {
+      const key = this.#byHeader.get(encodedHeader);
+      if (key !== undefined) return key;
+    }
+    return this.#byKid.get(kidOf(decodeSegment(encodedHeader, 'header'), typ)) ?? notInRing();
   }
 }
 
-export function signHs256(signing: HmacKey, payload: Record<string, unknown>): string {
-  const signingInput = `${signing.encodedHeader}.${encodeSegment(payload)}`;
+/** An access token; with `typ` SESSION_GRANT_TYP, a session grant. */
+export function signHs256(signing: HmacKey, payload: Record<string, unknown>, typ: string = ACCESS_TOKEN_TYP): string {
+  const header = typ === ACCESS_TOKEN_TYP ? signing.encodedHeader : signing.encodedGrantHeader;
+  const signingInput = `${header}.${encodeSegment(payload)}`;
   return `${signingInput}.${createHmac('sha256', signing.key).update(signingInput).digest('base64url')}`;
 }
 
@@ -48,13 +64,13 @@ export function signHs256(signing: HmacKey, payload: Record<string, unknown>): s
  * TokenMalformedError when it cannot be read, TokenInvalidError when it is not ours. Nothing in the
  * payload is read before the signature is checked. The payload is any JSON value: the caller judges it.
  */
-export function verifyHs256(token: string, ring: HmacKeyring): unknown {
+export function verifyHs256(token: string, ring: HmacKeyring, typ: string = ACCESS_TOKEN_TYP): unknown {
   const headerEnd = token.indexOf('.');
   const payloadEnd = token.indexOf('.', headerEnd + 1);
   if (headerEnd <= 0 || payloadEnd < 0 || token.indexOf('.', payloadEnd + 1) >= 0) {
     throw new TokenMalformedError('token is not a compact JWS (three dot-separated segments)');
   }
-  const { key } = ring.keyFor(token.slice(0, headerEnd));
+  const { key } = ring.keyFor(token.slice(0, headerEnd), typ);
   const expected = Buffer.from(createHmac('sha256', key).update(token.slice(0, payloadEnd)).digest('base64url'), 'utf8');
   // Compared as the exact text we would write, so one signature has one spelling; UTF-8, so that no
   // character outside base64url can stand in for one of its letters.
@@ -75,11 +91,15 @@ function decodeSegment(segment: string, name: 'header' | 'payload'): unknown {
   }
 }
 
-/** The kid of a decoded header that asks for HS256 and nothing we do not implement. */
-function kidOf(header: unknown): string {
+/**
+ * The kid of a decoded header that asks for HS256 and nothing we do not implement, of type `typ`. An access
+ * token may leave out its typ (RFC 7519 §5.1); a session grant may not, so neither passes for the other.
+ */
+function kidOf(header: unknown, typ: string): string {
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new TokenMalformedError('token header is not a JSON object');
-  const { alg, kid, crit } = header as Record<string, unknown>;
+  const { alg, kid, crit, typ: declared } = header as Record<string, unknown>;
   if (alg !== HS256) throw new TokenInvalidError(`token alg must be ${HS256}`);
+  if (declared !== typ && !(typ === ACCESS_TOKEN_TYP && declared === undefined)) throw new TokenInvalidError(`token typ must be ${typ}`);
   // RFC 7515 §4.1.11: a header extension the verifier does not understand must refuse the token.
   if (crit !== undefined) throw new TokenInvalidError('token header has crit extensions');
   if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) throw new TokenInvalidError('token has no valid kid');

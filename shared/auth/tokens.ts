@@ -5,7 +5,7 @@ import { createSecretKey } from 'node:crypto';
 import { depthExceeds, isNumericDate, MAX_CLAIMS_DEPTH, subjectProblem, unsafeClaimNames } from './claims';
 import type { SigningKeyConfig, TokenConfig } from '../config';
 import { RefreshTokenInvalidError, TokenExpiredError, TokenInvalidError, TokenMalformedError, TokenNotYetValidError, TokenRevokedError } from '../errors';
-import { hmacKey, HmacKeyring, signHs256, verifyHs256, type HmacKey } from './jws';
+import { hmacKey, HmacKeyring, SESSION_GRANT_TYP, signHs256, verifyHs256, type HmacKey } from './jws';
 import type { RequestScope } from '../telemetry/log';
 import type { RedisConnection } from '../redis/connection';
 import { newId, newIdInSlot, subjectTag, tagOf } from '../sessions/keys';
@@ -121,6 +121,7 @@ export class TokenService {
     const refreshToken = request.refresh === true ? newRefreshToken(sid) : undefined;
     const refreshExpiresAt = Math.min(iat + refreshIdleTtlSeconds, sessionEnd);
     const token = signHs256(signing, this.payload(request.sub, sid, jti, iat, exp, request.claims));
+    const familyHash = refreshToken === undefined ? '' : hashSecret(refreshToken.family);
     await this.sessions.register(
       {
         sid,
@@ -134,9 +135,13 @@ export class TokenService {
           ? {}
           : {
               refresh: {
-                claimsJson: JSON.stringify(request.claims),
+                grant: signHs256(
+                  signing,
+                  grantPayload(sid, { sub: request.sub, claims: request.claims, ttl: request.ttlSeconds, exp: sessionEnd }, familyHash),
+                  SESSION_GRANT_TYP,
+                ),
                 ttlSeconds: request.ttlSeconds,
-                familyHash: hashSecret(refreshToken.family),
+                familyHash,
                 secretHash: hashSecret(refreshToken.secret),
                 expiresAt: refreshExpiresAt,
               },
@@ -166,7 +171,8 @@ export class TokenService {
   async refresh(presentedToken: string, scope?: RequestScope): Promise<RefreshedTokens> {
     const presented = parseRefreshToken(presentedToken);
     if (presented === undefined) throw new RefreshTokenInvalidError('malformed');
-    const signing = (this.#keyring ?? (await this.keyring())).signing;
+    // Before the rotation: keys that cannot load must not leave a rotated session without its new token.
+    await this.keyring();
     const { refreshIdleTtlSeconds, refreshReuseGraceSeconds } = this.sessions.limits;
     const next = newSecret();
     const reply = await this.sessions.rotate(
@@ -185,22 +191,31 @@ export class TokenService {
       },
       scope,
     );
-    return this.signRotation(signing, presented, reply);
+    return this.signRotation(presented, reply, scope);
   }
 
-  private signRotation(signing: HmacKey, presented: RefreshToken, reply: RotationReply): RefreshedTokens {
+  private async signRotation(presented: RefreshToken, reply: RotationReply, scope?: RequestScope): Promise<RefreshedTokens> {
     if (reply[0] === 'refused') throw new RefreshTokenInvalidError(reply[1] as 'unknown' | 'expired' | 'revoked', { sid: presented.sid });
     if (reply[0] === 'reused') throw new RefreshTokenInvalidError('reused', { sid: presented.sid, sub: reply[1] });
-    const [outcome, sealedNext, jti, iatText, expText, refreshExpiresText, sub, claimsJson] = reply;
+    const [outcome, sealedNext, jti, iatText, expText, refreshExpiresText, grantToken] = reply;
+    const { signing, verifying } = this.#keyring ?? (await this.keyring());
+    const grant = readGrant(grantToken, verifying, presented);
+    // Signed with an older key of the ring: signed again with the current one, so that the session outlives
+    // that key's removal as long as it keeps refreshing meanwhile.
+    if (!grantToken.startsWith(`${signing.encodedGrantHeader}.`)) {
+      const renewed = signHs256(signing, grantPayload(presented.sid, grant, hashSecret(presented.family)), SESSION_GRANT_TYP);
+      await this.sessions.replaceGrant(presented.tag, presented.sid, grantToken, renewed, scope);
+    }
     const iat = Number(iatText);
-    const exp = Number(expText);
-    const claims = JSON.parse(claimsJson) as CustomClaims;
+    // Within the grant's terms, whatever Redis says: only the grant is signed.
+    const exp = Math.min(Number(expText), iat + grant.ttl, grant.exp);
+    if (tagOf(jti) !== presented.tag || !(exp > iat)) throw new Error('the session record disagrees with its grant');
     const secret = openNextSecret(presented, sealedNext);
     return {
-      token: signHs256(signing, this.payload(sub, presented.sid, jti, iat, exp, claims)),
+      token: signHs256(signing, this.payload(grant.sub, presented.sid, jti, iat, exp, grant.claims)),
       jti,
       sid: presented.sid,
-      sub,
+      sub: grant.sub,
       kid: signing.kid,
       expiresIn: exp - iat,
       expiresAt: exp,
@@ -242,6 +257,48 @@ export class TokenService {
     }
     return this.#loading;
   }
+}
+
+/** A session's terms as sign set them: what every access token refreshed from it carries, and until when. */
+interface SessionGrant {
+  sub: string;
+  claims: CustomClaims;
+  ttl: number;
+  /** The session's absolute end, seconds since the epoch. */
+  exp: number;
+}
+
+function grantPayload(sid: string, grant: SessionGrant, familyHash: string): Record<string, unknown> {
+  return { sid, family: familyHash, ...grant };
+}
+
+/**
+ * The grant a session record holds, once its signature holds under our keys and it names this session and the
+ * presented token's family. Redis holds the record, so anyone who can write to Redis could write one: without
+ * the signing key they cannot make a grant, and a grant of another session names another sid and family.
+ * Refused as the refresh token itself would be: signed with a key since dropped from the ring, or tampered with.
+ */
+function readGrant(token: string, ring: HmacKeyring, presented: RefreshToken): SessionGrant {
+  let grant: unknown;
+  try {
+    grant = verifyHs256(token, ring, SESSION_GRANT_TYP);
+  } catch {
+    throw new RefreshTokenInvalidError('grant', { sid: presented.sid });
+  }
+  const { sid, family, sub, claims, ttl, exp } = (grant ?? {}) as Record<string, unknown>;
+  if (
+    sid !== presented.sid ||
+    family !== hashSecret(presented.family) ||
+    typeof sub !== 'string' ||
+    typeof claims !== 'object' ||
+    claims === null ||
+    Array.isArray(claims) ||
+    !isNumericDate(ttl) ||
+    !isNumericDate(exp)
+  ) {
+    throw new RefreshTokenInvalidError('grant', { sid: presented.sid });
+  }
+  return { sub, claims: claims as CustomClaims, ttl, exp };
 }
 
 function toKeyring(keys: SigningKeyConfig[]): Keyring {

@@ -7,8 +7,10 @@
 //
 // A session record (`jwt_session:<sid>`, a hash) holds: sub; gen, the counter when it was created; created (ms);
 // expires, its absolute end (s); refreshed (ms); device and ip (shown, never used to decide); and, when it can
-// be refreshed, claims and ttl (what each new access token carries), family (hash of the secret every refresh
-// token of the session carries), rt and prev (hashes of the current and the last used secrets) and rtExp (s).
+// be refreshed, ttl (each new access token's lifetime), grant (the session's terms signed with the signing key:
+// a record written by anyone else mints nothing, shared/auth/tokens.ts), family (hash of the secret every
+// refresh token of the session carries), rt and prev (hashes of the current and the last used secrets) and
+// rtExp (s).
 // `tokens` lists its access tokens still alive, as "jti exp " pairs: ending a session deletes their labels, so its
 // access tokens die with it, and the authorizer still reads only a label and the counter.
 //
@@ -114,9 +116,10 @@ export interface NewSession {
   refresh?: NewRefresh;
 }
 
-/** What a session that can be refreshed keeps: what its access tokens carry, and its refresh token's hashes. */
+/** What a session that can be refreshed keeps: its signed terms, and its refresh token's hashes. */
 export interface NewRefresh {
-  claimsJson: string;
+  /** The session grant: what its access tokens carry, signed (shared/auth/tokens.ts). */
+  grant: string;
   ttlSeconds: number;
   familyHash: string;
   secretHash: string;
@@ -201,7 +204,7 @@ export const registerSession = defineScript({
     if (session.ip !== undefined) parser.push('ip', session.ip);
     const refresh = session.refresh;
     if (refresh !== undefined) {
-      parser.push('claims', refresh.claimsJson, 'ttl', String(refresh.ttlSeconds));
+      parser.push('grant', refresh.grant, 'ttl', String(refresh.ttlSeconds));
       parser.push('family', refresh.familyHash, 'rt', refresh.secretHash, 'rtExp', String(refresh.expiresAt));
     }
   },
@@ -225,12 +228,12 @@ export interface PresentedRefresh {
 }
 
 /**
- * The rotation's outcome: `rotated` with what to sign; `replayed`, the same within the grace window, with the
- * next secret sealed; `reused` when the session was just ended for it; `refused` (unknown, expired, ended,
- * refreshed too late) with why, for the log only.
+ * The rotation's outcome: `rotated` with what to sign, and the session's grant; `replayed`, the same within the
+ * grace window, with the next secret sealed; `reused` when the session was just ended for it; `refused`
+ * (unknown, expired, ended) with why, for the log only.
  */
 export type RotationReply =
-  | [outcome: 'rotated' | 'replayed', sealedNext: string, jti: string, iat: string, exp: string, refreshExpiresAt: string, sub: string, claims: string]
+  | [outcome: 'rotated' | 'replayed', sealedNext: string, jti: string, iat: string, exp: string, refreshExpiresAt: string, grant: string]
   | [outcome: 'reused', sub: string]
   | [outcome: 'refused', reason: string];
 
@@ -239,7 +242,7 @@ export type RotationReply =
  * - its family hash must match, or nothing is touched (anyone may know a sid; only a refresh token of the
  *   session holds the family secret);
  * - the current secret: a new access token's label and tokens entry, the next secret's hash, and a replay key
- *   for the grace window holding the sealed next secret and the new token's claims;
+ *   for the grace window holding the sealed next secret and the new token's jti and times;
  * - the secret just rotated, while its replay key lives: the same pair again (a client's retry);
  * - any other secret with the family's hash is a used refresh token presented again: theft. The session ends,
  *   every access token it issued with it. A session below the counter ends too (revoked subject-wide).
@@ -249,7 +252,7 @@ export const rotateRefresh = defineScript({
     local sid = ARGV[1]
     local now_ms = tonumber(ARGV[7])
     local now = math.floor(now_ms / 1000)
-    local f = redis.call('HMGET', KEYS[1], 'family', 'rt', 'prev', 'gen', 'expires', 'rtExp', 'ttl', 'sub', 'claims', 'tokens')
+    local f = redis.call('HMGET', KEYS[1], 'family', 'rt', 'prev', 'gen', 'expires', 'rtExp', 'ttl', 'sub', 'grant', 'tokens')
     if not f[1] or f[1] ~= ARGV[2] then return { 'refused', 'unknown' } end
     local current, counter_raw = counter_value(KEYS[3])
     if tonumber(f[4]) < current then
@@ -268,7 +271,7 @@ export const rotateRefresh = defineScript({
       local refresh_expires = math.min(now + tonumber(ARGV[8]), expires)
       redis.call('HSET', KEYS[1], 'rt', ARGV[4], 'prev', ARGV[3], 'rtExp', refresh_expires, 'refreshed', ARGV[7], 'tokens', tokens)
       place(KEYS[1], KEYS[2], sid, math.max(latest, refresh_expires), KEYS[3], counter_raw, now_ms)
-      local reply = { 'rotated', ARGV[5], jti, tostring(now), tostring(exp), tostring(refresh_expires), f[8], f[9] }
+      local reply = { 'rotated', ARGV[5], jti, tostring(now), tostring(exp), tostring(refresh_expires), f[9] }
       redis.call('SET', REPLAY .. sid, table.concat(reply, ' ', 2, 6), 'PX', ARGV[9])
       return reply
     end
@@ -276,7 +279,7 @@ export const rotateRefresh = defineScript({
       local replay = redis.call('GET', REPLAY .. sid)
       if replay then
         local sealed, jti, iat, exp, refresh_expires = string.match(replay, '^(%S+) (%S+) (%d+) (%d+) (%d+)$')
-        return { 'replayed', sealed, jti, iat, exp, refresh_expires, f[8], f[9] }
+        return { 'replayed', sealed, jti, iat, exp, refresh_expires, f[9] }
       end
     end
     end_session(sid)
@@ -418,4 +421,23 @@ export const listSessions = defineScript({
   transformReply: undefined as unknown as () => string[],
 });
 
-export const scripts = { registerSession, rotateRefresh, endSession, endOtherSessions, endAllSessions, endToken, listSessions };
+/**
+ * KEYS: record. ARGV: the grant read, its replacement. Replaces a session's grant if it is still the one read:
+ * never on a record that is gone (it would bring back part of an ended session), nor over a newer grant.
+ */
+export const replaceGrant = defineScript({
+  SCRIPT: `
+    if redis.call('HGET', KEYS[1], 'grant') == ARGV[1] then
+      redis.call('HSET', KEYS[1], 'grant', ARGV[2])
+      return 1
+    end
+    return 0`,
+  NUMBER_OF_KEYS: 1,
+  parseCommand(parser, record: string, read: string, replacement: string) {
+    parser.pushKeys([record]);
+    parser.push(read, replacement);
+  },
+  transformReply: undefined as unknown as () => number,
+});
+
+export const scripts = { registerSession, rotateRefresh, replaceGrant, endSession, endOtherSessions, endAllSessions, endToken, listSessions };

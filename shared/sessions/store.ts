@@ -115,6 +115,22 @@ export class SessionStore {
     return reply as RotationReply;
   }
 
+  /**
+   * Replaces a session's grant with the same terms signed by the current key, if it is still `read`. Best effort:
+   * on failure the session keeps the older grant, valid while its key stays in the ring.
+   */
+  async replaceGrant(tag: string, sid: string, read: string, replacement: string, scope?: RequestScope): Promise<void> {
+    const record = recordKey(sid);
+    try {
+      await this.redis.run(
+        idempotent('replaceGrant', { key: indexKey(tag) }, (client) => client.replaceGrant(record, read, replacement)),
+        scope,
+      );
+    } catch (error) {
+      (scope?.log ?? log).warn('could not sign a session grant again with the current key', { sid, reason: describeError(error) }, scope);
+    }
+  }
+
   /** Ends one session and every access token it issued, whoever owns it. Resolves false if it was not live. */
   async end(sid: string, scope?: RequestScope): Promise<boolean> {
     const tag = tagOf(sid);
