@@ -92,14 +92,16 @@ function decodeSegment(segment: string, name: 'header' | 'payload'): unknown {
 }
 
 /**
- * The kid of a decoded header that asks for HS256 and nothing we do not implement, of type `typ`. An access
- * token may leave out its typ (RFC 7519 §5.1); a session grant may not, so neither passes for the other.
+ * The kid of a decoded header that asks for HS256 and nothing we do not implement. A session grant says so in its
+ * typ, and nothing else does: neither passes for the other. (An access token's typ is otherwise free: RFC 7519
+ * makes it optional, RFC 9068 spells it at+jwt.)
  */
 function kidOf(header: unknown, typ: string): string {
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new TokenMalformedError('token header is not a JSON object');
   const { alg, kid, crit, typ: declared } = header as Record<string, unknown>;
   if (alg !== HS256) throw new TokenInvalidError(`token alg must be ${HS256}`);
-  if (declared !== typ && !(typ === ACCESS_TOKEN_TYP && declared === undefined)) throw new TokenInvalidError(`token typ must be ${typ}`);
+  if ((declared === SESSION_GRANT_TYP) !== (typ === SESSION_GRANT_TYP))
+    throw new TokenInvalidError(`token typ must ${typ === SESSION_GRANT_TYP ? '' : 'not '}be ${SESSION_GRANT_TYP}`);
   // RFC 7515 §4.1.11: a header extension the verifier does not understand must refuse the token.
   if (crit !== undefined) throw new TokenInvalidError('token header has crit extensions');
   if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) throw new TokenInvalidError('token has no valid kid');

@@ -2,7 +2,7 @@
 import { createSecretKey } from 'node:crypto';
 import jsonwebtoken from 'jsonwebtoken';
 import { TokenInvalidError, TokenMalformedError } from '../../shared/errors';
-import { hmacKey, HmacKeyring, signHs256, verifyHs256 } from '../../shared/auth/jws';
+import { hmacKey, HmacKeyring, SESSION_GRANT_TYP, signHs256, verifyHs256 } from '../../shared/auth/jws';
 import { b64url, encodeSegment, forgeJws } from '../../testkit/jws';
 
 const CURRENT = { kid: 'k-current', secret: 'jws-current-secret-0123456789abcdefghijkl' };
@@ -43,6 +43,19 @@ describe('shared/auth/jws: HS256 compact JWS', () => {
       `{ "alg" : "HS256", "kid":"${CURRENT.kid}" }`,
     ]) {
       expect(verifyHs256(forgeJws({ header, payload: PAYLOAD, secret: CURRENT.secret }), ring)).toEqual(PAYLOAD);
+    }
+  });
+
+  it('keeps session grants and access tokens apart by typ: signed with the same key, neither verifies as the other', () => {
+    const grant = signHs256(keyOf(CURRENT), PAYLOAD, SESSION_GRANT_TYP);
+    expect(verifyHs256(grant, ring, SESSION_GRANT_TYP)).toEqual(PAYLOAD);
+    expect(reason(grant)).toBe(`TOKEN_INVALID: token typ must not be ${SESSION_GRANT_TYP}`);
+    for (const header of [
+      { alg: 'HS256', typ: 'JWT', kid: CURRENT.kid },
+      { alg: 'HS256', kid: CURRENT.kid },
+    ]) {
+      const token = forgeJws({ header, payload: PAYLOAD, secret: CURRENT.secret });
+      expect(() => verifyHs256(token, ring, SESSION_GRANT_TYP)).toThrow(`token typ must be ${SESSION_GRANT_TYP}`);
     }
   });
 
