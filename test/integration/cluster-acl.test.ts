@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createCluster } from '@redis/client';
-import { labelKey, newJti } from '../../shared/sessions/store';
+import { labelKey, newId } from '../../shared/sessions/keys';
 import { aclRulesFromDocs } from '../../testkit/docs';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import type { InvocationResult } from '../../testkit/handler-host';
@@ -73,10 +73,19 @@ describe('Redis Cluster over TLS with a login on every node (REDIS_CLUSTER=true,
     pki?.cleanup();
   });
 
-  async function sign(sub: string): Promise<{ token: string; jti: string }> {
-    const signed = (await host.invoke('sign', proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub }) }))) as ProxyOutcome;
+  type Pair = { token: string; jti: string; sid: string; refreshToken: string };
+
+  async function sign(sub: string): Promise<Pair> {
+    const body = JSON.stringify({ sub, refresh: true });
+    const signed = (await host.invoke('sign', proxyEvent({ method: 'POST', path: '/auth/token', body }))) as ProxyOutcome;
     expect({ sub, status: signed.result?.statusCode, body: signed.result?.body }).toMatchObject({ sub, status: 201 });
-    return JSON.parse(signed.result.body) as { token: string; jti: string };
+    return JSON.parse(signed.result.body) as Pair;
+  }
+
+  /** POST /auth/refresh's answer. */
+  async function refresh(refreshToken: string): Promise<APIGatewayProxyResult> {
+    const body = JSON.stringify({ refreshToken });
+    return ((await host.invoke('refresh', proxyEvent({ method: 'POST', path: '/auth/refresh', body }))) as ProxyOutcome).result;
   }
 
   /** Written as an attacker with Redis access (or many sessions) would leave them, routed by slot. */
@@ -109,33 +118,48 @@ describe('Redis Cluster over TLS with a login on every node (REDIS_CLUSTER=true,
     const primaries = new Set(await Promise.all(issued.map(async ({ jti }) => (await cluster.primaryFor(labelKey(jti))).port)));
     expect(primaries.size).toBe(3);
     for (const { token } of issued) expect(await decision(token)).toBe('allow');
+    // A refresh on every primary: a second access token of each session, and its next refresh token.
+    const refreshed = await Promise.all(
+      issued.map(async ({ refreshToken }) => {
+        const answer = await refresh(refreshToken);
+        expect(answer.statusCode).toBe(200);
+        return JSON.parse(answer.body) as Pair;
+      }),
+    );
+    expect(refreshed.map(({ sid }) => sid)).toEqual(issued.map(({ sid }) => sid));
+    for (const { token } of refreshed) expect(await decision(token)).toBe('allow');
 
     const [first, second] = issued as [(typeof issued)[0], (typeof issued)[0]];
-    const context = (entry: (typeof issued)[0]) => ({ sub: entry.sub, jti: entry.jti, iat: 0, exp: 0, customClaims: '{}' });
+    const context = (entry: (typeof issued)[0]) => ({ sub: entry.sub, jti: entry.jti, sid: entry.sid, iat: 0, exp: 0, customClaims: '{}' });
     expect(await host.invoke('logout', proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: context(first) }))).toMatchObject({
       ok: true,
       result: { statusCode: 204 },
     });
-    expect(await decision(first.token)).toBe('Unauthorized');
+    // Its whole session: both access tokens, and the refresh token.
+    expect([await decision(first.token), await decision(refreshed[0]!.token)]).toEqual(['Unauthorized', 'Unauthorized']);
+    expect((await refresh(refreshed[0]!.refreshToken)).statusCode).toBe(401);
     const listed = (await host.invoke('listSessions', proxyEvent({ method: 'GET', path: '/auth/sessions', authorizer: context(second) }))) as ProxyOutcome;
     expect(listed.result.statusCode).toBe(200);
-    expect(listed.result.body).toContain(second.jti);
+    expect(JSON.parse(listed.result.body)).toEqual({ sessions: [expect.objectContaining({ sid: second.sid, current: true })] });
     expect(await host.invoke('logoutAll', proxyEvent({ method: 'POST', path: '/auth/logout-all', authorizer: context(second) }))).toMatchObject({
       ok: true,
       result: { statusCode: 204 },
     });
-    expect(await decision(second.token)).toBe('Unauthorized');
+    expect([await decision(second.token), await decision(refreshed[1]!.token)]).toEqual(['Unauthorized', 'Unauthorized']);
 
     // Labels on every primary, several SCAN pages each, then the kill switch.
-    await insertLabels(Array.from({ length: BULK_LABELS }, (_, i) => labelKey(newJti(`bulk-${i % 300}`))));
+    await insertLabels(Array.from({ length: BULK_LABELS }, (_, i) => labelKey(newId(`bulk-${i % 300}`))));
     const primaryNodes = await primariesNow();
     expect(primaryNodes).toHaveLength(3);
     for (const node of primaryNodes) expect((await (await node.admin()).keys('jwt_label:*')).length).toBeGreaterThan(1000);
-    const live = issued.length - 2;
+    // Two access tokens a session, but the two sessions ended.
+    const live = 2 * (issued.length - 2);
     const killed = await host.invoke('revokeAll', { confirm: 'revoke-all' });
     expect(killed).toMatchObject({ ok: true, result: { revoked: BULK_LABELS + live } });
-    for (const { token } of issued) expect(await decision(token)).toBe('Unauthorized');
+    for (const { token } of [...issued, ...refreshed]) expect(await decision(token)).toBe('Unauthorized');
+    for (const { refreshToken } of refreshed) expect((await refresh(refreshToken)).statusCode).toBe(401);
     for (const node of primaryNodes) expect(await (await node.admin()).keys('jwt_label:*')).toEqual([]);
+    for (const node of primaryNodes) expect(await (await node.admin()).keys('jwt_session:*')).toEqual([]);
 
     // Nothing was denied to the user on any node, and the password was never written out.
     for (const node of cluster.nodes) expect(await (await node.admin()).aclLog()).toEqual([]);

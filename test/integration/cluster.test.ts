@@ -1,8 +1,9 @@
 // REDIS_CLUSTER=true against a real local cluster (three primaries, a replica each), failover included.
-import { StoreUnavailableError, TokenRevokedError } from '../../shared/errors';
+import { RefreshTokenInvalidError, StoreUnavailableError, TokenRevokedError } from '../../shared/errors';
 import { setLogLevel } from '../../shared/telemetry/log';
 import { RedisConnection } from '../../shared/redis/connection';
-import { labelKey, SessionStore } from '../../shared/sessions/store';
+import { SessionStore } from '../../shared/sessions/store';
+import { labelKey } from '../../shared/sessions/keys';
 import { TokenService } from '../../shared/auth/tokens';
 import { startRedisCluster, type RedisCluster } from '../../testkit/redis-cluster';
 import type { RedisServer } from '../../testkit/redis-server';
@@ -85,17 +86,25 @@ describe('Redis Cluster (REDIS_CLUSTER=true)', () => {
 
     for (const { token } of issued) expect(await isAlive(token)).toBe(true);
     const [first, second] = issued as [(typeof issued)[0], (typeof issued)[0]];
-    expect((await sessions.list('user-0', 0)).map((session) => session.jti).sort()).toEqual([first.jti, second.jti].sort());
-    await expect(sessions.end(first.jti)).resolves.toBe(true);
+    expect((await sessions.list('user-0', 0)).map((session) => session.sid).sort()).toEqual([first.sid, second.sid].sort());
+    await expect(sessions.end(first.sid)).resolves.toBe(true);
     expect(await isAlive(first.token)).toBe(false);
     expect(await isAlive(second.token)).toBe(true);
     await expect(sessions.endAll('user-1')).resolves.toBe(2);
-    await expect(sessions.endOwn('user-2', (issued[4] as (typeof issued)[0]).jti)).resolves.toBe(true);
+    await expect(sessions.endOwn('user-2', (issued[4] as (typeof issued)[0]).sid)).resolves.toBe(true);
+    // A refresh writes the keys its session's record names (labels, the replay key): all in the subject's slot.
+    const signed = await tokens.issue({ sub: 'user-3', claims: {}, ttlSeconds: 600, refresh: true });
+    const refreshed = await tokens.refresh(signed.refresh?.token as string);
+    expect([await isAlive(signed.token), await isAlive(refreshed.token)]).toEqual([true, true]);
+    await expect(sessions.endToken(refreshed.jti)).resolves.toBe(true);
+    await expect(sessions.endOthers('user-3', signed.sid)).resolves.toBe(2);
+    expect([await isAlive(signed.token), await isAlive(refreshed.token), await isAlive((issued[6] as (typeof issued)[0]).token)]).toEqual([true, false, false]);
 
-    // The kill switch visits every primary.
-    const live = issued.length - 1 - 2 - 1;
+    // The kill switch visits every primary: the labels left are the issued tokens not ended above, and the signed one.
+    const live = issued.length - 1 - 2 - 1 - 2 + 1;
     await expect(sessions.endEverything()).resolves.toBe(live);
-    for (const { token } of issued) expect(await isAlive(token)).toBe(false);
+    for (const { token } of [...issued, signed]) expect(await isAlive(token)).toBe(false);
+    await expect(tokens.refresh(refreshed.refresh.token)).rejects.toThrow(RefreshTokenInvalidError);
   });
 
   it('fails closed while a primary fails over, never allows a token revoked before or during it, and recovers on its own once its replica took over', async () => {
@@ -103,7 +112,7 @@ describe('Redis Cluster (REDIS_CLUSTER=true)', () => {
     const [live, revokedBefore, revokedDuring] = [await issue('failover-user'), await issue('failover-user'), await issue('failover-user')];
     const primary = await cluster.primaryFor(labelKey(live.jti));
     for (const { jti } of [revokedBefore, revokedDuring]) expect((await cluster.primaryFor(labelKey(jti))).port).toBe(primary.port);
-    await expect(sessions.end(revokedBefore.jti)).resolves.toBe(true);
+    await expect(sessions.end(revokedBefore.sid)).resolves.toBe(true);
 
     // The replica must hold the live label and the revocation before the kill: it is what will answer after it.
     const replica = await replicaHoldingAllOf(cluster, primary, labelKey(live.jti));
@@ -137,7 +146,7 @@ describe('Redis Cluster (REDIS_CLUSTER=true)', () => {
       const deadline = Date.now() + 20_000;
       for (;;) {
         // The revocation first: its first try comes right after the kill, well before any replica can take over.
-        if (lateRevocation.at(-1) !== 'done') lateRevocation.push(await timed('revocation', () => containerSessions.end(revokedDuring.jti), 'done'));
+        if (lateRevocation.at(-1) !== 'done') lateRevocation.push(await timed('revocation', () => containerSessions.end(revokedDuring.sid), 'done'));
         const outcome = await verify('live', live.token);
         liveOutcomes.push(outcome);
         await verify('revoked before', revokedBefore.token);
@@ -145,7 +154,7 @@ describe('Redis Cluster (REDIS_CLUSTER=true)', () => {
         await sleep(100);
       }
       while (lateRevocation.at(-1) !== 'done' && Date.now() < deadline) {
-        lateRevocation.push(await timed('revocation', () => containerSessions.end(revokedDuring.jti), 'done'));
+        lateRevocation.push(await timed('revocation', () => containerSessions.end(revokedDuring.sid), 'done'));
         await sleep(100);
       }
 

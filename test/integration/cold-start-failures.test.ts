@@ -4,7 +4,7 @@
 // in the log what went wrong, without the password.
 import { randomBytes } from 'node:crypto';
 import { expect } from '@jest/globals';
-import { newJti } from '../../shared/sessions/store';
+import { newId } from '../../shared/sessions/keys';
 import { useContainers, useLogLines } from '../../testkit/fixtures';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { forgeJws } from '../../testkit/jws';
@@ -22,7 +22,7 @@ function signedButUnknownToken(): string {
   const now = Math.floor(Date.now() / 1000);
   return forgeJws({
     header: { alg: 'HS256', typ: 'JWT', kid: 'default' },
-    payload: { sub: 'cold-user', jti: newJti('cold-user'), iat: now, exp: now + 600, iss: 'revocable-jwt', aud: 'revocable-jwt-api' },
+    payload: { sub: 'cold-user', jti: newId('cold-user'), iat: now, exp: now + 600, iss: 'revocable-jwt', aud: 'revocable-jwt-api' },
     secret: SECRET,
   });
 }

@@ -4,7 +4,7 @@
 // (503) while every revocation still works: never a success that leaves the token alive.
 import { expect } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { newJti, subjectTag } from '../../shared/sessions/store';
+import { newId, subjectTag } from '../../shared/sessions/keys';
 import type { Container } from '../../testkit/cold-start';
 import { useContainers, useLogLines } from '../../testkit/fixtures';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
@@ -19,6 +19,7 @@ const SECRET = 'eviction-test-secret-0123456789abcdefghij';
 const TIMEOUT_MS = '3000';
 
 type Entry = Record<string, unknown>;
+type Issued = { token: string; jti: string; sid: string; refreshToken?: string };
 
 describe('Redis maxmemory-policy and a full Redis', () => {
   const container = useContainers();
@@ -34,11 +35,12 @@ describe('Redis maxmemory-policy and a full Redis', () => {
   };
   const entries = (): Entry[] => logLines().map((line) => JSON.parse(line) as Entry);
   const policyLines = () => entries().filter((entry) => typeof entry.message === 'string' && entry.message.startsWith('redis maxmemory-policy'));
-  const signEvent = (sub: string) => proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub }) });
-  const sign = async (container: Container, sub: string) => {
-    const response = await container.sign(signEvent(sub));
+  const signEvent = (sub: string, refresh = false) =>
+    proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify(refresh ? { sub, refresh } : { sub }) });
+  const sign = async (container: Container, sub: string, refresh = false) => {
+    const response = await container.sign(signEvent(sub, refresh));
     expect(response.statusCode).toBe(201);
-    return JSON.parse(response.body) as { token: string; jti: string };
+    return JSON.parse(response.body) as Issued;
   };
   const authorize = (container: Container, token: string) => container.authorizer(tokenAuthorizerEvent(`Bearer ${token}`));
 
@@ -183,13 +185,17 @@ describe('Redis maxmemory-policy and a full Redis', () => {
   });
 
   describe('noeviction and a full Redis', () => {
-    it('sign answers 503 (not 500); every revocation still works, and a success leaves no token alive', async () => {
+    it('sign and refresh answer 503 (not 500); every revocation still works, and a success leaves no token alive', async () => {
       const redis = await server(['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction']);
       const admin = await redis.admin();
       const container = start(redis.url);
       const [alice, bob] = ['oom-alice', 'oom-bob'];
-      const a = await Promise.all([1, 2, 3, 4].map(() => sign(container, alice)));
-      const b = await Promise.all([1, 2].map(() => sign(container, bob)));
+      const refreshEvent = (refreshToken: string) => proxyEvent({ method: 'POST', path: '/auth/refresh', body: JSON.stringify({ refreshToken }) });
+      const a = await Promise.all([true, false, false, false].map((refresh) => sign(container, alice, refresh)));
+      // A second access token of a[0]'s session: logging out of that session must end it too.
+      const refreshed = JSON.parse((await container.refresh(refreshEvent(a[0]!.refreshToken as string))).body) as Issued;
+      const b = await Promise.all([1, 2, 3].map(() => sign(container, bob)));
+      const carol = await sign(container, 'oom-carol', true);
       const context = async (token: string) => (await authorize(container, token)).context as Record<string, unknown>;
       // Taken before Redis is full: the authorizer context each route receives.
       const [a1, a3] = [await context(a[0]!.token), await context(a[2]!.token)];
@@ -201,25 +207,26 @@ describe('Redis maxmemory-policy and a full Redis', () => {
       expect(signed.statusCode).toBe(503);
       expect(JSON.parse(signed.body)).toMatchObject({ error: 'STORE_UNAVAILABLE' });
       expect(entries()).toContainEqual(expect.objectContaining({ message: 'sign', status: 503, reason: expect.stringMatching(/OOM command not allowed/) }));
+      // A refresh writes a label first: refused before it changed anything, its refresh token still good after.
+      const refused = await container.refresh(refreshEvent(carol.refreshToken as string));
+      expect(refused.statusCode).toBe(503);
+      expect(JSON.parse(refused.body)).toMatchObject({ error: 'STORE_UNAVAILABLE' });
 
       const asCaller = (caller: Record<string, unknown>, method: string, path: string, pathParameters?: Record<string, string>) =>
         proxyEvent({ method, path, authorizer: caller, ...(pathParameters === undefined ? {} : { pathParameters }) });
       const revoke = (body: Record<string, string>) => container.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify(body) }));
-      const revocations: Array<[string, () => Promise<APIGatewayProxyResult>, string[]]> = [
-        ['end session', () => container.endSession(asCaller(a1, 'DELETE', `/auth/sessions/${a[1]!.jti}`, { jti: a[1]!.jti })), [a[1]!.token]],
-        ['logout', () => container.logout(asCaller(a1, 'POST', '/auth/logout')), [a[0]!.token]],
-        ['logout-all', () => container.logoutAll(asCaller(a3, 'POST', '/auth/logout-all')), [a[2]!.token, a[3]!.token]],
-        ['revoke by jti', () => revoke({ jti: b[0]!.jti }), [b[0]!.token]],
-        ['revoke by sub', () => revoke({ sub: bob }), [b[1]!.token]],
+      const revocations: Array<[string, () => Promise<APIGatewayProxyResult>, Issued[]]> = [
+        ['end session', () => container.endSession(asCaller(a1, 'DELETE', `/auth/sessions/${a[1]!.sid}`, { sid: a[1]!.sid })), [a[1]!]],
+        ['logout', () => container.logout(asCaller(a1, 'POST', '/auth/logout')), [a[0]!, refreshed]],
+        ['logout-all', () => container.logoutAll(asCaller(a3, 'POST', '/auth/logout-all')), [a[2]!, a[3]!]],
+        ['revoke by jti', () => revoke({ jti: b[0]!.jti }), [b[0]!]],
+        ['revoke by sid', () => revoke({ sid: b[1]!.sid }), [b[1]!]],
+        ['revoke by sub', () => revoke({ sub: bob }), [b[2]!]],
       ];
 
       // Reads still work when Redis is full: live tokens are allowed.
-      expect(
-        await aliveOf(
-          container,
-          [...a, ...b].map((issued) => issued.token),
-        ),
-      ).toHaveLength(a.length + b.length);
+      const everyToken = [...a, refreshed, ...b, carol];
+      expect(await aliveOf(container, everyToken)).toHaveLength(everyToken.length);
 
       const outcomes: Record<string, string> = {};
       for (const [name, run, tokens] of revocations) {
@@ -243,17 +250,21 @@ describe('Redis maxmemory-policy and a full Redis', () => {
       // only at a SET, ZADD or other memory-growing command before its first write, so Redis runs them under OOM. A 503 would also keep the promise (fail closed), but would lose logout
       // exactly when Redis is full: a path that starts writing first must change this line knowingly.
       expect(outcomes).toEqual(Object.fromEntries(revocations.map(([name]) => [name, 'revoked'])));
+
+      // Room again: the refresh refused under OOM had used nothing up.
+      await admin.configSet('maxmemory', '0');
+      expect((await container.refresh(refreshEvent(carol.refreshToken as string))).statusCode).toBe(200);
     });
   });
 });
 
-/** The tokens among `tokens` the authorizer allows; a refusal must be a 401, never an error. */
-async function aliveOf(container: Container, tokens: string[]): Promise<string[]> {
+/** The jtis of the tokens among `issued` the authorizer allows (jtis, so that no token is printed); a refusal must be a 401, never an error. */
+async function aliveOf(container: Container, issued: Array<{ token: string; jti: string }>): Promise<string[]> {
   const alive: string[] = [];
-  for (const token of tokens) {
+  for (const { token, jti } of issued) {
     try {
       await container.authorizer(tokenAuthorizerEvent(`Bearer ${token}`));
-      alive.push(token);
+      alive.push(jti);
     } catch (error) {
       if ((error as Error).message !== 'Unauthorized') throw error;
     }
@@ -266,7 +277,7 @@ function signedToken(sub: string): string {
   const now = Math.floor(Date.now() / 1000);
   return forgeJws({
     header: { alg: 'HS256', typ: 'JWT', kid: 'default' },
-    payload: { sub, jti: newJti(sub), iat: now, exp: now + 600, iss: 'revocable-jwt', aud: 'revocable-jwt-api' },
+    payload: { sub, jti: newId(sub), iat: now, exp: now + 600, iss: 'revocable-jwt', aud: 'revocable-jwt-api' },
     secret: SECRET,
   });
 }

@@ -69,7 +69,7 @@ describe('Lambda container frozen while Redis drops its connection', () => {
   it('answers every invocation after a thaw correctly, on a fresh connection', async () => {
     const signed = await send('sign', proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: 'frozen-user' }) }));
     expect(signed.ok).toBe(true);
-    const { token, jti } = JSON.parse((signed as { result: APIGatewayProxyResult }).result.body) as { token: string; jti: string };
+    const { token, jti, sid } = JSON.parse((signed as { result: APIGatewayProxyResult }).result.body) as { token: string; jti: string; sid: string };
 
     for (let round = 1; round <= 5; round += 1) {
       const decision = await freezeDropAndThaw('authorizer', tokenAuthorizerEvent(`Bearer ${token}`));
@@ -79,7 +79,7 @@ describe('Lambda container frozen while Redis drops its connection', () => {
 
     const loggedOut = await freezeDropAndThaw(
       'logout',
-      proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: { sub: 'frozen-user', jti, iat: 0, exp: 0, customClaims: '{}' } }),
+      proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: { sub: 'frozen-user', jti, sid, iat: 0, exp: 0, customClaims: '{}' } }),
     );
     expect(loggedOut).toMatchObject({ ok: true, result: { statusCode: 204 } });
 

@@ -1,6 +1,6 @@
 import { expect } from '@jest/globals';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
-import { labelKey } from '../../shared/sessions/store';
+import { labelKey, recordKey } from '../../shared/sessions/keys';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { coldStart } from '../../testkit/cold-start';
 import { eventually, useContainerOnServer } from '../../testkit/fixtures';
@@ -16,7 +16,11 @@ describe('Handlers (real redis-server)', () => {
   async function signToken(body: unknown = { sub: 'user-1', claims: { role: 'admin' } }) {
     const response = await suite.handlers().sign(signEvent(body));
     expect(response.statusCode).toBe(201);
-    return JSON.parse(response.body) as { token: string; tokenType: string; expiresIn: number; jti: string };
+    return JSON.parse(response.body) as { token: string; tokenType: string; expiresIn: number; jti: string; sid: string; refreshToken?: string };
+  }
+
+  async function refresh(refreshToken: string) {
+    return suite.handlers().refresh(proxyEvent({ method: 'POST', path: '/auth/refresh', body: JSON.stringify({ refreshToken }) }));
   }
 
   /** Keys in Redis but revocation counters, which outlive the labels they guard by design. */
@@ -28,14 +32,24 @@ describe('Handlers (real redis-server)', () => {
     return suite.handlers().authorizer(tokenAuthorizerEvent(header));
   }
 
+  const isAlive = (token: string) =>
+    authorize(`Bearer ${token}`).then(
+      () => true,
+      () => false,
+    );
+
   describe('sign', () => {
-    it('answers 201 with a Bearer token, and stores its label', async () => {
+    it('answers 201 with a Bearer token, and stores its label and its session', async () => {
       const response = await suite.handlers().sign(signEvent({ sub: 'user-1', ttl: 120 }));
       expect(response.statusCode).toBe(201);
       expect(response.headers).toMatchObject({ 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-      const body = JSON.parse(response.body) as { jti: string };
-      expect(body).toEqual({ token: expect.any(String), tokenType: 'Bearer', expiresIn: 120, jti: expect.any(String) });
-      expect(await (await server().admin()).ttl(labelKey(body.jti))).toBeGreaterThan(115);
+      const body = JSON.parse(response.body) as { jti: string; sid: string };
+      expect(body).toEqual({ token: expect.any(String), tokenType: 'Bearer', expiresIn: 120, jti: expect.any(String), sid: expect.any(String) });
+      const admin = await server().admin();
+      expect(await admin.ttl(labelKey(body.jti))).toBeGreaterThan(115);
+      // Without a refresh token the session is no use once its one access token expires.
+      expect(await admin.ttl(recordKey(body.sid))).toBeGreaterThan(115);
+      expect(await admin.ttl(recordKey(body.sid))).toBeLessThanOrEqual(120);
     });
 
     it.each([
@@ -142,11 +156,11 @@ describe('Handlers (real redis-server)', () => {
     }
 
     it('returns the authorizer context from /me', async () => {
-      const { token, jti } = await signToken();
+      const { token, jti, sid } = await signToken();
       const context = await contextOf(token);
       const response: APIGatewayProxyResult = await suite.handlers().me(proxyEvent({ method: 'GET', path: '/me', authorizer: context }));
       expect(response.statusCode).toBe(200);
-      expect(JSON.parse(response.body)).toEqual({ sub: 'user-1', jti, issuedAt: context.iat, expiresAt: context.exp, claims: { role: 'admin' } });
+      expect(JSON.parse(response.body)).toEqual({ sub: 'user-1', jti, sid, issuedAt: context.iat, expiresAt: context.exp, claims: { role: 'admin' } });
     });
 
     it('answers 204 and the same token is refused at once', async () => {
@@ -157,7 +171,18 @@ describe('Handlers (real redis-server)', () => {
       await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
     });
 
-    it("leaves the same subject's other tokens alive", async () => {
+    it("ends the caller's whole session: every access token it issued, and its refresh token", async () => {
+      const signed = await signToken({ sub: 'user-1', refresh: true });
+      const refreshed = JSON.parse((await refresh(signed.refreshToken as string)).body) as { token: string; refreshToken: string };
+      await expect(authorize(`Bearer ${signed.token}`)).resolves.toMatchObject({ principalId: 'user-1' });
+      const response = await suite.handlers().logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: await contextOf(refreshed.token) }));
+      expect(response.statusCode).toBe(204);
+      await expect(authorize(`Bearer ${signed.token}`)).rejects.toThrow(/^Unauthorized$/);
+      await expect(authorize(`Bearer ${refreshed.token}`)).rejects.toThrow(/^Unauthorized$/);
+      expect((await refresh(refreshed.refreshToken)).statusCode).toBe(401);
+    });
+
+    it("leaves the same subject's other sessions alive", async () => {
       const first = await signToken();
       const second = await signToken();
       await suite.handlers().logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: await contextOf(first.token) }));
@@ -173,8 +198,8 @@ describe('Handlers (real redis-server)', () => {
       } finally {
         server().resume();
       }
-      // The DEL may or may not have reached Redis before the timeout: a 503 means "unknown, retry",
-      // and retrying is safe because deleting a label twice is the same as once.
+      // The script may or may not have run before the timeout: a 503 means "unknown, retry", and retrying is
+      // safe because ending a session twice is the same as once.
       const retried = await eventually(async () => {
         const response = await suite.handlers().logout(event);
         if (response.statusCode === 503) throw new Error('still unavailable');
@@ -193,11 +218,6 @@ describe('Handlers (real redis-server)', () => {
   describe('sessions', () => {
     const asCaller = async (token: string, method: string, path: string, extra: Partial<Parameters<typeof proxyEvent>[0]> = {}) =>
       proxyEvent({ method, path, authorizer: (await authorize(`Bearer ${token}`)).context as Record<string, unknown>, ...extra });
-    const isAlive = (token: string) =>
-      authorize(`Bearer ${token}`).then(
-        () => true,
-        () => false,
-      );
 
     it("logout-all ends every session of the caller, the presented one included, and no one else's", async () => {
       const first = await signToken({ sub: 'alice' });
@@ -217,30 +237,33 @@ describe('Handlers (real redis-server)', () => {
       expect(response.statusCode).toBe(200);
       const { sessions } = JSON.parse(response.body) as { sessions: Array<Record<string, unknown>> };
       expect(sessions).toEqual([
-        { jti: newer.jti, issuedAt: expect.any(Number), expiresAt: expect.any(Number), current: false },
-        { jti: older.jti, issuedAt: expect.any(Number), expiresAt: expect.any(Number), current: true },
+        { sid: newer.sid, createdAt: expect.any(Number), expiresAt: expect.any(Number), current: false },
+        { sid: older.sid, createdAt: expect.any(Number), expiresAt: expect.any(Number), current: true },
       ]);
-      expect((sessions[0]!.expiresAt as number) - (sessions[0]!.issuedAt as number)).toBe(60);
+      expect((sessions[0]!.expiresAt as number) - (sessions[0]!.createdAt as number)).toBe(60);
     });
 
-    it("ends one of the caller's sessions by jti, percent-encoded or not", async () => {
+    it("ends one of the caller's sessions by sid, percent-encoded or not", async () => {
       const caller = await signToken({ sub: 'alice' });
       const other = await signToken({ sub: 'alice' });
       const third = await signToken({ sub: 'alice' });
-      const end = async (jti: string) =>
-        suite.handlers().endSession(await asCaller(caller.token, 'DELETE', `/auth/sessions/${jti}`, { pathParameters: { jti } }));
-      expect((await end(other.jti)).statusCode).toBe(204);
-      expect((await end(encodeURIComponent(third.jti))).statusCode).toBe(204);
+      const end = async (sid: string) =>
+        suite.handlers().endSession(await asCaller(caller.token, 'DELETE', `/auth/sessions/${sid}`, { pathParameters: { sid } }));
+      expect((await end(other.sid)).statusCode).toBe(204);
+      expect((await end(encodeURIComponent(third.sid))).statusCode).toBe(204);
       expect([await isAlive(caller.token), await isAlive(other.token), await isAlive(third.token)]).toEqual([true, false, false]);
-      expect((await end(other.jti)).statusCode).toBe(404);
+      expect((await end(other.sid)).statusCode).toBe(404);
+      // A jti names an access token, not a session.
+      expect((await end(caller.jti)).statusCode).toBe(404);
+      expect(await isAlive(caller.token)).toBe(true);
     });
 
     it("answers 404 for another user's session, and it stays alive", async () => {
       const alice = await signToken({ sub: 'alice' });
       const bob = await signToken({ sub: 'bob' });
-      const response = await suite.handlers().endSession(await asCaller(alice.token, 'DELETE', '/auth/sessions/x', { pathParameters: { jti: bob.jti } }));
+      const response = await suite.handlers().endSession(await asCaller(alice.token, 'DELETE', '/auth/sessions/x', { pathParameters: { sid: bob.sid } }));
       expect(response.statusCode).toBe(404);
-      expect(JSON.parse(response.body)).toEqual({ error: 'SESSION_NOT_FOUND', message: 'no live session with that jti' });
+      expect(JSON.parse(response.body)).toEqual({ error: 'SESSION_NOT_FOUND', message: 'no live session with that sid' });
       expect(await isAlive(bob.token)).toBe(true);
     });
   });
@@ -258,11 +281,23 @@ describe('Handlers (real redis-server)', () => {
       await expect(authorize(`Bearer ${bystander.token}`)).resolves.toMatchObject({ principalId: 'alice' });
     });
 
-    it('ends one token by jti', async () => {
-      const { token, jti } = await signToken({ sub: 'mallory' });
-      expect(JSON.parse((await suite.handlers().revoke(revokeEvent({ jti }))).body)).toEqual({ revoked: 1 });
-      await expect(authorize(`Bearer ${token}`)).rejects.toThrow(/^Unauthorized$/);
-      expect(JSON.parse((await suite.handlers().revoke(revokeEvent({ jti }))).body)).toEqual({ revoked: 0 });
+    it('ends one token by jti, and its session lives on', async () => {
+      const signed = await signToken({ sub: 'mallory', refresh: true });
+      expect(JSON.parse((await suite.handlers().revoke(revokeEvent({ jti: signed.jti }))).body)).toEqual({ revoked: 1 });
+      await expect(authorize(`Bearer ${signed.token}`)).rejects.toThrow(/^Unauthorized$/);
+      expect(JSON.parse((await suite.handlers().revoke(revokeEvent({ jti: signed.jti }))).body)).toEqual({ revoked: 0 });
+      const refreshed = JSON.parse((await refresh(signed.refreshToken as string)).body) as { token: string };
+      await expect(authorize(`Bearer ${refreshed.token}`)).resolves.toMatchObject({ principalId: 'mallory' });
+    });
+
+    it('ends one session by sid, with every access token it issued', async () => {
+      const signed = await signToken({ sub: 'mallory', refresh: true });
+      const refreshed = JSON.parse((await refresh(signed.refreshToken as string)).body) as { token: string; refreshToken: string };
+      const other = await signToken({ sub: 'mallory' });
+      expect(JSON.parse((await suite.handlers().revoke(revokeEvent({ sid: signed.sid }))).body)).toEqual({ revoked: 1 });
+      expect([await isAlive(signed.token), await isAlive(refreshed.token), await isAlive(other.token)]).toEqual([false, false, true]);
+      expect((await refresh(refreshed.refreshToken)).statusCode).toBe(401);
+      expect(JSON.parse((await suite.handlers().revoke(revokeEvent({ sid: signed.sid }))).body)).toEqual({ revoked: 0 });
     });
 
     it.each([
@@ -270,7 +305,9 @@ describe('Handlers (real redis-server)', () => {
       [{ sub: 'a', jti: 'b' }, /exactly one of/],
       [{ user: 'a' }, /exactly one of/],
       [{ sub: '' }, /sub must be a non-empty string/],
+      [{ sid: 'a', jti: 'b' }, /exactly one of/],
       [{ jti: 'not-ours' }, /jti must be a jti issued by this service/],
+      [{ sid: 'not-ours' }, /sid must be a sid issued by this service/],
     ])('answers 400 for %p and changes nothing', async (body, message) => {
       await signToken({ sub: 'a' });
       const before = await storedKeys();

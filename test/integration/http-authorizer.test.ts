@@ -13,10 +13,11 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
   const suite = useContainerOnServer({ JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300' });
   const { server, logLines } = suite;
 
-  async function signToken(sub = 'user-1', claims: Record<string, unknown> = { role: 'admin' }) {
-    const response = await suite.handlers().sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims }) }));
+  async function signToken(sub = 'user-1', claims: Record<string, unknown> = { role: 'admin' }, refresh = false) {
+    const body = refresh ? { sub, claims, refresh } : { sub, claims };
+    const response = await suite.handlers().sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify(body) }));
     expect(response.statusCode).toBe(201);
-    return JSON.parse(response.body) as { token: string; jti: string };
+    return JSON.parse(response.body) as { token: string; jti: string; sid: string; refreshToken?: string };
   }
 
   const authorize = (headers: Record<string, string>) => suite.handlers().httpAuthorizer(httpAuthorizerEvent(headers));
@@ -34,13 +35,13 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
 
   describe('decisions', () => {
     it('allows a live token, with the very context the REST authorizer passes on', async () => {
-      const { token, jti } = await signToken();
+      const { token, jti, sid } = await signToken();
       const decision = await authorize({ authorization: `Bearer ${token}` });
       const rest = await suite.handlers().authorizer(tokenAuthorizerEvent(`Bearer ${token}`));
       expect(decision).toEqual({ isAuthorized: true, context: rest.context });
       expect(decision).toEqual({
         isAuthorized: true,
-        context: { sub: 'user-1', jti, iat: expect.any(Number), exp: expect.any(Number), customClaims: '{"role":"admin"}' },
+        context: { sub: 'user-1', jti, sid, iat: expect.any(Number), exp: expect.any(Number), customClaims: '{"role":"admin"}' },
       });
     });
 
@@ -117,44 +118,54 @@ describe('HTTP API authorizer and routes (real redis-server)', () => {
 
   describe('the same handlers behind the HTTP API (payload 2.0)', () => {
     it('GET /me answers as it does behind the REST API', async () => {
-      const { token, jti } = await signToken();
+      const { token, jti, sid } = await signToken();
       const v2 = await callV2(suite.handlers().me, token, { method: 'GET', path: '/me' });
       const rest = await suite
         .handlers()
         .me(proxyEvent({ method: 'GET', path: '/me', authorizer: (await suite.handlers().authorizer(tokenAuthorizerEvent(`Bearer ${token}`))).context ?? {} }));
       expect(v2).toEqual(rest);
       expect(v2).toMatchObject({ statusCode: 200 });
-      expect(JSON.parse((v2 as APIGatewayProxyResult).body)).toMatchObject({ sub: 'user-1', jti, claims: { role: 'admin' } });
+      expect(JSON.parse((v2 as APIGatewayProxyResult).body)).toMatchObject({ sub: 'user-1', jti, sid, claims: { role: 'admin' } });
     });
 
-    it('POST /auth/logout kills the token at once', async () => {
-      const { token } = await signToken();
+    it('POST /auth/refresh, reached without the authorizer, rotates the refresh token; POST /auth/logout kills the session at once', async () => {
+      const signed = await signToken('user-1', { role: 'admin' }, true);
+      const refresh = (refreshToken: string) =>
+        suite.handlers().refresh(proxyEventV2({ method: 'POST', path: '/auth/refresh', body: JSON.stringify({ refreshToken }) }));
+      const refreshed = await refresh(signed.refreshToken as string);
+      expect(refreshed.statusCode).toBe(200);
+      const { token, sid, refreshToken } = JSON.parse(refreshed.body) as { token: string; sid: string; refreshToken: string };
+      expect(sid).toBe(signed.sid);
+      expect(await callV2(suite.handlers().me, token, { method: 'GET', path: '/me' })).toMatchObject({ statusCode: 200 });
+
       expect(await callV2(suite.handlers().logout, token, { method: 'POST', path: '/auth/logout' })).toMatchObject({ statusCode: 204 });
       expect(await callV2(suite.handlers().me, token, { method: 'GET', path: '/me' })).toBe('forbidden');
+      expect(await callV2(suite.handlers().me, signed.token, { method: 'GET', path: '/me' })).toBe('forbidden');
+      expect((await refresh(refreshToken)).statusCode).toBe(401);
     });
 
-    it('GET /auth/sessions, DELETE /auth/sessions/{jti} and POST /auth/logout-all act on the caller only', async () => {
+    it('GET /auth/sessions, DELETE /auth/sessions/{sid} and POST /auth/logout-all act on the caller only', async () => {
       const first = await signToken('user-2');
       const second = await signToken('user-2');
       const bystander = await signToken('user-3');
       const listed = await callV2(suite.handlers().listSessions, first.token, { method: 'GET', path: '/auth/sessions' });
       // Signed within the same millisecond, the two may list in either order: the order is not the point here.
-      const { sessions } = JSON.parse((listed as APIGatewayProxyResult).body) as { sessions: { jti: string; current: boolean }[] };
+      const { sessions } = JSON.parse((listed as APIGatewayProxyResult).body) as { sessions: { sid: string; current: boolean }[] };
       expect(sessions).toHaveLength(2);
       expect(sessions).toEqual(
-        expect.arrayContaining([expect.objectContaining({ jti: second.jti, current: false }), expect.objectContaining({ jti: first.jti, current: true })]),
+        expect.arrayContaining([expect.objectContaining({ sid: second.sid, current: false }), expect.objectContaining({ sid: first.sid, current: true })]),
       );
 
       const endStranger = await callV2(suite.handlers().endSession, first.token, {
         method: 'DELETE',
         path: '/auth/sessions/x',
-        pathParameters: { jti: bystander.jti },
+        pathParameters: { sid: bystander.sid },
       });
       expect(endStranger).toMatchObject({ statusCode: 404 });
       const endSecond = await callV2(suite.handlers().endSession, first.token, {
         method: 'DELETE',
         path: '/auth/sessions/x',
-        pathParameters: { jti: encodeURIComponent(second.jti) },
+        pathParameters: { sid: encodeURIComponent(second.sid) },
       });
       expect(endSecond).toMatchObject({ statusCode: 204 });
       expect(await callV2(suite.handlers().me, second.token, { method: 'GET', path: '/me' })).toBe('forbidden');

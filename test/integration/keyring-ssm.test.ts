@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import jsonwebtoken from 'jsonwebtoken';
-import { newJti } from '../../shared/sessions/store';
+import { newId } from '../../shared/sessions/keys';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import type { InvocationResult } from '../../testkit/handler-host';
 import { bundleHandlerHost, startHost, type HostBundle, type HostProcess } from '../../testkit/host-process';
@@ -89,7 +89,7 @@ describe('Keyring from SSM (JWT_KEYS_SSM_PARAMETER), read by the real AWS SDK cl
     });
     expect(await host.invoke('authorizer', tokenAuthorizerEvent(`Bearer ${token}`))).toMatchObject({ ok: true, result: { principalId: 'ssm-user' } });
     // The previous key verifies too (the whole ring was read): its token is refused only for want of a label.
-    const previous = jsonwebtoken.sign({ jti: newJti('ssm-user') }, PREVIOUS.secret, {
+    const previous = jsonwebtoken.sign({ jti: newId('ssm-user') }, PREVIOUS.secret, {
       algorithm: 'HS256',
       keyid: PREVIOUS.kid,
       subject: 'ssm-user',

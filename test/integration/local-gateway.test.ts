@@ -113,11 +113,12 @@ describe('Local gateway: API Gateway CORS in front of serverless offline', () =>
   });
 
   test.each([
-    ['the REST API', '/dev/me'],
-    ['the HTTP API', '/me'],
-    ['a path parameter', '/dev/auth/sessions/%7Babc%7Ddef'],
-  ])('on a Bearer route of %s, an allowed origin may read the answer, with no credentials mode', async (_case, path) => {
-    const answer = await call(`${await gateway([APP])}${path}`, { headers: { origin: APP } });
+    ['a Bearer route of the REST API', 'GET', '/dev/me'],
+    ['a Bearer route of the HTTP API', 'GET', '/me'],
+    ['a Bearer route with a path parameter', 'DELETE', '/dev/auth/sessions/%7Babc%7Ddef'],
+    ['POST /auth/refresh (its credential is the refresh token in the body)', 'POST', '/dev/auth/refresh'],
+  ])('on %s, an allowed origin may read the answer, with no credentials mode', async (_case, method, path) => {
+    const answer = await call(`${await gateway([APP])}${path}`, { method, headers: { origin: APP } });
     expect(answer.status).toBe(418);
     expect(answer.headers['access-control-allow-origin']).toBe(APP);
     expect(corsHeaders(answer.headers)).toEqual(['access-control-allow-origin']);
@@ -135,7 +136,7 @@ describe('Local gateway: API Gateway CORS in front of serverless offline', () =>
     ['POST', '/dev/auth/revoke'],
     ['GET', '/dev/unknown'],
     ['GET', '/dev/me/extra'],
-  ])('%s %s is no Bearer route: no CORS, even for an allowed origin', async (method, path) => {
+  ])('%s %s is no browser route: no CORS, even for an allowed origin', async (method, path) => {
     const answer = await call(`${await gateway([APP])}${path}`, { method, headers: { origin: APP } });
     expect(answer.status).toBe(418);
     expect(corsHeaders(answer.headers)).toEqual([]);
@@ -154,6 +155,7 @@ describe('Local gateway: API Gateway CORS in front of serverless offline', () =>
   test.each([
     ['/dev/auth/sessions/x', 'OPTIONS,DELETE'],
     ['/auth/logout', 'OPTIONS,POST'],
+    ['/dev/auth/refresh', 'OPTIONS,POST'],
   ])('answers the preflight of an allowed origin for %s itself: %s, Authorization and Content-Type', async (path, methods) => {
     const answer = await call(`${await gateway([OTHER, APP])}${path}`, {
       method: 'OPTIONS',

@@ -1,7 +1,8 @@
 // REDIS_WAIT_REPLICAS: an acknowledged logout survives a failover to the replica.
 import { setLogLevel } from '../../shared/telemetry/log';
 import { RedisConnection } from '../../shared/redis/connection';
-import { INDEX_PREFIX, labelKey, SessionStore, subjectTag } from '../../shared/sessions/store';
+import { SessionStore } from '../../shared/sessions/store';
+import { INDEX_PREFIX, labelKey, recordKey, subjectTag } from '../../shared/sessions/keys';
 import { TokenService } from '../../shared/auth/tokens';
 import { StoreUnavailableError, TokenRevokedError } from '../../shared/errors';
 import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
@@ -49,12 +50,12 @@ describe('REDIS_WAIT_REPLICAS (primary with a replica)', () => {
     const issued = await tokens.issue({ sub: 'alice', claims: {}, ttlSeconds: 600 });
     replica.pause();
     let acknowledged = false;
-    const logout = sessions.end(issued.jti).then((ended) => {
+    const logout = sessions.end(issued.sid).then((ended) => {
       acknowledged = true;
       return ended;
     });
     await new Promise((resolve) => setTimeout(resolve, 150));
-    // The primary has deleted the label, but no replica holds that yet: no acknowledgement.
+    // The primary has deleted the session and its label, but no replica holds that yet: no acknowledgement.
     expect(acknowledged).toBe(false);
     replica.resume();
     await expect(logout).resolves.toBe(true);
@@ -62,7 +63,7 @@ describe('REDIS_WAIT_REPLICAS (primary with a replica)', () => {
     // Fail over at once: the primary dies, the replica is promoted.
     await primary.kill();
     await (await replica.admin()).sendCommand(['REPLICAOF', 'NO', 'ONE']);
-    expect(await (await replica.admin()).exists(labelKey(issued.jti))).toBe(0);
+    expect(await (await replica.admin()).exists([labelKey(issued.jti), recordKey(issued.sid)])).toBe(0);
   });
 
   it('acknowledges logout-all only once the replica holds it, so promoting the replica keeps every earlier token refused', async () => {
@@ -97,7 +98,7 @@ describe('REDIS_WAIT_REPLICAS (primary with a replica)', () => {
     replica.pause();
     try {
       const started = Date.now();
-      await expect(sessions.end(issued.jti)).rejects.toThrow(StoreUnavailableError);
+      await expect(sessions.end(issued.sid)).rejects.toThrow(StoreUnavailableError);
       await expect(sessions.endAll('alice')).rejects.toThrow(StoreUnavailableError);
       expect(Date.now() - started).toBeLessThan(2 * 1000 + 1500);
     } finally {
@@ -114,7 +115,7 @@ describe('REDIS_WAIT_REPLICAS (primary with a replica)', () => {
     const issued = await tokens.issue({ sub: 'alice', claims: {}, ttlSeconds: 600 });
     replica.pause();
     try {
-      await expect(sessions.end(issued.jti)).resolves.toBe(true);
+      await expect(sessions.end(issued.sid)).resolves.toBe(true);
     } finally {
       replica.resume();
     }

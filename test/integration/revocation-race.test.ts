@@ -12,21 +12,34 @@ const IN_FLIGHT = 64;
 const ROUNDS = 6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-type Revocation = (target: { token: string; jti: string; sub: string; context: Record<string, unknown> }, via: Container) => Promise<APIGatewayProxyResult>;
+type Target = { token: string; jti: string; sid: string; sub: string; refreshToken: string; context: Record<string, unknown> };
+type Revocation = (target: Target, via: Container) => Promise<APIGatewayProxyResult>;
+
+const contextOf = async (via: Container, token: string) => (await via.authorizer(tokenAuthorizerEvent(`Bearer ${token}`))).context as Record<string, unknown>;
 
 const REVOCATIONS: Array<[string, Revocation, number]> = [
   ['logout', ({ context }, via) => via.logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: context })), 204],
+  [
+    "logout with another access token of the session (from its refresh token): the session's every token ends",
+    async ({ refreshToken }, via) => {
+      const refreshed = await via.refresh(proxyEvent({ method: 'POST', path: '/auth/refresh', body: JSON.stringify({ refreshToken }) }));
+      const { token } = JSON.parse(refreshed.body) as { token: string };
+      return via.logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: await contextOf(via, token) }));
+    },
+    204,
+  ],
   ['logout-all', ({ context }, via) => via.logoutAll(proxyEvent({ method: 'POST', path: '/auth/logout-all', authorizer: context })), 204],
   [
-    'DELETE /auth/sessions/{jti} from another session of the same user',
-    async ({ jti, sub }, via) => {
+    'DELETE /auth/sessions/{sid} from another session of the same user',
+    async ({ sid, sub }, via) => {
       const other = JSON.parse((await via.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub }) }))).body) as { token: string };
-      const context = (await via.authorizer(tokenAuthorizerEvent(`Bearer ${other.token}`))).context as Record<string, unknown>;
-      return via.endSession(proxyEvent({ method: 'DELETE', path: `/auth/sessions/${jti}`, authorizer: context, pathParameters: { jti } }));
+      const context = await contextOf(via, other.token);
+      return via.endSession(proxyEvent({ method: 'DELETE', path: `/auth/sessions/${sid}`, authorizer: context, pathParameters: { sid } }));
     },
     204,
   ],
   ['POST /auth/revoke {jti}', ({ jti }, via) => via.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ jti }) })), 200],
+  ['POST /auth/revoke {sid}', ({ sid }, via) => via.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ sid }) })), 200],
   ['POST /auth/revoke {sub}', ({ sub }, via) => via.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ sub }) })), 200],
 ];
 
@@ -52,14 +65,14 @@ describe('Revocation racing 64 authorizations of the same token', () => {
 
   async function race(revoke: Revocation, expectedStatus: number, via: Container, round: number) {
     const sub = `racer-${totals.races}-${round}`;
-    const signed = await authorizerContainer.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub }) }));
-    const { token, jti } = JSON.parse(signed.body) as { token: string; jti: string };
+    const signed = await authorizerContainer.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, refresh: true }) }));
+    const { token, jti, sid, refreshToken } = JSON.parse(signed.body) as { token: string; jti: string; sid: string; refreshToken: string };
     const authorize = () =>
       authorizerContainer.authorizer(tokenAuthorizerEvent(`Bearer ${token}`)).then(
         (result: APIGatewayAuthorizerResult) => (result.context?.jti === jti ? 'allow' : 'wrong identity'),
         (error: Error) => (error.message === 'Unauthorized' ? 'deny' : `error: ${error.message}`),
       );
-    const context = (await authorizerContainer.authorizer(tokenAuthorizerEvent(`Bearer ${token}`))).context as Record<string, unknown>;
+    const context = await contextOf(authorizerContainer, token);
 
     let acknowledged = false;
     let stop = false;
@@ -74,7 +87,7 @@ describe('Revocation racing 64 authorizations of the same token', () => {
       }
     });
     await sleep(5 + (round % 3) * 5);
-    const response = await revoke({ token, jti, sub, context }, via);
+    const response = await revoke({ token, jti, sid, sub, refreshToken, context }, via);
     acknowledged = true;
     expect(response.statusCode).toBe(expectedStatus);
     // Keep authorizing until at least one round of all 64 has started after the answer (not a fixed sleep:

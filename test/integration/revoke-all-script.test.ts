@@ -5,8 +5,10 @@ import { promisify } from 'node:util';
 import { expect } from '@jest/globals';
 import { setLogLevel } from '../../shared/telemetry/log';
 import { RedisConnection } from '../../shared/redis/connection';
-import { labelKey, newJti, SessionStore } from '../../shared/sessions/store';
+import { SessionStore } from '../../shared/sessions/store';
+import { labelKey, newId } from '../../shared/sessions/keys';
 import { TokenService } from '../../shared/auth/tokens';
+import { RefreshTokenInvalidError } from '../../shared/errors';
 import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 
 const ROOT = join(__dirname, '..', '..');
@@ -52,19 +54,20 @@ describe('Script: npm run revoke-all', () => {
     await expect(tokens.verify(issued.token)).resolves.toMatchObject({ sub: 'alice' });
   });
 
-  it('revokes every live token with --yes, needing no signing key', async () => {
-    const issued = await Promise.all(['alice', 'bob', 'bob'].map((sub) => tokens.issue({ sub, claims: {}, ttlSeconds: 60 })));
+  it('revokes every live token, refresh tokens included, with --yes, needing no signing key', async () => {
+    const issued = await Promise.all(['alice', 'bob', 'bob'].map((sub, i) => tokens.issue({ sub, claims: {}, ttlSeconds: 60, refresh: i === 2 })));
     const result = await runScript(['--yes'], { REDIS_URL: server.url });
     // Four: the token of the previous test is still alive too.
     expect(result).toMatchObject({ code: 0, stdout: expect.stringMatching(/^revoked 4 tokens in \d+ ms$/m) });
     for (const { token } of issued) await expect(tokens.verify(token)).rejects.toThrow(/revoked/);
+    await expect(tokens.refresh(issued[2]?.refresh?.token as string)).rejects.toThrow(RefreshTokenInvalidError);
     // Only the subjects' revocation counters stay, expiring with the labels they outlive.
     expect((await (await server.admin()).keys('*')).every((key) => key.startsWith('jwt_revoked:'))).toBe(true);
   });
 
   it('revokes every token when there are many more than one SCAN page holds', async () => {
     // Labels only, as many sessions leave behind: 5000 spread over 50 subjects, written in one MSET.
-    const bulk = Array.from({ length: 5000 }, (_, i) => labelKey(newJti(`bulk-${i % 50}`)));
+    const bulk = Array.from({ length: 5000 }, (_, i) => labelKey(newId(`bulk-${i % 50}`)));
     const admin = await server.admin();
     await admin.mSet(bulk.map((key) => [key, '1'] as [string, string]));
     const issued = await Promise.all(['carol', 'dave'].map((sub) => tokens.issue({ sub, claims: {}, ttlSeconds: 60 })));

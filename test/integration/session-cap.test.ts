@@ -1,6 +1,6 @@
 // MAX_SESSIONS caps a subject's live sessions inside sign's script, so racing signs cannot overshoot it: by
 // default the oldest sessions end; with SESSION_LIMIT=refuse sign answers 409 and stores nothing.
-import { counterKey, INDEX_PREFIX, LABEL_PREFIX, labelKey, subjectTag } from '../../shared/sessions/store';
+import { counterKey, INDEX_PREFIX, LABEL_PREFIX, RECORD_PREFIX, recordKey, subjectTag } from '../../shared/sessions/keys';
 import type { Container } from '../../testkit/cold-start';
 import { useContainers, useRedisServer } from '../../testkit/fixtures';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
@@ -9,10 +9,10 @@ jest.setTimeout(60_000);
 
 const SECRET = 'session-cap-test-secret-0123456789abcdefgh';
 const indexOf = (sub: string) => `${INDEX_PREFIX}{${subjectTag(sub)}}`;
-/** A subject's index size and live labels, read in one atomic step (a script), so no sign lands between them. */
-const SAMPLE = `return { redis.call('ZCARD', KEYS[1]), #redis.call('KEYS', ARGV[1]) }`;
+/** A subject's index size, session records and labels, read in one atomic step (a script), so no sign lands between them. */
+const SAMPLE = `return { redis.call('ZCARD', KEYS[1]), #redis.call('KEYS', ARGV[1]), #redis.call('KEYS', ARGV[2]) }`;
 
-type Issued = { token: string; jti: string };
+type Issued = { token: string; jti: string; sid: string };
 
 describe('MAX_SESSIONS (real redis-server)', () => {
   const container = useContainers();
@@ -32,15 +32,20 @@ describe('MAX_SESSIONS (real redis-server)', () => {
       () => true,
       (error: Error) => (error.message === 'Unauthorized' ? false : Promise.reject(error)),
     );
-  /** [entries in the index, labels of the subject], at one instant. */
-  const sample = async (sub: string): Promise<[number, number]> =>
-    (await (await server().admin()).eval(SAMPLE, { keys: [indexOf(sub)], arguments: [`${LABEL_PREFIX}{${subjectTag(sub)}}*`] })) as [number, number];
+  /** [entries in the index, session records, labels of the subject], at one instant. */
+  const sample = async (sub: string): Promise<[number, number, number]> =>
+    (await (
+      await server().admin()
+    ).eval(SAMPLE, {
+      keys: [indexOf(sub)],
+      arguments: [`${RECORD_PREFIX}{${subjectTag(sub)}}*`, `${LABEL_PREFIX}{${subjectTag(sub)}}*`],
+    })) as [number, number, number];
 
   it('is never exceeded by 200 racing signs from two containers; the sessions ended are refused', async () => {
     const [a, b] = [start({ MAX_SESSIONS: '10' }), start({ MAX_SESSIONS: '10' })];
     const sub = 'racing-cap';
     let signing = true;
-    const samples: Array<[number, number]> = [];
+    const samples: Array<[number, number, number]> = [];
     // Several at once, pipelined on the admin connection: samples land between the signs' scripts.
     const samplers = Array.from({ length: 8 }, async () => {
       while (signing) samples.push(await sample(sub));
@@ -55,8 +60,8 @@ describe('MAX_SESSIONS (real redis-server)', () => {
     samples.push(await sample(sub));
 
     expect(samples.length).toBeGreaterThan(20);
-    expect(samples.filter(([entries, labels]) => entries > 10 || labels > 10)).toEqual([]);
-    expect(samples.at(-1)).toEqual([10, 10]);
+    expect(samples.filter((counts) => counts.some((count) => count > 10))).toEqual([]);
+    expect(samples.at(-1)).toEqual([10, 10, 10]);
     const alive = await Promise.all(issued.map(({ token }) => isAlive(a, token)));
     expect(alive.filter(Boolean)).toHaveLength(10);
   });
@@ -78,22 +83,28 @@ describe('MAX_SESSIONS (real redis-server)', () => {
     const newest = await sign(container, 'oldest-first', 600);
 
     expect(await Promise.all([oldest, soonest, third, newest].map(({ token }) => isAlive(container, token)))).toEqual([false, true, true, true]);
-    expect(await sample('oldest-first')).toEqual([3, 3]);
+    expect(await sample('oldest-first')).toEqual([3, 3, 3]);
   });
 
-  it('counts only live sessions: a lost label or one below the counter is dropped, not a live one ended', async () => {
+  it('counts only live sessions: one whose record was lost or one below the counter is dropped, not a live one ended', async () => {
     const container = start({ MAX_SESSIONS: '3' });
     const admin = await server().admin();
-    const [lost, kept1, kept2] = [await sign(container, 'dead-entries'), await sign(container, 'dead-entries'), await sign(container, 'dead-entries')];
-    await admin.del(labelKey(lost.jti));
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+    const kept1 = await sign(container, 'dead-entries');
+    await pause();
+    // Not the oldest: ending the oldest to make room would end a live session.
+    const lost = await sign(container, 'dead-entries');
+    await pause();
+    const kept2 = await sign(container, 'dead-entries');
+    await admin.del(recordKey(lost.sid));
     const fourth = await sign(container, 'dead-entries');
     expect(await Promise.all([kept1, kept2, fourth].map(({ token }) => isAlive(container, token)))).toEqual([true, true, true]);
-    expect(await sample('dead-entries')).toEqual([3, 3]);
+    expect((await admin.zRange(indexOf('dead-entries'), 0, -1)).sort()).toEqual([kept1.sid, kept2.sid, fourth.sid].sort());
 
     // The counter raised by hand over all three: none of them is live, so none needs ending to make room.
     await admin.set(counterKey(subjectTag('dead-entries')), '1', { PX: 60_000 });
     const fresh = await sign(container, 'dead-entries');
-    expect(await admin.zRange(indexOf('dead-entries'), 0, -1)).toEqual([fresh.jti]);
+    expect(await admin.zRange(indexOf('dead-entries'), 0, -1)).toEqual([fresh.sid]);
     expect(await isAlive(container, fresh.token)).toBe(true);
   });
 
@@ -127,7 +138,7 @@ describe('MAX_SESSIONS (real redis-server)', () => {
         issued: 10,
         refused: 40,
       });
-      expect(await sample('refused-race')).toEqual([10, 10]);
+      expect(await sample('refused-race')).toEqual([10, 10, 10]);
     });
   });
 });

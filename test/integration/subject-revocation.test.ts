@@ -3,9 +3,11 @@
 // lost; and the authorizer still decides with one Redis call.
 import { expect } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { loadSessionConfig } from '../../shared/config';
 import { setLogLevel } from '../../shared/telemetry/log';
 import { RedisConnection } from '../../shared/redis/connection';
-import { counterKey, INDEX_PREFIX, labelKey, SessionStore, subjectTag } from '../../shared/sessions/store';
+import { SessionStore } from '../../shared/sessions/store';
+import { counterKey, INDEX_PREFIX, labelKey, subjectTag } from '../../shared/sessions/keys';
 import { TokenService } from '../../shared/auth/tokens';
 import { coldStart, type Container } from '../../testkit/cold-start';
 import { useContainers, useRedisServer } from '../../testkit/fixtures';
@@ -19,7 +21,7 @@ const SECRET = 'subject-revocation-secret-0123456789abcdef';
 const indexOf = (sub: string) => `${INDEX_PREFIX}{${subjectTag(sub)}}`;
 const counterOf = (sub: string) => counterKey(subjectTag(sub));
 
-type Issued = { token: string; jti: string };
+type Issued = { token: string; jti: string; sid: string; refreshToken?: string };
 type Revocation = (container: Container, sub: string) => Promise<APIGatewayProxyResult>;
 
 describe('Subject-wide revocation (real redis-server)', () => {
@@ -28,8 +30,8 @@ describe('Subject-wide revocation (real redis-server)', () => {
   let container: Container;
   let other: Container;
 
-  const sign = async (via: Container, sub: string): Promise<Issued> => {
-    const response = await via.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub }) }));
+  const sign = async (via: Container, sub: string, refresh = false): Promise<Issued> => {
+    const response = await via.sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify(refresh ? { sub, refresh } : { sub }) }));
     expect(response.statusCode).toBe(201);
     return JSON.parse(response.body) as Issued;
   };
@@ -40,6 +42,10 @@ describe('Subject-wide revocation (real redis-server)', () => {
       (error: Error) => (error.message === 'Unauthorized' ? 'deny' : `error: ${error.message}`),
     );
   const contextOf = async (token: string) => (await container.authorizer(tokenAuthorizerEvent(`Bearer ${token}`))).context as Record<string, unknown>;
+  const refresh = async (via: Container, refreshToken: string) =>
+    (await via.refresh(proxyEvent({ method: 'POST', path: '/auth/refresh', body: JSON.stringify({ refreshToken }) }))).statusCode;
+  /** What a trusted backend would configure: the defaults, with a cap of 100 and its own MAX_TTL. */
+  const limits = (maxTtlSeconds: number) => ({ ...loadSessionConfig({ MAX_SESSIONS: '100' }), maxTtlSeconds });
 
   /** The two routes that end every session of a subject, as its own caller would and as a trusted backend would. */
   const logoutAll: Revocation = async (via, sub) => {
@@ -64,9 +70,9 @@ describe('Subject-wide revocation (real redis-server)', () => {
   });
 
   describe.each(REVOCATIONS)('%s', (_, revoke, status) => {
-    it('ends every earlier token with the index deleted by hand; a token signed after works', async () => {
+    it('ends every earlier token and refresh token with the index deleted by hand; a token signed after works', async () => {
       const sub = 'index-lost';
-      const earlier = [await sign(container, sub), await sign(other, sub), await sign(container, sub)];
+      const earlier = [await sign(container, sub, true), await sign(other, sub), await sign(container, sub)];
       const bystander = await sign(container, 'bystander');
       await (await server().admin()).del(indexOf(sub));
 
@@ -76,14 +82,16 @@ describe('Subject-wide revocation (real redis-server)', () => {
 
       expect(await Promise.all(earlier.map(({ token }) => decide(token)))).toEqual(['deny', 'deny', 'deny']);
       expect(await Promise.all(earlier.map(({ token }) => decide(token, other)))).toEqual(['deny', 'deny', 'deny']);
+      // Its session's record, which the revocation could not find, is below the counter: no refresh revives it.
+      expect(await refresh(other, earlier[0]!.refreshToken as string)).toBe(401);
       expect(await decide(bystander.token)).toBe('allow');
       const after = await sign(other, sub);
       expect(await decide(after.token)).toBe('allow');
-      // Its label carries the counter's generation before its issue time; the listing reads the time.
+      // Its label and record carry the counter's generation, its record its creation time, which the listing reads.
       const listed = await container.listSessions(proxyEvent({ method: 'GET', path: '/auth/sessions', authorizer: await contextOf(after.token) }));
-      const issuedAt = Math.floor(Date.now() / 1000);
-      expect(JSON.parse(listed.body)).toEqual({ sessions: [{ jti: after.jti, issuedAt: expect.any(Number), expiresAt: expect.any(Number), current: true }] });
-      expect(Math.abs((JSON.parse(listed.body) as { sessions: Array<{ issuedAt: number }> }).sessions[0]!.issuedAt - issuedAt)).toBeLessThanOrEqual(2);
+      const createdAt = Math.floor(Date.now() / 1000);
+      expect(JSON.parse(listed.body)).toEqual({ sessions: [{ sid: after.sid, createdAt: expect.any(Number), expiresAt: expect.any(Number), current: true }] });
+      expect(Math.abs((JSON.parse(listed.body) as { sessions: Array<{ createdAt: number }> }).sessions[0]!.createdAt - createdAt)).toBeLessThanOrEqual(2);
     });
 
     it.each([
@@ -164,7 +172,7 @@ describe('Subject-wide revocation (real redis-server)', () => {
     const redis = new RedisConnection({ url: server().url, timeoutMs: 2000 });
     try {
       // MAX_TTL lowered to 60 s while a 600 s token lives: the index's TTL covers it.
-      const store = new SessionStore(redis, 0, { maxSessions: 100, onLimit: 'end-oldest', maxTtlSeconds: 60 });
+      const store = new SessionStore(redis, 0, limits(60));
       const tokens = new TokenService(redis, store, {
         keys: [{ kid: 'k', secret: SECRET }],
         issuer: 'i',
@@ -196,7 +204,7 @@ describe('Subject-wide revocation (real redis-server)', () => {
     const admin = await server().admin();
     const redis = new RedisConnection({ url: server().url, timeoutMs: 2000 });
     try {
-      const signer = new SessionStore(redis, 0, { maxSessions: 100, onLimit: 'end-oldest', maxTtlSeconds: 30 });
+      const signer = new SessionStore(redis, 0, limits(30));
       const tokens = new TokenService(redis, signer, {
         keys: [{ kid: 'k', secret: SECRET }],
         issuer: 'i',
@@ -207,7 +215,7 @@ describe('Subject-wide revocation (real redis-server)', () => {
       const { token } = await tokens.issue({ sub: 'rollout', claims: {}, ttlSeconds: 30 });
       await admin.del(indexOf('rollout'));
       // A container of another deploy, MAX_TTL 1 s, ends every session of the subject.
-      const revoker = new SessionStore(redis, 0, { maxSessions: 100, onLimit: 'end-oldest', maxTtlSeconds: 1 });
+      const revoker = new SessionStore(redis, 0, limits(1));
       await revoker.endAll('rollout');
       await new Promise((resolve) => setTimeout(resolve, 1500));
       expect(await admin.pTTL(counterOf('rollout'))).toBeGreaterThan(25_000);
@@ -232,22 +240,22 @@ describe('Subject-wide revocation (real redis-server)', () => {
 
   it('a label stamped while its subject had no counter holds its issue time alone, and is live until the subject is revoked', async () => {
     const admin = await server().admin();
-    const { token, jti } = await sign(container, 'never-revoked');
+    const { token, jti, sid } = await sign(container, 'never-revoked');
     const issuedAtMs = await admin.get(labelKey(jti));
     expect(issuedAtMs).toMatch(/^\d+$/);
     expect(await decide(token)).toBe('allow');
     const listed = JSON.parse(
       (await container.listSessions(proxyEvent({ method: 'GET', path: '/auth/sessions', authorizer: await contextOf(token) }))).body,
     ) as {
-      sessions: Array<{ jti: string; issuedAt: number }>;
+      sessions: Array<{ sid: string; createdAt: number }>;
     };
-    expect(listed.sessions).toEqual([expect.objectContaining({ jti, issuedAt: Math.floor(Number(issuedAtMs) / 1000) })]);
+    expect(listed.sessions).toEqual([expect.objectContaining({ sid, createdAt: Math.floor(Number(issuedAtMs) / 1000) })]);
     await admin.del(indexOf('never-revoked'));
     expect((await revokeSubject(container, 'never-revoked')).statusCode).toBe(200);
     expect(await decide(token)).toBe('deny');
   });
 
-  it('listing and ending sessions treat a label stamped below the counter as gone', async () => {
+  it('listing and ending sessions treat a session and a label stamped below the counter as gone', async () => {
     const admin = await server().admin();
     const caller = await sign(container, 'stale');
     const stale = await sign(container, 'stale');
@@ -258,12 +266,12 @@ describe('Subject-wide revocation (real redis-server)', () => {
     const listed = await container.listSessions(proxyEvent({ method: 'GET', path: '/auth/sessions', authorizer: context }));
     expect(JSON.parse(listed.body)).toEqual({ sessions: [] });
     const ended = await container.endSession(
-      proxyEvent({ method: 'DELETE', path: `/auth/sessions/${stale.jti}`, authorizer: context, pathParameters: { jti: stale.jti } }),
+      proxyEvent({ method: 'DELETE', path: `/auth/sessions/${stale.sid}`, authorizer: context, pathParameters: { sid: stale.sid } }),
     );
     expect(ended.statusCode).toBe(404);
-    expect(await container.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ jti: caller.jti }) }))).toMatchObject({
-      body: '{"revoked":0}',
-    });
+    for (const body of [{ jti: caller.jti }, { sid: caller.sid }]) {
+      expect(await container.revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify(body) }))).toMatchObject({ body: '{"revoked":0}' });
+    }
     expect([await decide(caller.token), await decide(stale.token)]).toEqual(['deny', 'deny']);
   });
 

@@ -7,7 +7,7 @@ import { expect } from '@jest/globals';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
 import { createClient } from '@redis/client';
 import jsonwebtoken from 'jsonwebtoken';
-import { newJti } from '../../shared/sessions/store';
+import { newId } from '../../shared/sessions/keys';
 import { aclRulesFromDocs } from '../../testkit/docs';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import type { HandlerName } from '../../testkit/handler-host';
@@ -19,9 +19,10 @@ import { createThrowawayPki, type ThrowawayCa, type ThrowawayPki } from '../../t
 /**
  * The ACL rules docs/operations.md gives the application's user, after `user jwt on >CHANGE-ME`, read from the
  * page as cluster-acl.test.ts reads them. Every `+command` and `~pattern` there is needed by some feature (the
- * minimality test removes each in turn); GET, SET, DEL, the Z* commands, PTTL, PEXPIRE and TIME are called
- * only from the Lua scripts, but ACLs check those calls too. INFO is called only at connect, to read the
- * eviction policy.
+ * minimality test removes each in turn); GET, SET, DEL, the Z* and H* commands, PTTL, PEXPIRE, PEXPIREAT and
+ * TIME are called only from the Lua scripts, but ACLs check those calls too, the keys a script touches without
+ * declaring them (labels, records, replay keys) included. INFO is called only at connect, to read the eviction
+ * policy.
  */
 const APP_RULES = aclRulesFromDocs().rules;
 const APP_USER = 'jwt';
@@ -208,7 +209,7 @@ describe('Redis over TLS as a least-privilege ACL user', () => {
       ['MGET mixing in another key', ['MGET', 'jwt_label:x', 'other:key']],
       ['SUBSCRIBE', ['SUBSCRIBE', 'jwt_label:x']],
       ['SCRIPT LOAD', ['SCRIPT', 'LOAD', 'return 1']],
-      ['HSET on an allowed key (a command not granted)', ['HSET', 'jwt_label:x', 'f', 'v']],
+      ['HGETALL on an allowed key (a command not granted)', ['HGETALL', 'jwt_session:x']],
       ['a script calling FLUSHALL', ['EVAL', "return redis.call('FLUSHALL')", '0']],
       ['a script declaring another key', ['EVAL', "return redis.call('GET', KEYS[1])", '1', 'other:key']],
       ['a script touching another key it did not declare', ['EVAL', "return redis.call('SET', 'other:key', 1)", '0']],
@@ -300,13 +301,13 @@ describe('Redis over TLS as a least-privilege ACL user', () => {
   });
 });
 
-function signEvent(sub: string) {
-  return proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub }) });
+function signEvent(sub: string, refresh = false) {
+  return proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify(refresh ? { sub, refresh } : { sub }) });
 }
 
 /** A token the service would accept, were Redis reachable: what the failure tests present. */
 function validToken(sub: string): string {
-  return jsonwebtoken.sign({ jti: newJti(sub) }, JWT_SECRET, {
+  return jsonwebtoken.sign({ jti: newId(sub) }, JWT_SECRET, {
     algorithm: 'HS256',
     keyid: 'default',
     subject: sub,
@@ -326,8 +327,9 @@ async function waitForSync(replica: RedisServer): Promise<void> {
 }
 
 /**
- * sign, authorize, me, list sessions, end a session, logout, logout-all, revoke by jti and by sub, and the
- * kill switch (SCAN + UNLINK), each checked, in one container. Subjects carry `run` so runs do not mix.
+ * sign (with a refresh token and without), refresh, authorize, me, list sessions, end a session, logout (of a
+ * session with two access tokens), logout-all, revoke by jti, by sid and by sub, and the kill switch (SCAN +
+ * UNLINK), each checked, in one container. Subjects carry `run` so runs do not mix.
  */
 async function everyFeature(host: HostProcess, run: string): Promise<void> {
   const call = async (handler: HandlerName, event: unknown, status: number) => {
@@ -335,7 +337,10 @@ async function everyFeature(host: HostProcess, run: string): Promise<void> {
     expect({ handler, outcome }).toMatchObject({ handler, outcome: { ok: true, result: { statusCode: status } } });
     return JSON.parse((outcome as ProxyOutcome).result.body || 'null') as Record<string, unknown>;
   };
-  const sign = async (sub: string) => (await call('sign', signEvent(sub), 201)) as { token: string; jti: string };
+  const sign = async (sub: string, refresh = false) =>
+    (await call('sign', signEvent(sub, refresh), 201)) as { token: string; jti: string; sid: string; refreshToken?: string };
+  const refreshEvent = (refreshToken: string) => proxyEvent({ method: 'POST', path: '/auth/refresh', body: JSON.stringify({ refreshToken }) });
+  const revoke = (body: Record<string, string>) => call('revoke', proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify(body) }), 200);
   const authorize = async (token: string) => {
     const outcome = await host.invoke('authorizer', tokenAuthorizerEvent(`Bearer ${token}`));
     expect(outcome).toMatchObject({ ok: true });
@@ -349,33 +354,46 @@ async function everyFeature(host: HostProcess, run: string): Promise<void> {
     proxyEvent({ method, path, authorizer: context, ...extra });
   const [alice, bob, carol] = [`alice-${run}`, `bob-${run}`, `carol-${run}`];
 
-  const a1 = await sign(alice);
+  const a1 = await sign(alice, true);
   const a2 = await sign(alice);
   const a3 = await sign(alice);
   const b1 = await sign(bob);
   const b2 = await sign(bob);
   const c1 = await sign(carol);
 
-  const a1Context = await authorize(a1.token);
-  expect(a1Context).toMatchObject({ sub: alice, jti: a1.jti });
-  expect(await call('me', asCaller(a1Context, 'GET', '/me'), 200)).toMatchObject({ sub: alice, jti: a1.jti });
-  const listed = (await call('listSessions', asCaller(a1Context, 'GET', '/auth/sessions'), 200)) as { sessions: Array<{ jti: string; current: boolean }> };
-  expect(listed.sessions.map((session) => session.jti).sort()).toEqual([a1.jti, a2.jti, a3.jti].sort());
+  // A second access token of a1's session, and the next refresh token.
+  const r1 = (await call('refresh', refreshEvent(a1.refreshToken as string), 200)) as { token: string; sid: string; refreshToken: string };
+  expect(r1.sid).toBe(a1.sid);
+  await authorize(r1.token);
 
-  await call('endSession', asCaller(a1Context, 'DELETE', `/auth/sessions/${a2.jti}`, { pathParameters: { jti: a2.jti } }), 204);
+  const a1Context = await authorize(a1.token);
+  expect(a1Context).toMatchObject({ sub: alice, jti: a1.jti, sid: a1.sid });
+  expect(await call('me', asCaller(a1Context, 'GET', '/me'), 200)).toMatchObject({ sub: alice, jti: a1.jti, sid: a1.sid });
+  const listed = (await call('listSessions', asCaller(a1Context, 'GET', '/auth/sessions'), 200)) as { sessions: Array<{ sid: string; current: boolean }> };
+  expect(listed.sessions.map((session) => session.sid).sort()).toEqual([a1.sid, a2.sid, a3.sid].sort());
+
+  await call('endSession', asCaller(a1Context, 'DELETE', `/auth/sessions/${a2.sid}`, { pathParameters: { sid: a2.sid } }), 204);
   await refused(a2.token);
 
+  // Ends a1's whole session: both its access tokens and its refresh token.
   await call('logout', asCaller(a1Context, 'POST', '/auth/logout'), 204);
   await refused(a1.token);
+  await refused(r1.token);
+  await call('refresh', refreshEvent(r1.refreshToken), 401);
 
   const a4 = await sign(alice);
   await call('logoutAll', asCaller(await authorize(a3.token), 'POST', '/auth/logout-all'), 204);
   await refused(a3.token);
   await refused(a4.token);
 
-  expect(await call('revoke', proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ jti: b1.jti }) }), 200)).toEqual({ revoked: 1 });
-  expect(await call('revoke', proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ sub: bob }) }), 200)).toEqual({ revoked: 1 });
+  expect(await revoke({ jti: b1.jti })).toEqual({ revoked: 1 });
+  await refused(b1.token);
+  expect(await revoke({ sid: b2.sid })).toEqual({ revoked: 1 });
   await refused(b2.token);
+  const b3 = await sign(bob);
+  // b1's session outlived its access token: it is one of the two ended.
+  expect(await revoke({ sub: bob })).toEqual({ revoked: 2 });
+  await refused(b3.token);
 
   await authorize(c1.token);
   const killed = await host.invoke('revokeAll', { confirm: 'revoke-all' });

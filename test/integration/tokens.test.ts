@@ -15,7 +15,8 @@ import {
 } from '../../shared/errors';
 import { setLogLevel } from '../../shared/telemetry/log';
 import { RedisConnection } from '../../shared/redis/connection';
-import { isJti, labelKey, newJti, SessionStore } from '../../shared/sessions/store';
+import { SessionStore } from '../../shared/sessions/store';
+import { isId, labelKey, newId } from '../../shared/sessions/keys';
 import { RESERVED_CLAIMS, TokenService } from '../../shared/auth/tokens';
 import { forgeJws } from '../../testkit/jws';
 import { useConnection, useRedisServer } from '../../testkit/fixtures';
@@ -45,7 +46,7 @@ function forge(payload: object, options: jsonwebtoken.SignOptions = {}, secret: 
   for (const [name, value] of Object.entries(signOptions)) {
     if (value === undefined) delete signOptions[name as keyof jsonwebtoken.SignOptions];
   }
-  return jsonwebtoken.sign({ jti: newJti('user-1'), ...payload }, secret, signOptions);
+  return jsonwebtoken.sign({ jti: newId('user-1'), ...payload }, secret, signOptions);
 }
 
 async function storeLabel(server: RedisServer, token: string): Promise<void> {
@@ -74,7 +75,7 @@ describe('Class: TokenService (real redis-server)', () => {
 
       const { header, payload } = jsonwebtoken.decode(issued.token, { complete: true }) as jsonwebtoken.Jwt & { payload: jsonwebtoken.JwtPayload };
       expect(header).toMatchObject({ alg: 'HS256', kid: 'default' });
-      expect(payload).toMatchObject({ sub: 'user-1', role: 'admin', iss: 'test-issuer', aud: 'test-audience', jti: issued.jti });
+      expect(payload).toMatchObject({ sub: 'user-1', role: 'admin', iss: 'test-issuer', aud: 'test-audience', jti: issued.jti, sid: issued.sid });
       expect(payload.exp).toBe((payload.iat ?? 0) + 600);
       expect(issued).toMatchObject({ sub: 'user-1', expiresIn: 600, expiresAt: payload.exp });
       const ttl = await (await server().admin()).ttl(labelKey(issued.jti));
@@ -96,7 +97,8 @@ describe('Class: TokenService (real redis-server)', () => {
           async (claims, sub) => {
             const issued = await tokens.issue({ sub, claims, ttlSeconds: 600 });
             const { iat } = jsonwebtoken.decode(issued.token) as jsonwebtoken.JwtPayload;
-            const expected = jsonwebtoken.sign({ ...claims, jti: issued.jti, iat, exp: issued.expiresAt }, createSecretKey(Buffer.from(SECRET, 'utf8')), {
+            const payload = { ...claims, sid: issued.sid, jti: issued.jti, iat, exp: issued.expiresAt };
+            const expected = jsonwebtoken.sign(payload, createSecretKey(Buffer.from(SECRET, 'utf8')), {
               algorithm: 'HS256',
               keyid: 'default',
               subject: sub,
@@ -110,11 +112,14 @@ describe('Class: TokenService (real redis-server)', () => {
       );
     });
 
-    it('uses a fresh jti with 128 random bits for every token', async () => {
-      const jtis = new Set<string>();
-      for (let i = 0; i < 50; i += 1) jtis.add((await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 })).jti);
-      expect(jtis.size).toBe(50);
-      for (const jti of jtis) expect(Buffer.from(jti.split('}')[1] ?? '', 'base64url')).toHaveLength(16);
+    it('uses a fresh jti and a fresh sid with 128 random bits each for every token', async () => {
+      const ids = new Set<string>();
+      for (let i = 0; i < 50; i += 1) {
+        const { jti, sid } = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
+        ids.add(jti).add(sid);
+      }
+      expect(ids.size).toBe(100);
+      for (const id of ids) expect(Buffer.from(id.split('}')[1] ?? '', 'base64url')).toHaveLength(16);
     });
   });
 
@@ -124,6 +129,7 @@ describe('Class: TokenService (real redis-server)', () => {
       await expect(tokens.verify(issued.token)).resolves.toEqual({
         sub: 'user-1',
         jti: issued.jti,
+        sid: issued.sid,
         iat: expect.any(Number),
         exp: issued.expiresAt,
         claims: { role: 'admin', n: 1 },
@@ -138,7 +144,7 @@ describe('Class: TokenService (real redis-server)', () => {
         jti: issued.jti,
         role: 'admin',
       });
-      await expect(sessions.end(issued.jti)).resolves.toBe(true);
+      await expect(sessions.end(issued.sid)).resolves.toBe(true);
       await expect(jwtr.verify(issued.token, SECRET)).rejects.toThrow(TokenDestroyedError);
       // And jwt-redis's own destroy kills our tokens.
       const other = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
@@ -148,9 +154,16 @@ describe('Class: TokenService (real redis-server)', () => {
 
     it('refuses a revoked token', async () => {
       const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
-      await expect(sessions.end(issued.jti)).resolves.toBe(true);
+      await expect(sessions.endToken(issued.jti)).resolves.toBe(true);
       await expect(tokens.verify(issued.token)).rejects.toThrow(TokenRevokedError);
-      await expect(sessions.end(issued.jti)).resolves.toBe(false);
+      await expect(sessions.endToken(issued.jti)).resolves.toBe(false);
+    });
+
+    it('refuses a token whose session ended', async () => {
+      const issued = await tokens.issue({ sub: 'user-1', claims: {}, ttlSeconds: 60 });
+      await expect(sessions.end(issued.sid)).resolves.toBe(true);
+      await expect(tokens.verify(issued.token)).rejects.toThrow(TokenRevokedError);
+      await expect(sessions.end(issued.sid)).resolves.toBe(false);
     });
 
     it('refuses a token whose label was lost with the Redis data (fails closed)', async () => {
@@ -279,7 +292,7 @@ describe('Class: TokenService (real redis-server)', () => {
 
     describe('signed with our key, with claims we would never sign', () => {
       const now = Math.floor(Date.now() / 1000);
-      const jti = newJti('user-1');
+      const jti = newId('user-1');
       /** Everything right, as JSON texts: a case replaces one of them, so that only it can be at fault. */
       const valid: Record<string, string> = {
         sub: '"user-1"',
@@ -306,9 +319,11 @@ describe('Class: TokenService (real redis-server)', () => {
         await (await server().admin()).set(labelKey(jti), 'true', { EX: 60 });
       });
 
-      it('allows the same token with every claim right (the control)', async () => {
-        await expect(tokens.verify(withClaims({}))).resolves.toMatchObject({ sub: 'user-1', jti, iat: now, exp: now + 60, claims: {} });
+      it('allows the same token with every claim right (the control), with a sid of its subject or none (signed before sessions)', async () => {
+        await expect(tokens.verify(withClaims({}))).resolves.toEqual({ sub: 'user-1', jti, iat: now, exp: now + 60, claims: {} });
         await expect(tokens.verify(withClaims({ nbf: String(now - 1), deep: nestedObject(31) }))).resolves.toMatchObject({ jti });
+        const sid = newId('user-1');
+        await expect(tokens.verify(withClaims({ sid: JSON.stringify(sid) }))).resolves.toMatchObject({ jti, sid, claims: {} });
       });
 
       const absurdDates = [
@@ -333,16 +348,20 @@ describe('Class: TokenService (real redis-server)', () => {
         ['no iat', { iat: undefined }],
         ...['{}', '5', `[${JSON.stringify(jti)}]`, 'null', '""'].map((text): [string, Record<string, string>] => [`jti ${text}`, { jti: text }]),
         ...['{}', '5', '["user-1"]', 'null', '""'].map((text): [string, Record<string, string>] => [`sub ${text}`, { sub: text }]),
+        // A sid names the session a logout ends: only one of the token's own subject's.
+        ...['{}', '5', `[${JSON.stringify(newId('user-1'))}]`, 'null', '""', '"not-a-sid"', JSON.stringify(newId('user-2'))].map(
+          (text): [string, Record<string, string>] => [`sid ${text}`, { sid: text }],
+        ),
         // Strings sign refuses as a subject, each with a labelled jti of its own: only the subject is wrong.
         ...[' ', 'user-1\ud800', 'u'.repeat(257)].map((sub): [string, Record<string, string>] => [
           `sub ${JSON.stringify(sub).slice(0, 20)}`,
-          { sub: JSON.stringify(sub), jti: JSON.stringify(newJti(sub)) },
+          { sub: JSON.stringify(sub), jti: JSON.stringify(newId(sub)) },
         ]),
         ['custom claims 33 levels deep (sign refuses them past 32)', { deep: nestedObject(32) }],
       ];
       it.each(absurd)('refuses %s: 401 (TokenInvalidError), not a 500', async (_case, changes) => {
         const caseJti: unknown = JSON.parse(changes.jti ?? 'null');
-        if (isJti(caseJti)) await (await server().admin()).set(labelKey(caseJti), 'true', { EX: 60 });
+        if (isId(caseJti)) await (await server().admin()).set(labelKey(caseJti), 'true', { EX: 60 });
         await expect(tokens.verify(withClaims(changes))).rejects.toThrow(TokenInvalidError);
       });
 
