@@ -6,7 +6,7 @@
 //   - every Access-Control-* header offline added is dropped;
 //   - the request header sls-offline-authorizer-override is dropped: offline would put its JSON in place of
 //     the authorizer's context, so one valid token plus that header would act as any user;
-//   - with CORS_ORIGINS set, on the Bearer routes only (deploy/cors.js), under /<stage> (REST API) and at
+//   - with CORS_ORIGINS set, on the browser routes only (deploy/cors.js), under /<stage> (REST API) and at
 //     the root (HTTP API): a preflight from an allowed origin is answered here, as API Gateway would, and
 //     a response gets Access-Control-Allow-Origin for an allowed origin, and `Vary: Origin`.
 'use strict';
@@ -80,8 +80,8 @@ function createLocalGateway({ upstreamPort, stage, origins }) {
 }
 
 /**
- * The methods of the Bearer routes at this path, REST API (under the stage) or HTTP API (at the root); none
- * when it is no Bearer route's. A `{name}` segment matches any one segment, as in API Gateway.
+ * The methods of the browser routes at this path, REST API (under the stage) or HTTP API (at the root); none
+ * when it is no browser route's. A `{name}` segment matches any one segment, as in API Gateway.
  * @param {string} pathname
  * @param {string} stage
  * @returns {string[]}

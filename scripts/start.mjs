@@ -8,7 +8,7 @@
 //   REDIS_URL     Redis to use; when unset, a throwaway redis-server is started on a free port and stopped on exit
 //   SIGN_API_KEY  x-api-key for POST /auth/token; when unset, a random one is generated and printed
 //   JWT_SECRET    (or JWT_KEYS) when unset, handlers use the public development secret, accepted under offline only
-//   CORS_ORIGINS  browser origins allowed on the Bearer routes, e.g. http://localhost:5173; unset: none
+//   CORS_ORIGINS  origins allowed to call the Bearer routes and POST /auth/refresh from a page, e.g. http://localhost:5173; unset: none
 //
 // A port given in PORT or LAMBDA_PORT that is invalid or in use stops the script at once, naming the variable;
 // so do offline's own --httpPort, --lambdaPort and --host, which would bypass the gateway.

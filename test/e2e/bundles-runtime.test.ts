@@ -6,6 +6,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { expect } from '@jest/globals';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
 import { buildSync } from 'esbuild';
 import type { BundleHostReady, BundleInvocation, BundleInvocationResult } from '../../testkit/bundle-host';
@@ -137,13 +138,28 @@ function call(name: string, event: unknown): Promise<unknown> {
   return container.invoke(event);
 }
 
-async function sign(sub: string): Promise<{ token: string; jti: string }> {
+interface Issued {
+  token: string;
+  jti: string;
+  sid: string;
+  refreshToken?: string;
+}
+
+async function sign(sub: string, extra: Record<string, unknown> = {}): Promise<Issued> {
   const response = (await call(
     'sign',
-    proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims: { role: 'tester' } }) }),
+    proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims: { role: 'tester' }, ...extra }) }),
   )) as APIGatewayProxyResult;
   expect(response.statusCode).toBe(201);
-  return JSON.parse(response.body) as { token: string; jti: string };
+  return JSON.parse(response.body) as Issued;
+}
+
+/** POST /auth/refresh as the REST API (payload 1.0) or the HTTP API (payload 2.0) delivers it: no authorizer context. */
+async function refresh(refreshToken: string, payload: '1.0' | '2.0'): Promise<{ statusCode: number; body: Issued & { error?: string } }> {
+  const body = JSON.stringify({ refreshToken });
+  const event = payload === '1.0' ? proxyEvent({ method: 'POST', path: '/auth/refresh', body }) : proxyEventV2({ method: 'POST', path: '/auth/refresh', body });
+  const response = (await call('refresh', event)) as APIGatewayProxyResult;
+  return { statusCode: response.statusCode, body: JSON.parse(response.body) as Issued & { error?: string } };
 }
 
 /** The REST API TOKEN authorizer's policy for a Bearer token. */
@@ -171,17 +187,17 @@ describe(`the bundles under the Lambda runtime's Node.js (nodejs${MAJOR}.x)`, ()
   });
 
   test('a token: sign, both authorizers allow it, /me on both APIs, logout, then both authorizers refuse it', async () => {
-    const { token, jti } = await sign('bundle-user');
+    const { token, jti, sid } = await sign('bundle-user');
 
     const policy = await authorize(token);
     expect(policy.policyDocument.Statement).toEqual([expect.objectContaining({ Effect: 'Allow', Action: 'execute-api:Invoke' })]);
-    expect(policy.context).toMatchObject({ sub: 'bundle-user', jti });
+    expect(policy.context).toMatchObject({ sub: 'bundle-user', jti, sid });
     const simple = (await call('httpAuthorizer', httpAuthorizerEvent({ authorization: `Bearer ${token}` }))) as { isAuthorized: boolean; context?: unknown };
-    expect(simple).toMatchObject({ isAuthorized: true, context: { sub: 'bundle-user', jti } });
+    expect(simple).toMatchObject({ isAuthorized: true, context: { sub: 'bundle-user', jti, sid } });
 
     const me = await restRequest('me', 'GET', '/me', token);
     expect(me.statusCode).toBe(200);
-    expect(JSON.parse(me.body)).toMatchObject({ sub: 'bundle-user', jti, claims: { role: 'tester' } });
+    expect(JSON.parse(me.body)).toMatchObject({ sub: 'bundle-user', jti, sid, claims: { role: 'tester' } });
     const meV2 = (await call('me', proxyEventV2({ method: 'GET', path: '/me', lambda: simple.context }))) as APIGatewayProxyResult;
     expect([meV2.statusCode, JSON.parse(meV2.body)]).toEqual([200, expect.objectContaining({ sub: 'bundle-user', jti })]);
 
@@ -190,37 +206,66 @@ describe(`the bundles under the Lambda runtime's Node.js (nodejs${MAJOR}.x)`, ()
     await expect(call('httpAuthorizer', httpAuthorizerEvent({ authorization: `Bearer ${token}` }))).resolves.toEqual({ isAuthorized: false });
   });
 
-  test('sessions: listed, one ended, all ended; the trusted revoke by jti and by subject; the kill switch', async () => {
+  test('sessions: listed, one ended, all ended; the trusted revoke by jti, by sid and by subject; the kill switch', async () => {
     const first = await sign('bundle-sessions');
     const second = await sign('bundle-sessions');
     const listed = await restRequest('listSessions', 'GET', '/auth/sessions', first.token);
     expect(listed.statusCode).toBe(200);
-    const sessions = (JSON.parse(listed.body) as { sessions: { jti: string; current: boolean }[] }).sessions;
-    expect(sessions.map(({ jti, current }) => [jti, current]).sort()).toEqual(
+    const sessions = (JSON.parse(listed.body) as { sessions: { sid: string; current: boolean }[] }).sessions;
+    expect(sessions.map(({ sid, current }) => [sid, current]).sort()).toEqual(
       [
-        [first.jti, true],
-        [second.jti, false],
+        [first.sid, true],
+        [second.sid, false],
       ].sort(),
     );
 
-    expect((await restRequest('endSession', 'DELETE', `/auth/sessions/${second.jti}`, first.token, { jti: second.jti })).statusCode).toBe(204);
+    expect((await restRequest('endSession', 'DELETE', `/auth/sessions/${second.sid}`, first.token, { sid: second.sid })).statusCode).toBe(204);
     await expect(authorize(second.token)).rejects.toThrow(/^Unauthorized$/);
     expect((await restRequest('logoutAll', 'POST', '/auth/logout-all', first.token)).statusCode).toBe(204);
     await expect(authorize(first.token)).rejects.toThrow(/^Unauthorized$/);
 
     const byJti = await sign('bundle-revoked');
+    const bySid = await sign('bundle-revoked');
     const bySubject = await sign('bundle-revoked');
     const revoke = async (body: unknown) =>
       JSON.parse(
         ((await call('revoke', proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify(body) }))) as APIGatewayProxyResult).body,
       ) as unknown;
     await expect(revoke({ jti: byJti.jti })).resolves.toEqual({ revoked: 1 });
-    await expect(revoke({ sub: 'bundle-revoked' })).resolves.toEqual({ revoked: 1 });
+    await expect(authorize(byJti.token)).rejects.toThrow(/^Unauthorized$/);
+    await expect(revoke({ sid: bySid.sid })).resolves.toEqual({ revoked: 1 });
+    await expect(authorize(bySid.token)).rejects.toThrow(/^Unauthorized$/);
+    // byJti's session lives on without its one access token: the subject still has two.
+    await expect(revoke({ sub: 'bundle-revoked' })).resolves.toEqual({ revoked: 2 });
     await expect(authorize(bySubject.token)).rejects.toThrow(/^Unauthorized$/);
 
     const last = await sign('bundle-last');
     const { revoked } = (await call('revokeAll', { confirm: 'revoke-all' })) as { revoked: number };
     expect(revoked).toBeGreaterThanOrEqual(1);
     await expect(authorize(last.token)).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  test('refresh: sign with a refresh token, rotate it as each API delivers it, a retry gets the same pair; a used one presented again ends the session', async () => {
+    const signed = await sign('bundle-refresh', { refresh: true, session: { device: 'bundle test', ip: '192.0.2.1' } });
+    expect(signed.refreshToken).toEqual(expect.any(String));
+
+    const viaRest = await refresh(signed.refreshToken as string, '1.0');
+    expect(viaRest).toMatchObject({ statusCode: 200, body: { tokenType: 'Bearer', sid: signed.sid, refreshToken: expect.any(String) } });
+    const viaHttp = await refresh(viaRest.body.refreshToken as string, '2.0');
+    expect(viaHttp).toMatchObject({ statusCode: 200, body: { sid: signed.sid } });
+    // Within REFRESH_REUSE_GRACE (10 s in the template) the token just rotated gets the same pair back.
+    const retried = await refresh(viaRest.body.refreshToken as string, '2.0');
+    expect(retried).toMatchObject({ statusCode: 200, body: { jti: viaHttp.body.jti, refreshToken: viaHttp.body.refreshToken } });
+    const tokens = [signed.token, viaRest.body.token, viaHttp.body.token];
+    for (const token of tokens) await expect(authorize(token)).resolves.toMatchObject({ context: { sub: 'bundle-refresh', sid: signed.sid } });
+
+    // The first refresh token, used two rotations ago: theft. Refused, and the session ends with every access token it issued.
+    const reused = await refresh(signed.refreshToken as string, '1.0');
+    expect(reused).toMatchObject({ statusCode: 401, body: { error: 'REFRESH_TOKEN_INVALID' } });
+    for (const token of tokens) {
+      await expect(authorize(token)).rejects.toThrow(/^Unauthorized$/);
+      await expect(call('httpAuthorizer', httpAuthorizerEvent({ authorization: `Bearer ${token}` }))).resolves.toEqual({ isAuthorized: false });
+    }
+    expect(await refresh(viaHttp.body.refreshToken as string, '2.0')).toMatchObject({ statusCode: 401, body: { error: 'REFRESH_TOKEN_INVALID' } });
   });
 });

@@ -1,6 +1,6 @@
 // A real browser (Debian's chromium, driven by playwright-core) calling `npm start`'s API from a page: the
-// allowed origin can read answers and errors of the Bearer routes on both APIs; another origin cannot, and
-// no page can call the API-key routes. Only loopback is used.
+// allowed origin can read answers and errors of the browser routes (the Bearer routes and POST /auth/refresh)
+// on both APIs; another origin cannot, and no page can call the API-key routes. Only loopback is used.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -96,15 +96,35 @@ function pageFetch(page: Page, url: string, init: { method?: string; headers?: R
   );
 }
 
+interface Signed {
+  token: string;
+  sid: string;
+  refreshToken: string;
+}
+
 /** Signed server to server, with the API key: never from a page. */
-async function signToken(sub: string): Promise<string> {
+async function sign(sub: string, refresh = false): Promise<Signed> {
   const response = await request(`${api.banner.baseUrl}/auth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': SIGN_API_KEY },
-    body: JSON.stringify({ sub }),
+    body: JSON.stringify({ sub, refresh }),
   });
   expect(response.status).toBe(201);
-  return (response.body as { token: string }).token;
+  return response.body as Signed;
+}
+
+const signToken = async (sub: string): Promise<string> => (await sign(sub)).token;
+
+/** What a browser app sends to rotate its refresh token: a JSON body, so the browser asks a preflight first. */
+const refreshInit = (refreshToken: string) => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refreshToken }) });
+
+/** Whether the session was ever refreshed, as its own listing says (read server to server). */
+async function wasRefreshed(signed: Signed): Promise<boolean> {
+  const listed = await request(`${api.banner.baseUrl}/auth/sessions`, { headers: { authorization: `Bearer ${signed.token}` } });
+  const sessions = (listed.body as { sessions: { sid: string; lastRefreshedAt?: number }[] }).sessions;
+  const session = sessions.find(({ sid }) => sid === signed.sid);
+  if (session === undefined) throw new Error('the session is not listed');
+  return session.lastRefreshedAt !== undefined;
 }
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -134,6 +154,24 @@ describe.each(BOTH)('a browser app on the allowed origin, through %s', (which) =
     expect(refused).toEqual({ status: which === 'the REST API' ? 401 : 403, body: expect.stringMatching(/^\{.*\}$/) });
   });
 
+  test('rotates its refresh token with POST /auth/refresh, reads the new pair, and uses the new access token', async () => {
+    const signed = await sign('refresher', true);
+    const outcome = await pageFetch(allowedPage, `${base()}/auth/refresh`, refreshInit(signed.refreshToken));
+    expect(outcome).toMatchObject({ status: 200 });
+    const rotated = JSON.parse((outcome as { body: string }).body) as Signed;
+    expect(rotated).toMatchObject({ sid: signed.sid, tokenType: 'Bearer', token: expect.any(String), refreshToken: expect.any(String) });
+    expect(rotated.refreshToken).not.toBe(signed.refreshToken);
+    const identity = await pageFetch(allowedPage, `${base()}/me`, { headers: bearer(rotated.token) });
+    expect(identity).toMatchObject({ status: 200 });
+    expect(JSON.parse((identity as { body: string }).body)).toMatchObject({ sub: 'refresher', sid: signed.sid });
+  });
+
+  test('reads the 401 of a refresh token that is not valid', async () => {
+    const outcome = await pageFetch(allowedPage, `${base()}/auth/refresh`, refreshInit('not-a-refresh-token'));
+    expect(outcome).toEqual({ status: 401, body: expect.stringMatching(/^\{.*\}$/) });
+    expect(JSON.parse((outcome as { body: string }).body)).toMatchObject({ error: 'REFRESH_TOKEN_INVALID' });
+  });
+
   test('reads the refusal of a forged token', async () => {
     const outcome = await pageFetch(allowedPage, `${base()}/me`, { headers: bearer('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJl') });
     expect(outcome).toEqual({ status: which === 'the REST API' ? 401 : 403, body: expect.stringMatching(/^\{.*\}$/) });
@@ -149,6 +187,17 @@ describe('the browser refuses', () => {
     expect(await pageFetch(otherPage, `${base}/me`)).toEqual({ error: expect.stringMatching(/^TypeError/) });
     // The token still works: the preflight kept the request from being sent at all.
     expect((await request(`${base}/me`, { headers: bearer(token) })).status).toBe(200);
+  });
+
+  test.each(BOTH)('a page of another origin the answer of POST /auth/refresh on %s: the preflight keeps it from being sent', async (which) => {
+    const url = `${baseOf(which)}/auth/refresh`;
+    const signed = await sign('refresh-elsewhere', true);
+    expect(await pageFetch(otherPage, url, refreshInit(signed.refreshToken))).toEqual({ error: expect.stringMatching(/^TypeError/) });
+    // Not rotated: the refresh token is still the session's current one.
+    expect(await wasRefreshed(signed)).toBe(false);
+    // A simple request needs no preflight and is sent; its answer, a new pair, is still withheld from the page.
+    const simple = { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify({ refreshToken: signed.refreshToken }) };
+    expect(await pageFetch(otherPage, url, simple)).toEqual({ error: expect.stringMatching(/^TypeError/) });
   });
 
   test.each(['/auth/token', '/auth/revoke'])('even the allowed origin a call to %s, an API-key route', async (path) => {

@@ -1,5 +1,6 @@
-// CORS_ORIGINS in the packaged template (deploy/cors.js): preflights and headers on the Bearer routes of both
-// APIs and on the REST API's own errors, never on the API-key routes, and nothing at all when it is unset.
+// CORS_ORIGINS in the packaged template (deploy/cors.js): preflights and headers on the browser routes of both
+// APIs (the Bearer routes and POST /auth/refresh) and on the REST API's own errors, never on the API-key routes,
+// and nothing at all when it is unset.
 import { expect } from '@jest/globals';
 import { BROWSER_ROUTES } from '../../deploy/cors';
 import { packageService, resourcesOfType, type Packaged, type Resource, type Template } from '../../testkit/package-service';
@@ -9,8 +10,10 @@ jest.setTimeout(60_000);
 
 const APP = 'https://app.example.com';
 const DEV = 'http://localhost:5173';
-const BEARER = BROWSER_ROUTES.map(({ method, path }) => `${method} ${path}`).sort();
-/** The gateway responses a Bearer route's caller can meet. */
+const BROWSER = BROWSER_ROUTES.map(({ method, path }) => `${method} ${path}`).sort();
+/** The one browser route behind no authorizer: its body, a refresh token, is its credential. */
+const REFRESH = 'POST /auth/refresh';
+/** The gateway responses a browser route's caller can meet. */
 const CORS_GATEWAY_RESPONSES = ['UNAUTHORIZED', 'DEFAULT_4XX', 'DEFAULT_5XX'];
 /** Only the trusted routes' callers meet these: a wrong API key, and IAM's refusal (trustedCallers=iam). */
 const TRUSTED_ONLY_GATEWAY_RESPONSES = ['INVALID_API_KEY', 'ACCESS_DENIED'];
@@ -70,22 +73,43 @@ function preflightHeaders(template: Template, path: string): Record<string, stri
   );
 }
 
-describe('deploy/cors.js: the one list of Bearer routes', () => {
-  test('is exactly the REST API methods behind the TOKEN authorizer', () => {
+/** The HTTP API's routes as `METHOD /path`, each with its properties. */
+function httpRoutes(template: Template): Map<string, Record<string, unknown>> {
+  return new Map(resourcesOfType(template, 'AWS::ApiGatewayV2::Route').map(([, resource]) => [String(resource.Properties.RouteKey), resource.Properties]));
+}
+
+describe('deploy/cors.js: the one list of browser routes', () => {
+  test('is exactly the REST API methods behind the TOKEN authorizer, and POST /auth/refresh', () => {
     const custom = [...restMethods(none)].filter(([, method]) => method.AuthorizationType === 'CUSTOM').map(([route]) => route);
-    expect(custom.sort()).toEqual(BEARER);
+    expect([...custom, REFRESH].sort()).toEqual(BROWSER);
   });
 
-  test('is exactly the HTTP API routes', () => {
-    const routes = resourcesOfType(none, 'AWS::ApiGatewayV2::Route').map(([, resource]) => String(resource.Properties.RouteKey));
-    expect(routes.sort()).toEqual(BEARER);
+  test('is exactly the HTTP API routes: those behind its authorizer, and POST /auth/refresh', () => {
+    const routes = httpRoutes(none);
+    expect([...routes.keys()].sort()).toEqual(BROWSER);
+    const authorized = [...routes].filter(([, route]) => route.AuthorizationType === 'CUSTOM').map(([key]) => key);
+    expect([...authorized, REFRESH].sort()).toEqual(BROWSER);
+  });
+
+  test.each([
+    ['unset', () => none],
+    ['set', () => one],
+  ])('with CORS_ORIGINS %s, POST /auth/refresh needs no authorizer and no API key on either API', (_case, template) => {
+    const rest = restMethods(template()).get(REFRESH);
+    expect(rest).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: false });
+    expect(rest).not.toHaveProperty('AuthorizerId');
+    const http = httpRoutes(template()).get(REFRESH);
+    expect(http).toBeDefined();
+    expect(http?.AuthorizationType ?? 'NONE').toBe('NONE');
+    expect(http).not.toHaveProperty('AuthorizerId');
   });
 });
 
 describe('serverless package with CORS_ORIGINS set', () => {
-  test("the REST API has an OPTIONS method exactly on the Bearer routes' paths", () => {
+  test("the REST API has an OPTIONS method exactly on the browser routes' paths, POST /auth/refresh's included", () => {
     const withOptions = [...restMethods(one).keys()].filter((route) => route.startsWith('OPTIONS ')).map((route) => route.slice('OPTIONS '.length));
     expect(withOptions.sort()).toEqual(BROWSER_ROUTES.map(({ path }) => path).sort());
+    expect(withOptions).toContain('/auth/refresh');
     expect(restMethods(one).get('OPTIONS /auth/token')).toBeUndefined();
     expect(restMethods(one).get('OPTIONS /auth/revoke')).toBeUndefined();
   });
@@ -142,7 +166,7 @@ describe('serverless package with CORS_ORIGINS set', () => {
     }
   });
 
-  test("every function gets CORS_ORIGINS, for the Bearer routes' own headers", () => {
+  test("every function gets CORS_ORIGINS, for the browser routes' own headers", () => {
     for (const [, fn] of resourcesOfType(two, 'AWS::Lambda::Function')) {
       expect((fn.Properties.Environment as { Variables: Record<string, string> }).Variables.CORS_ORIGINS).toBe(` ${APP}, ${DEV} `);
     }

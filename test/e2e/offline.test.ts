@@ -30,6 +30,10 @@ interface SignResponse {
   tokenType: string;
   expiresIn: number;
   jti: string;
+  sid: string;
+  /** Only when signed with `"refresh": true`. */
+  refreshToken?: string;
+  refreshExpiresIn?: number;
 }
 
 beforeAll(async () => {
@@ -56,12 +60,25 @@ async function sign(body: unknown, apiKey: string | null = SIGN_API_KEY) {
   return request(`${baseUrl}/auth/token`, { method: 'POST', headers, body: JSON.stringify(body) });
 }
 
-async function signToken(sub: string, claims: Record<string, unknown> = {}): Promise<SignResponse> {
-  const response = await sign({ sub, claims, ttl: TTL_SECONDS });
+async function signToken(sub: string, claims: Record<string, unknown> = {}, extra: { refresh?: boolean } = {}): Promise<SignResponse> {
+  const response = await sign({ sub, claims, ttl: TTL_SECONDS, ...extra });
   expect(response.status).toBe(201);
   const issued = response.body as SignResponse;
-  issuedTokens.push(issued.token);
+  issuedTokens.push(issued.token, ...(issued.refreshToken === undefined ? [] : [issued.refreshToken]));
   return issued;
+}
+
+/** POST /auth/refresh on the REST API: no API key, no Authorization header. */
+async function refresh(refreshToken: string) {
+  const response = await request(`${baseUrl}/auth/refresh`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ refreshToken }),
+  });
+  const rotated = response.body as Partial<SignResponse> | undefined;
+  if (rotated?.token !== undefined) issuedTokens.push(rotated.token);
+  if (rotated?.refreshToken !== undefined) issuedTokens.push(rotated.refreshToken);
+  return response;
 }
 
 /** The first JavaScript example of docs/operations.md's "Trusted callers" section: a login backend calling sign. */
@@ -77,8 +94,12 @@ function me(token: string | undefined) {
   return request(`${baseUrl}/me`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
 }
 
-function logout(token: string) {
-  return request(`${baseUrl}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+function logout(token: string, body?: unknown) {
+  return request(`${baseUrl}/auth/logout`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
 }
 
 describe('serverless offline: sign, use, log out', () => {
@@ -105,6 +126,10 @@ describe('serverless offline: sign, use, log out', () => {
     ['an unknown field', { sub: 'alice', admin: true }],
     ['a reserved claim', { sub: 'alice', claims: { exp: 1 } }],
     ['a ttl above MAX_TTL', { sub: 'alice', ttl: 86_401 }],
+    ['a refresh that is not a boolean', { sub: 'alice', refresh: 'yes' }],
+    ['a session ip that is not an address', { sub: 'alice', session: { ip: 'localhost' } }],
+    ['an unknown session field', { sub: 'alice', session: { browser: 'x' } }],
+    ['a sid among the claims', { sub: 'alice', claims: { sid: 'mine' } }],
   ])('POST /auth/token with %s is 400 with a JSON error', async (_case, body) => {
     const response = await sign(body);
     expect(response.status).toBe(400);
@@ -128,12 +153,14 @@ describe('serverless offline: sign, use, log out', () => {
     expect(signed.headers.get('cache-control')).toBe('no-store');
     const issued = signed.body as SignResponse;
     issuedTokens.push(issued.token);
-    expect(issued).toEqual({ token: expect.any(String), tokenType: 'Bearer', expiresIn: TTL_SECONDS, jti: expect.any(String) });
+    // No refresh token unless asked for one.
+    expect(issued).toEqual({ token: expect.any(String), tokenType: 'Bearer', expiresIn: TTL_SECONDS, jti: expect.any(String), sid: expect.any(String) });
     expect(issued.jti).not.toBe('');
+    expect(issued.sid).not.toBe(issued.jti);
 
     // Signed with the JWT_SECRET given to the script: proves provider.environment reaches the handlers.
     const payload = jsonwebtoken.verify(issued.token, JWT_SECRET, { algorithms: ['HS256'] }) as jsonwebtoken.JwtPayload;
-    expect(payload).toMatchObject({ sub: 'alice', jti: issued.jti, iss: 'revocable-jwt', aud: 'revocable-jwt-api', role: 'admin' });
+    expect(payload).toMatchObject({ sub: 'alice', jti: issued.jti, sid: issued.sid, iss: 'revocable-jwt', aud: 'revocable-jwt-api', role: 'admin' });
 
     // The label lives exactly as long as the token (jwt-redis floors, our store adds a second back).
     const admin = await redis.admin();
@@ -143,13 +170,13 @@ describe('serverless offline: sign, use, log out', () => {
 
     const identity = await me(issued.token);
     expect(identity.status).toBe(200);
-    expect(identity.body).toMatchObject({ sub: 'alice', jti: issued.jti, issuedAt: payload.iat, expiresAt: payload.exp });
+    expect(identity.body).toMatchObject({ sub: 'alice', jti: issued.jti, sid: issued.sid, issuedAt: payload.iat, expiresAt: payload.exp });
     expect((identity.body as { expiresAt: number; issuedAt: number }).expiresAt - (identity.body as { issuedAt: number }).issuedAt).toBe(TTL_SECONDS);
 
     const loggedOut = await logout(issued.token);
     expect(loggedOut.status).toBe(204);
     expect(loggedOut.text).toBe('');
-    expect(await admin.exists(`jwt_label:${issued.jti}`)).toBe(0);
+    expect(await admin.exists([`jwt_label:${issued.jti}`, `jwt_session:${issued.sid}`])).toBe(0);
 
     const afterLogout = await me(issued.token);
     expect(afterLogout.status).toBe(401);
@@ -210,7 +237,7 @@ describe('serverless offline: sign, use, log out', () => {
     const sessions = await request(`${baseUrl}/auth/sessions`, { headers: { authorization: `Bearer ${second.token}` } });
     expect(sessions.status).toBe(200);
     expect(sessions.body).toEqual({
-      sessions: [expect.objectContaining({ jti: second.jti, current: true }), expect.objectContaining({ jti: first.jti, current: false })],
+      sessions: [expect.objectContaining({ sid: second.sid, current: true }), expect.objectContaining({ sid: first.sid, current: false })],
     });
 
     const response = await request(`${baseUrl}/auth/logout-all`, { method: 'POST', headers: { authorization: `Bearer ${first.token}` } });
@@ -218,15 +245,114 @@ describe('serverless offline: sign, use, log out', () => {
     expect([(await me(first.token)).status, (await me(second.token)).status, (await me(bystander.token)).status]).toEqual([401, 401, 200]);
   });
 
-  test("DELETE /auth/sessions/{jti} ends one of the caller's sessions, and answers 404 for another user's", async () => {
+  test("DELETE /auth/sessions/{sid} ends one of the caller's sessions, and answers 404 for another user's", async () => {
     const caller = await signToken('ivan');
     const other = await signToken('ivan');
     const stranger = await signToken('judy');
-    const end = (jti: string) =>
-      request(`${baseUrl}/auth/sessions/${encodeURIComponent(jti)}`, { method: 'DELETE', headers: { authorization: `Bearer ${caller.token}` } });
-    expect((await end(stranger.jti)).status).toBe(404);
-    expect((await end(other.jti)).status).toBe(204);
+    const end = (sid: string) =>
+      request(`${baseUrl}/auth/sessions/${encodeURIComponent(sid)}`, { method: 'DELETE', headers: { authorization: `Bearer ${caller.token}` } });
+    const notFound = await end(stranger.sid);
+    expect(notFound).toMatchObject({ status: 404, body: { error: 'SESSION_NOT_FOUND' } });
+    // A jti names no session.
+    expect((await end(other.jti)).status).toBe(404);
+    expect((await me(other.token)).status).toBe(200);
+    expect((await end(other.sid)).status).toBe(204);
     expect([(await me(caller.token)).status, (await me(other.token)).status, (await me(stranger.token)).status]).toEqual([200, 401, 200]);
+  });
+
+  const refreshRefused = { status: 401, body: { error: 'REFRESH_TOKEN_INVALID', message: expect.any(String) } };
+
+  test.each([
+    ['no body', undefined],
+    ['a body that is not JSON', '{"refreshToken":'],
+    ['no refreshToken', '{}'],
+    ['an unknown field', JSON.stringify({ refreshToken: 'x', sub: 'alice' })],
+  ])('POST /auth/refresh with %s is 400 with a JSON error', async (_case, body) => {
+    const response = await request(`${baseUrl}/auth/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body }),
+    });
+    expect(response).toMatchObject({ status: 400, body: { error: 'BAD_REQUEST', message: expect.any(String) } });
+  });
+
+  test.each([
+    ['not shaped as one', 'not-a-refresh-token'],
+    ['shaped as one, of no session', `${'A'.repeat(22)}.${'B'.repeat(22)}.${'C'.repeat(22)}.${'D'.repeat(43)}`],
+  ])('POST /auth/refresh with a refresh token %s is 401 REFRESH_TOKEN_INVALID with a Bearer challenge', async (_case, refreshToken) => {
+    const response = await refresh(refreshToken);
+    expect(response).toMatchObject(refreshRefused);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+
+  test('POST /auth/refresh needs no API key and no Authorization header: the refresh token is the credential, and an access token is not one', async () => {
+    const signed = await signToken('refresh-credential', {}, { refresh: true });
+    expect(await refresh(signed.token)).toMatchObject(refreshRefused);
+    const rotated = await refresh(signed.refreshToken as string);
+    expect(rotated.status).toBe(200);
+    expect(rotated.headers.get('cache-control')).toBe('no-store');
+    expect(rotated.body).toEqual({
+      token: expect.any(String),
+      tokenType: 'Bearer',
+      expiresIn: TTL_SECONDS,
+      jti: expect.any(String),
+      sid: signed.sid,
+      refreshToken: expect.any(String),
+      refreshExpiresIn: expect.any(Number),
+    });
+  });
+
+  test.each([
+    ['no body', undefined, 'logout-no-body'],
+    ['{}', {}, 'logout-empty-object'],
+    ['{"scope":"local"}', { scope: 'local' }, 'logout-scope-local'],
+  ])("POST /auth/logout with %s ends the caller's whole session: the access tokens refreshed from it, and its refresh token", async (_case, body, sub) => {
+    const signed = await signToken(sub, {}, { refresh: true });
+    const rotated = await refresh(signed.refreshToken as string);
+    expect(rotated.status).toBe(200);
+    const { token: refreshed, refreshToken } = rotated.body as SignResponse;
+    const otherSession = await signToken(sub);
+
+    expect((await logout(signed.token, body)).status).toBe(204);
+    expect([(await me(signed.token)).status, (await me(refreshed)).status, (await me(otherSession.token)).status]).toEqual([401, 401, 200]);
+    expect(await refresh(refreshToken as string)).toMatchObject(refreshRefused);
+    expect(await (await redis.admin()).exists(`jwt_session:${signed.sid}`)).toBe(0);
+  });
+
+  test('POST /auth/logout with {"scope":"others"} ends every other session of the caller, refresh tokens included, and keeps this one', async () => {
+    const kept = await signToken('scope-others', {}, { refresh: true });
+    const refreshable = await signToken('scope-others', {}, { refresh: true });
+    const plain = await signToken('scope-others');
+    const stranger = await signToken('scope-others-stranger');
+
+    expect((await logout(kept.token, { scope: 'others' })).status).toBe(204);
+    expect([(await me(kept.token)).status, (await me(refreshable.token)).status, (await me(plain.token)).status, (await me(stranger.token)).status]).toEqual([
+      200, 401, 401, 200,
+    ]);
+    expect(await refresh(refreshable.refreshToken as string)).toMatchObject(refreshRefused);
+    const listed = await request(`${baseUrl}/auth/sessions`, { headers: { authorization: `Bearer ${kept.token}` } });
+    expect(listed.body).toEqual({ sessions: [expect.objectContaining({ sid: kept.sid, current: true })] });
+    // The kept session is whole: its refresh token still rotates.
+    expect((await refresh(kept.refreshToken as string)).status).toBe(200);
+  });
+
+  test('POST /auth/logout with {"scope":"global"} ends every session of the caller, this one included', async () => {
+    const first = await signToken('scope-global', {}, { refresh: true });
+    const second = await signToken('scope-global');
+    expect((await logout(second.token, { scope: 'global' })).status).toBe(204);
+    expect([(await me(first.token)).status, (await me(second.token)).status]).toEqual([401, 401]);
+    expect(await refresh(first.refreshToken as string)).toMatchObject(refreshRefused);
+  });
+
+  test.each([
+    ['an unknown scope', { scope: 'everywhere' }],
+    ['an unknown field', { scope: 'local', all: true }],
+  ])('POST /auth/logout with %s is 400 and ends nothing', async (_case, body) => {
+    const issued = await signToken('scope-bad');
+    const response = await logout(issued.token, body);
+    expect(response).toMatchObject({ status: 400, body: { error: 'BAD_REQUEST', message: expect.any(String) } });
+    expect((await me(issued.token)).status).toBe(200);
   });
 
   test('POST /auth/revoke needs the API key, and ends every session of a subject', async () => {
@@ -255,7 +381,7 @@ describe('serverless offline: sign, use, log out', () => {
       });
     expect((await introspect(null)).status).toBe(403);
     const active = await introspect(SIGN_API_KEY);
-    expect(active).toMatchObject({ status: 200, body: { active: true, sub: 'introspected', jti: issued.jti, token_type: 'Bearer' } });
+    expect(active).toMatchObject({ status: 200, body: { active: true, sub: 'introspected', jti: issued.jti, sid: issued.sid, token_type: 'Bearer' } });
     expect((await request(`${baseUrl}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${issued.token}` } })).status).toBe(204);
     expect((await introspect(SIGN_API_KEY)).body).toEqual({ active: false });
   });
@@ -264,7 +390,15 @@ describe('serverless offline: sign, use, log out', () => {
   test("a request header cannot change the caller: alice's token with an override naming bob stays alice's", async () => {
     const alice = await signToken('override-alice');
     const bob = await signToken('override-bob');
-    const bobContext = { principalId: 'override-bob', sub: 'override-bob', jti: bob.jti, iat: 1, exp: 4_102_444_800, customClaims: '{"role":"admin"}' };
+    const bobContext = {
+      principalId: 'override-bob',
+      sub: 'override-bob',
+      jti: bob.jti,
+      sid: bob.sid,
+      iat: 1,
+      exp: 4_102_444_800,
+      customClaims: '{"role":"admin"}',
+    };
     // One value for both APIs: the REST API reads the context at its top, the HTTP API under `lambda`.
     const headers = { authorization: `Bearer ${alice.token}`, 'sls-offline-authorizer-override': JSON.stringify({ ...bobContext, lambda: bobContext }) };
     for (const base of [baseUrl, api.banner.httpApiUrl]) {
@@ -272,11 +406,11 @@ describe('serverless offline: sign, use, log out', () => {
       expect({ base, status: identity.status, body: identity.body }).toEqual({
         base,
         status: 200,
-        body: expect.objectContaining({ sub: 'override-alice', jti: alice.jti, claims: {} }),
+        body: expect.objectContaining({ sub: 'override-alice', jti: alice.jti, sid: alice.sid, claims: {} }),
       });
       const sessions = await request(`${base}/auth/sessions`, { headers });
-      expect({ base, sessions: sessions.body }).toEqual({ base, sessions: { sessions: [expect.objectContaining({ jti: alice.jti, current: true })] } });
-      const endBob = await request(`${base}/auth/sessions/${encodeURIComponent(bob.jti)}`, { method: 'DELETE', headers });
+      expect({ base, sessions: sessions.body }).toEqual({ base, sessions: { sessions: [expect.objectContaining({ sid: alice.sid, current: true })] } });
+      const endBob = await request(`${base}/auth/sessions/${encodeURIComponent(bob.sid)}`, { method: 'DELETE', headers });
       expect({ base, status: endBob.status }).toEqual({ base, status: 404 });
     }
     expect((await request(`${baseUrl}/auth/logout-all`, { method: 'POST', headers })).status).toBe(204);
@@ -322,11 +456,13 @@ describe('serverless offline: sign, use, log out', () => {
     const output = api.output();
     expect(output).toContain('"message":"sign"');
     expect(output).toContain('"message":"authorize"');
+    expect(output).toContain('"message":"refresh"');
     expect(issuedTokens.length).toBeGreaterThanOrEqual(5);
     for (const token of issuedTokens) {
-      const signature = token.split('.')[2] ?? token;
+      // A JWT's signature; a refresh token's family secret and secret.
+      const secrets = token.split('.').slice(2);
       expect(output.includes(token)).toBe(false);
-      expect(output.includes(signature)).toBe(false);
+      for (const secret of secrets) expect(output.includes(secret)).toBe(false);
     }
     expect(output.includes(JWT_SECRET)).toBe(false);
     // JWT_SECRET was set, so the public development secret is not in use.

@@ -27,8 +27,10 @@ const PROTECTED_ROUTES = [
   ['POST', '/auth/logout'],
   ['POST', '/auth/logout-all'],
   ['GET', '/auth/sessions'],
-  ['DELETE', '/auth/sessions/{jti}'],
+  ['DELETE', '/auth/sessions/{sid}'],
 ] as const;
+/** The one route a browser calls without an authorizer or an API key: its body, a refresh token, is its credential. */
+const REFRESH_ROUTE = ['POST', '/auth/refresh'] as const;
 const API_KEY_MARKER = 'package-test-api-key-0123456789';
 const SECRET_MARKER = 'package-test-secret-marker-0123456789abcdef';
 const KEYRING_MARKER = `package-test:${'keyring-marker-'.repeat(3)}`;
@@ -113,6 +115,17 @@ describe('serverless package: the CloudFormation template', () => {
     });
   });
 
+  test.each([
+    ['local', () => plain],
+    ['aws', () => aws],
+  ])('%s target: POST /auth/refresh runs the refresh function behind no authorizer and no API key', (_target, packaged) => {
+    const { template } = packaged();
+    const refresh = method(template, ...REFRESH_ROUTE);
+    expect(refresh).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: false });
+    expect(refresh).not.toHaveProperty('AuthorizerId');
+    expect(JSON.stringify(refresh.Integration)).toContain('"RefreshLambdaFunction","Arn"');
+  });
+
   test('POST /auth/token, /auth/revoke and /auth/introspect need an API key, bound to the stage through a usage plan', () => {
     expect(method(plain.template, 'POST', '/auth/token')).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'NONE' });
     expect(method(plain.template, 'POST', '/auth/revoke')).toMatchObject({ ApiKeyRequired: true, AuthorizationType: 'NONE' });
@@ -167,6 +180,9 @@ describe('serverless package: the CloudFormation template', () => {
           MAX_TTL: '86400',
           MAX_SESSIONS: '100',
           SESSION_LIMIT: 'end-oldest',
+          SESSION_MAX_AGE: '2592000',
+          REFRESH_IDLE_TTL: '604800',
+          REFRESH_REUSE_GRACE: '10',
           JWT_ISSUER: 'revocable-jwt',
           JWT_AUDIENCE: 'revocable-jwt-api',
           REDIS_TIMEOUT_MS: '1000',
@@ -287,18 +303,31 @@ describe('serverless package: the HTTP API', () => {
     expect(http.Properties.AuthorizerResultTtlInSeconds).toBe(0);
   });
 
-  test('serves exactly the protected routes, each behind its authorizer, on the $default stage', () => {
-    const routes = httpApiRoutes(plain.template);
-    expect([...routes.keys()].sort()).toEqual(PROTECTED_ROUTES.map(([method, path]) => `${method} ${path}`).sort());
-    for (const properties of routes.values()) {
-      expect(properties).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: 'HttpApiAuthorizerHttpAuthorizer' } });
-    }
-    for (const [, integration] of resourcesOfType(plain.template, 'AWS::ApiGatewayV2::Integration')) {
-      expect(integration.Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
-    }
-    const [, stage] = onlyResourceOfType(plain.template, 'AWS::ApiGatewayV2::Stage');
-    expect(stage.Properties).toMatchObject({ StageName: '$default', AutoDeploy: true });
-  });
+  test.each([
+    ['local', () => plain],
+    ['aws', () => aws],
+  ])(
+    '%s target: serves exactly the protected routes, each behind its authorizer, and POST /auth/refresh behind none, on the $default stage',
+    (_target, packaged) => {
+      const { template } = packaged();
+      const routes = httpApiRoutes(template);
+      const refreshKey = REFRESH_ROUTE.join(' ');
+      expect([...routes.keys()].sort()).toEqual([...PROTECTED_ROUTES.map(([method, path]) => `${method} ${path}`), refreshKey].sort());
+      for (const [key, properties] of routes) {
+        if (key === refreshKey) continue;
+        expect(properties).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: 'HttpApiAuthorizerHttpAuthorizer' } });
+      }
+      const refresh = routes.get(refreshKey);
+      expect(refresh?.AuthorizationType ?? 'NONE').toBe('NONE');
+      expect(refresh).not.toHaveProperty('AuthorizerId');
+      expect(JSON.stringify(refresh?.Target)).toContain('HttpApiIntegrationRefresh');
+      for (const [, integration] of resourcesOfType(template, 'AWS::ApiGatewayV2::Integration')) {
+        expect(integration.Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+      }
+      const [, stage] = onlyResourceOfType(template, 'AWS::ApiGatewayV2::Stage');
+      expect(stage.Properties).toMatchObject({ StageName: '$default', AutoDeploy: true });
+    },
+  );
 
   test('the trusted routes are on the REST API only, where the API key guards them', () => {
     const routes = [...httpApiRoutes(aws.template).keys()];
@@ -426,7 +455,7 @@ describe('serverless package: the function zips', () => {
 
   // With the require check above this shows the libraries were inlined, not merely left out.
   test('the bundles that touch Redis carry the Redis client inside them, and no JWT library', () => {
-    for (const name of ['sign', 'logout', 'logoutAll', 'revoke', 'authorizer', 'httpAuthorizer']) {
+    for (const name of ['sign', 'refresh', 'logout', 'logoutAll', 'revoke', 'authorizer', 'httpAuthorizer']) {
       const code = (readZip(join(plain.dir, `${name}.zip`))[0] as ZipEntry).content.toString('utf8');
       expect(code).toContain('Socket closed unexpectedly'); // @redis/client
       // Tokens are signed and checked with node:crypto (shared/auth/jws.ts): jsonwebtoken and jwt-redis are for tests.
@@ -485,10 +514,11 @@ describe('serverless package: trusted callers and the usage plan', () => {
       expect(resourcesOfType(iam.template, type)).toEqual([]);
     }
     expect(JSON.stringify(iam.template)).not.toContain(API_KEY_MARKER);
-    // The routes behind the authorizer do not change.
+    // The routes behind the authorizer do not change, nor does the refresh route, which needs neither.
     for (const [httpMethod, path] of PROTECTED_ROUTES) {
       expect(method(iam.template, httpMethod, path)).toMatchObject({ AuthorizationType: 'CUSTOM' });
     }
+    expect(method(iam.template, ...REFRESH_ROUTE)).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: false });
   });
 });
 

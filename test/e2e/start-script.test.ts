@@ -65,13 +65,14 @@ describe('npm start without REDIS_URL', () => {
         body: JSON.stringify({ sub: 'alice' }),
       });
       expect(signed.status).toBe(201);
-      const { token, jti } = signed.body as { token: string; jti: string };
-      // The label is in the Redis the script started, with the default TOKEN_TTL of 900 s.
+      const { token, jti, sid } = signed.body as { token: string; jti: string; sid: string };
+      // The label and its session are in the Redis the script started, the label with the default TOKEN_TTL of 900 s.
       expect(await redis.ttl(`jwt_label:${jti}`)).toBeGreaterThan(890);
+      expect(await redis.exists(`jwt_session:${sid}`)).toBe(1);
 
       const identity = await request(`${baseUrl}/me`, { headers: { authorization: `Bearer ${token}` } });
       expect(identity.status).toBe(200);
-      expect(identity.body).toMatchObject({ sub: 'alice', jti });
+      expect(identity.body).toMatchObject({ sub: 'alice', jti, sid });
     } finally {
       redis.destroy();
     }
