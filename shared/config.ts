@@ -69,7 +69,7 @@ export interface Config {
   keySource: { from: 'environment' } | { from: 'ssm'; parameterName: string };
   tokens: TokenConfig;
   logLevel: LogLevel;
-  /** CORS_ORIGINS: browser origins that may read the Bearer routes' answers; none by default. */
+  /** CORS_ORIGINS: browser origins that may read the browser routes' answers (deploy/cors.js); none by default. */
   corsOrigins: string[];
 }
 
@@ -289,7 +289,7 @@ function readNonEmpty(env: Env, name: string, fallback: string): string {
 }
 
 /**
- * CORS_ORIGINS: the browser origins allowed to call the Bearer routes, comma-separated; unset or empty
+ * CORS_ORIGINS: the browser origins allowed to call the browser routes (deploy/cors.js), comma-separated; unset or empty
  * allows none. Each entry must be an origin exactly as a browser sends it in `Origin` (scheme, lowercase host,
  * port only when not the default), since API Gateway compares them as strings.
  */

@@ -1,4 +1,4 @@
-// CORS headers on the Bearer routes' answers. The REST API passes a Lambda proxy response through as it is,
+// CORS headers on the browser routes' answers (the Bearer routes and POST /auth/refresh). The REST API passes a Lambda proxy response through as it is,
 // so there the Lambda must say which origin may read it; the HTTP API replaces these with its own
 // CorsConfiguration (serverless.yml), which allows the same origins.
 import type { APIGatewayProxyResult } from 'aws-lambda';
