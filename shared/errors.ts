@@ -37,6 +37,9 @@ export class TokenInvalidError extends AuthError {
   readonly code = 'TOKEN_INVALID';
 }
 
+/** Signed under a kid this container's ring does not hold: dropped from the ring, or newer than this container. */
+export class UnknownKeyError extends TokenInvalidError {}
+
 export class TokenExpiredError extends AuthError {
   readonly code = 'TOKEN_EXPIRED';
 }

@@ -3,7 +3,7 @@
 // touched, and the key is found by `kid` in the in-memory ring only.
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { KID_PATTERN } from '../config';
-import { TokenInvalidError, TokenMalformedError } from '../errors';
+import { TokenInvalidError, TokenMalformedError, UnknownKeyError } from '../errors';
 
 export const HS256 = 'HS256';
 /** The `typ` of access tokens, and of session grants (shared/auth/grants.ts): neither is accepted as the other. */
@@ -109,5 +109,5 @@ function kidOf(header: unknown, typ: string): string {
 }
 
 function notInRing(): never {
-  throw new TokenInvalidError('token was signed with a key that is not in the ring');
+  throw new UnknownKeyError('token was signed with a key that is not in the ring');
 }

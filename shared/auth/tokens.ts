@@ -4,7 +4,16 @@
 import { createSecretKey } from 'node:crypto';
 import { depthExceeds, isNumericDate, MAX_CLAIMS_DEPTH, subjectProblem, unsafeClaimNames } from './claims';
 import type { SigningKeyConfig, TokenConfig } from '../config';
-import { RefreshTokenInvalidError, TokenExpiredError, TokenInvalidError, TokenMalformedError, TokenNotYetValidError, TokenRevokedError } from '../errors';
+import {
+  KeyringUnavailableError,
+  RefreshTokenInvalidError,
+  TokenExpiredError,
+  TokenInvalidError,
+  TokenMalformedError,
+  TokenNotYetValidError,
+  TokenRevokedError,
+  UnknownKeyError,
+} from '../errors';
 import { hmacKey, HmacKeyring, SESSION_GRANT_TYP, signHs256, verifyHs256, type HmacKey } from './jws';
 import type { RequestScope } from '../telemetry/log';
 import type { RedisConnection } from '../redis/connection';
@@ -21,6 +30,9 @@ import {
   sealNextSecret,
   type RefreshToken,
 } from '../sessions/refresh-token';
+
+/** How far apart two containers' clocks may be: a replayed rotation's iat comes from the one that rotated. */
+const MAX_CLOCK_SKEW_SECONDS = 5;
 
 /** Claim names the service sets itself; a caller may not supply them. */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid']);
@@ -207,9 +219,14 @@ export class TokenService {
       await this.sessions.replaceGrant(presented.tag, presented.sid, grantToken, renewed, scope);
     }
     const iat = Number(iatText);
-    // Within the grant's terms, whatever Redis says: only the grant is signed.
-    const exp = Math.min(Number(expText), iat + grant.ttl, grant.exp);
-    if (tagOf(jti) !== presented.tag || !(exp > iat)) throw new Error('the session record disagrees with its grant');
+    // Within the grant's terms and this configuration's MAX_TTL, whatever Redis says: only the grant is signed,
+    // and the iat is this rotation's, or the one a retry within the grace window replays.
+    const exp = Math.min(Number(expText), iat + grant.ttl, grant.exp, iat + this.config.maxTtlSeconds);
+    const nowSeconds = Math.floor(this.now() / 1000);
+    const earliest = nowSeconds - this.sessions.limits.refreshReuseGraceSeconds - MAX_CLOCK_SKEW_SECONDS;
+    if (tagOf(jti) !== presented.tag || !(iat >= earliest && iat <= nowSeconds + MAX_CLOCK_SKEW_SECONDS && exp > iat)) {
+      throw new RefreshTokenInvalidError('grant', { sid: presented.sid });
+    }
     const secret = openNextSecret(presented, sealedNext);
     return {
       token: signHs256(signing, this.payload(grant.sub, presented.sid, jti, iat, exp, grant.claims)),
@@ -282,7 +299,11 @@ function readGrant(token: string, ring: HmacKeyring, presented: RefreshToken): S
   let grant: unknown;
   try {
     grant = verifyHs256(token, ring, SESSION_GRANT_TYP);
-  } catch {
+  } catch (error) {
+    // A key this container lacks may be newer than its configuration (a rollout in progress): the client retries
+    // within the grace window, and a container that holds it answers with the same pair.
+    if (error instanceof UnknownKeyError)
+      throw new KeyringUnavailableError('the session grant was signed with a key this container does not hold', { cause: error });
     throw new RefreshTokenInvalidError('grant', { sid: presented.sid });
   }
   const { sid, family, sub, claims, ttl, exp } = (grant ?? {}) as Record<string, unknown>;

@@ -10,6 +10,8 @@ export const MAX_CLAIMS_BYTES = 4 * 1024;
 const SIGN_FIELDS = ['sub', 'claims', 'ttl', 'refresh', 'session'];
 const SESSION_FIELDS = ['device', 'ip'];
 export const MAX_DEVICE_LENGTH = 128;
+/** Control characters, and the bidirectional marks and overrides that could make a listing show another device. */
+const UNSHOWABLE = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
 
 export interface SignLimits {
   defaultTtlSeconds: number;
@@ -44,11 +46,13 @@ function parseSessionMetadata(session: unknown): SessionMetadata {
   const { device, ip } = session;
   if (device !== undefined) {
     // Shown to the user in their session list: nothing that could rewrite what is around it.
-    if (typeof device !== 'string' || device.length === 0 || [...device].length > MAX_DEVICE_LENGTH || /\p{Cc}/u.test(device) || !device.isWellFormed()) {
-      throw new ValidationError(`session.device must be a string of 1 to ${MAX_DEVICE_LENGTH} characters, without control characters`);
+    if (typeof device !== 'string' || device.length === 0 || [...device].length > MAX_DEVICE_LENGTH || UNSHOWABLE.test(device) || !device.isWellFormed()) {
+      throw new ValidationError(`session.device must be a string of 1 to ${MAX_DEVICE_LENGTH} characters, without control or bidirectional characters`);
     }
   }
-  if (ip !== undefined && (typeof ip !== 'string' || isIP(ip) === 0)) throw new ValidationError('session.ip must be an IPv4 or IPv6 address');
+  // A zone id (fe80::1%eth0) names an interface of the sender's host, of any length: not a client's address.
+  if (ip !== undefined && (typeof ip !== 'string' || isIP(ip) === 0 || ip.includes('%')))
+    throw new ValidationError('session.ip must be an IPv4 or IPv6 address');
   return { ...(device === undefined ? {} : { device }), ...(ip === undefined ? {} : { ip }) };
 }
 

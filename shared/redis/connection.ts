@@ -145,15 +145,13 @@ export class RedisConnection {
     try {
       return await work(deadline, progress);
     } catch (error) {
-      if (!(isStaleConnection(error) || isLateConnectTimeout(error)) || Date.now() >= deadline) throw unavailable(operation, error);
-      if (retry === 'unsent' && progress.handedOver) {
-        this.log.warn(
-          'redis connection lost under a command that may have run, not retried: it is not idempotent',
-          { operation, reason: describeError(error) },
-          scope,
-        );
+      // Handed over and then not answered (the connection lost, or the bound spent): it may have run. Redis's own
+      // error reply is an answer.
+      if (retry === 'unsent' && progress.handedOver && !(error instanceof ErrorReply)) {
+        this.log.warn('redis command unanswered, and it may have run: not retried, it is not idempotent', { operation, reason: describeError(error) }, scope);
         throw new StoreOutcomeUnknownError(`Redis ${operation} failed, and may have run: ${describeError(error)}`, { cause: error });
       }
+      if (!(isStaleConnection(error) || isLateConnectTimeout(error)) || Date.now() >= deadline) throw unavailable(operation, error);
       const what = isLateConnectTimeout(error) ? 'redis connect begun before this command timed out' : 'redis connection lost';
       this.log.warn(`${what}, retrying once on a new connection`, { operation, reason: describeError(error) }, scope);
       try {

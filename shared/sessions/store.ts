@@ -7,7 +7,7 @@ import { loadSessionConfig, type SessionConfig } from '../config';
 import { SessionLimitError, StoreOutcomeUnknownError, StoreUnavailableError } from '../errors';
 import { describeError, log, type RequestScope } from '../telemetry/log';
 import { idempotent, sentOnce, type RedisConnection } from '../redis/connection';
-import type { Command } from '../redis/targets';
+import type { Command, RedisClient } from '../redis/targets';
 import { counterKey, indexKey, INDEX_PREFIX, LABEL_PREFIX, labelKey, RECORD_PREFIX, recordKey, REPLAY_PREFIX, subjectTag, tagOf } from './keys';
 import type { NewSession, PresentedRefresh, RotationReply, SessionKeys } from './lua';
 
@@ -108,11 +108,17 @@ export class SessionStore {
     const keys = sessionKeys(tag, presented.sid);
     // ! Not idempotent: run again after its reply was lost, it would see its own rotation's secret as used, and
     // end the session. The client retries instead, with the same refresh token, within the grace window.
-    const reply: unknown = await this.redis.run(
-      sentOnce('rotateRefresh', { key: keys.index }, (client) => client.rotateRefresh(keys, presented)),
+    return this.redis.run(
+      sentOnce('rotateRefresh', { key: keys.index }, async (client, remainingMs) => {
+        const started = Date.now();
+        const reply = (await client.rotateRefresh(keys, presented)) as unknown as RotationReply;
+        // A session ended here (a used refresh token came back, or its subject was revoked) is a revocation
+        // like any other: answered only once the replicas hold it.
+        if (reply[0] === 'reused' || (reply[0] === 'refused' && reply[1] === 'revoked')) await this.awaitReplicas(client, remainingMs - (Date.now() - started));
+        return reply;
+      }),
       scope,
     );
-    return reply as RotationReply;
   }
 
   /**
@@ -267,16 +273,21 @@ export class SessionStore {
     return async (client, remainingMs) => {
       const started = Date.now();
       const result = await write(client, remainingMs);
-      // Leave part of the bound for WAIT's reply to come back before the deadline fires: a deadline
-      // would also throw the connection away.
-      const left = remainingMs - (Date.now() - started);
-      const waitMs = Math.max(1, Math.floor(left - Math.max(50, left / 10)));
-      const replicas = await client.wait(this.waitReplicas, waitMs);
-      if (replicas < this.waitReplicas) {
-        throw new StoreUnavailableError(`revocation reached ${replicas} of ${this.waitReplicas} replica(s) within ${waitMs} ms`);
-      }
+      await this.awaitReplicas(client, remainingMs - (Date.now() - started));
       return result;
     };
+  }
+
+  /** WAIT for `waitReplicas` on `client`, within `leftMs`; fewer is a StoreUnavailableError. */
+  private async awaitReplicas(client: RedisClient, leftMs: number): Promise<void> {
+    if (this.waitReplicas === 0) return;
+    // Leave part of the bound for WAIT's reply to come back before the deadline fires: a deadline
+    // would also throw the connection away.
+    const waitMs = Math.max(1, Math.floor(leftMs - Math.max(50, leftMs / 10)));
+    const replicas = await client.wait(this.waitReplicas, waitMs);
+    if (replicas < this.waitReplicas) {
+      throw new StoreUnavailableError(`revocation reached ${replicas} of ${this.waitReplicas} replica(s) within ${waitMs} ms`);
+    }
   }
 
   /** SCAN and UNLINK on every primary: in a cluster each holds only its own slots' keys. */

@@ -59,12 +59,15 @@ describe('Function: parseSignRequest', () => {
     [{ sub: 'u', session: { os: 'linux' } }, /unknown field\(s\) in session: "os"/],
     [{ sub: 'u', session: { device: '' } }, /session.device must be a string of 1 to 128 characters/],
     [{ sub: 'u', session: { device: 'd'.repeat(129) } }, /session.device must be a string of 1 to 128 characters/],
-    [{ sub: 'u', session: { device: 'line\nbreak' } }, /without control characters/],
-    [{ sub: 'u', session: { device: 'bidi\u0085' } }, /without control characters/],
+    [{ sub: 'u', session: { device: 'line\nbreak' } }, /without control or bidirectional characters/],
+    [{ sub: 'u', session: { device: 'bidi\u0085' } }, /without control or bidirectional characters/],
     [{ sub: 'u', session: { device: 7 } }, /session.device must be a string/],
     [{ sub: 'u', session: { ip: '300.1.1.1' } }, /session.ip must be an IPv4 or IPv6 address/],
     [{ sub: 'u', session: { ip: 'localhost' } }, /session.ip must be an IPv4 or IPv6 address/],
     [{ sub: 'u', session: { ip: '10.0.0.1/8' } }, /session.ip must be an IPv4 or IPv6 address/],
+    [{ sub: 'u', session: { ip: `fe80::1%${'a'.repeat(1000)}` } }, /session.ip must be an IPv4 or IPv6 address/],
+    [{ sub: 'u', session: { device: 'phone\u202Eevil' } }, /without control or bidirectional characters/],
+    [{ sub: 'u', session: { device: 'phone\u2067x' } }, /without control or bidirectional characters/],
   ])('refuses %p', (body, message) => {
     expect(() => parseSignRequest(body, limits)).toThrow(ValidationError);
     expect(() => parseSignRequest(body, limits)).toThrow(message);
