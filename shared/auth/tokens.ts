@@ -19,7 +19,7 @@ import type { RequestScope } from '../telemetry/log';
 import type { RedisConnection } from '../redis/connection';
 import { newId, newIdInSlot, subjectTag, tagOf } from '../sessions/keys';
 import { readLiveLabel, type SessionStore } from '../sessions/store';
-import type { RotationReply } from '../sessions/lua';
+import { MAX_CLOCK_SKEW_SECONDS, type RotationReply } from '../sessions/lua';
 import {
   formatRefreshToken,
   hashSecret,
@@ -30,9 +30,6 @@ import {
   sealNextSecret,
   type RefreshToken,
 } from '../sessions/refresh-token';
-
-/** How far apart two containers' clocks may be: a replayed rotation's iat comes from the one that rotated. */
-const MAX_CLOCK_SKEW_SECONDS = 5;
 
 /** Claim names the service sets itself; a caller may not supply them. */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid']);

@@ -30,20 +30,29 @@
 // 2. A restarted counter is above every generation a live label holds: a revocation sets it to the greater of
 //    one more than its value and Redis's own clock in ms, so when it is gone (expired, or lost) it starts again
 //    at the clock, not at 1. (A Redis clock set back across a lost counter is the one case this cannot cover.)
-// 3. Every access token a session issued is in its `tokens` list until it expires or is ended early: the label
-//    and the list entry are written by the same script. A session keeps at most MAX_TOKENS_PER_SESSION of them;
-//    a new one ends the oldest, so ending a session is bounded.
+// 3. Every access token a session issued is in its `tokens` list, and its record lives, until it expires or is
+//    ended early: the label and the list entry are written by the same script, and the record and the list keep
+//    it MAX_CLOCK_SKEW_SECONDS past its exp, so a label written by a container whose clock is behind is still
+//    listed. A session keeps at most MAX_TOKENS_PER_SESSION of them; a new one ends the oldest, so ending a
+//    session is bounded.
 // 4. Nothing creates a label for a session whose record is gone or dead: refresh checks both in the script
 //    that writes it.
 import { defineScript } from '@redis/client';
 import type { SessionLimitAction } from '../config';
 import { LABEL_PREFIX, RECORD_PREFIX, REPLAY_PREFIX } from './keys';
 
+/**
+ * How far apart two containers' clocks may be. Times in a session come from the clock of the container that
+ * wrote them: what is pruned as past, or kept alive to outlive something else, is held this much longer.
+ */
+export const MAX_CLOCK_SKEW_SECONDS = 5;
+
 /** Access tokens one session keeps alive at once; a refresh beyond it ends the session's oldest token. */
 export const MAX_TOKENS_PER_SESSION = 16;
 
 const PRELUDE = `
     local LABEL, RECORD, REPLAY = '${LABEL_PREFIX}', '${RECORD_PREFIX}', '${REPLAY_PREFIX}'
+    local SKEW = ${MAX_CLOCK_SKEW_SECONDS}
     local function generation(value)
       return tonumber(string.match(value, '^(%d+):') or '0')
     end
@@ -73,12 +82,12 @@ const PRELUDE = `
       local gen = redis.call('HGET', RECORD .. sid, 'gen')
       return gen ~= false and tonumber(gen) >= current
     end
-    -- The tokens list without the entries expired by now, the new one appended, the oldest ended beyond the
+    -- The tokens list without the entries expired by now (and by any container's clock), the new one appended, the oldest ended beyond the
     -- bound (invariant 3); and the latest exp in it.
     local function add_token(tokens, jti, exp, now)
       local kept, latest = {}, exp
       for old, old_exp in string.gmatch(tokens or '', '(%S+) (%d+)') do
-        if tonumber(old_exp) > now then kept[#kept + 1] = { old, tonumber(old_exp) } end
+        if tonumber(old_exp) + SKEW > now then kept[#kept + 1] = { old, tonumber(old_exp) } end
       end
       while #kept >= ${MAX_TOKENS_PER_SESSION} do
         redis.call('DEL', LABEL .. table.remove(kept, 1)[1])
@@ -92,10 +101,11 @@ const PRELUDE = `
       return table.concat(parts), latest
     end
     -- Until when the session can still be used (its latest access token's exp, or its refresh token's, within
-    -- its absolute end): its record and index entry live that long.
+    -- its absolute end): its record and index entry live that long, and SKEW more, so that a label set by a
+    -- container whose clock is behind this one's does not outlive the record that lists it.
     local function place(record_key, index_key, sid, live_until, counter_key, counter_raw, now_ms)
-      local ms = live_until * 1000 - now_ms
-      redis.call('PEXPIREAT', record_key, live_until * 1000)
+      local ms = (live_until + SKEW) * 1000 - now_ms
+      redis.call('PEXPIRE', record_key, ms)
       redis.call('ZADD', index_key, live_until, sid)
       if redis.call('PTTL', index_key) < ms then redis.call('PEXPIRE', index_key, ms) end
       keep_counter(counter_key, counter_raw, ms)
@@ -175,7 +185,7 @@ export const registerSession = defineScript({
       end
     end
     redis.call('SET', KEYS[4], stamp(counter_raw, issued_ms), 'PX', exp * 1000 - now_ms)
-    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - SKEW)
     for _, other in ipairs(dropped) do
       end_session(other)
       redis.call('ZREM', KEYS[2], other)

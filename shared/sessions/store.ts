@@ -237,13 +237,18 @@ export class SessionStore {
    * O(all keys in Redis) in all, but it never blocks the server the way KEYS would. Resolves how many access
    * tokens were revoked (labels deleted).
    * ! Records before labels: a refresh that ran before its record went wrote its label before the label pass began,
-   * so that pass deletes it.
+   * so that pass deletes it. Last, every session signed while the passes ran is ended as logout ends one, whole:
+   * only one signed after that pass went by its key outlives the kill switch.
    */
   async endEverything(onProgress: (revoked: number) => void = () => undefined): Promise<number> {
     await this.deleteMatching(`${RECORD_PREFIX}*`, () => undefined);
     const revoked = await this.deleteMatching(`${LABEL_PREFIX}*`, onProgress);
     await this.deleteMatching(`${REPLAY_PREFIX}*`, () => undefined);
     await this.deleteMatching(`${INDEX_PREFIX}*`, () => undefined);
+    await this.forEachPage(`${RECORD_PREFIX}*`, async (keys) => {
+      await Promise.all(keys.map((key) => this.end(key.slice(RECORD_PREFIX.length))));
+      return 0;
+    });
     return revoked;
   }
 
@@ -290,9 +295,33 @@ export class SessionStore {
     }
   }
 
-  /** SCAN and UNLINK on every primary: in a cluster each holds only its own slots' keys. */
+  /** UNLINKs every key matching `pattern`, on every primary. */
   private async deleteMatching(pattern: string, onProgress: (deleted: number) => void): Promise<number> {
-    let deleted = 0;
+    return this.forEachPage(
+      pattern,
+      (keys, route) =>
+        // One UNLINK a key: keys of a page may lie in different slots, which one command may not span.
+        this.redis.run(
+          idempotent(
+            'UNLINK',
+            route,
+            this.replicated(async (client) => (await Promise.all(keys.map((key) => client.unlink(key)))).reduce((a, b) => a + b, 0)),
+          ),
+        ),
+      onProgress,
+    );
+  }
+
+  /**
+   * SCAN for `pattern` on every primary (in a cluster each holds only its own slots' keys), each page of keys
+   * handed to `act`, which resolves how many it dealt with. Resolves the sum.
+   */
+  private async forEachPage(
+    pattern: string,
+    act: (keys: string[], route: { primary: number }) => Promise<number>,
+    onProgress?: (done: number) => void,
+  ): Promise<number> {
+    let done = 0;
     const primaries = await this.redis.primaryCount();
     for (let primary = 0; primary < primaries; primary += 1) {
       const route = { primary };
@@ -301,19 +330,11 @@ export class SessionStore {
         const page = await this.redis.run(idempotent('SCAN', route, (client) => client.scan(cursor, { MATCH: pattern, COUNT: SCAN_BATCH })));
         cursor = page.cursor;
         if (page.keys.length > 0) {
-          // One UNLINK a key: keys of a page may lie in different slots, which one command may not span.
-          const unlinked = await this.redis.run(
-            idempotent(
-              'UNLINK',
-              route,
-              this.replicated(async (client) => (await Promise.all(page.keys.map((key) => client.unlink(key)))).reduce((a, b) => a + b, 0)),
-            ),
-          );
-          deleted += unlinked;
-          onProgress(deleted);
+          done += await act(page.keys, route);
+          onProgress?.(done);
         }
       } while (cursor !== '0');
     }
-    return deleted;
+    return done;
   }
 }

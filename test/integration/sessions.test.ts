@@ -3,7 +3,7 @@ import { RedisConnection } from '../../shared/redis/connection';
 import { loadSessionConfig } from '../../shared/config';
 import { SessionStore } from '../../shared/sessions/store';
 import { INDEX_PREFIX, labelKey, newId, recordKey, REPLAY_PREFIX, subjectTag } from '../../shared/sessions/keys';
-import { MAX_TOKENS_PER_SESSION } from '../../shared/sessions/lua';
+import { MAX_CLOCK_SKEW_SECONDS, MAX_TOKENS_PER_SESSION } from '../../shared/sessions/lua';
 import { TokenService, type IssuedToken } from '../../shared/auth/tokens';
 import { RefreshTokenInvalidError, TokenRevokedError } from '../../shared/errors';
 import { useConnection, useRedisServer } from '../../testkit/fixtures';
@@ -58,26 +58,33 @@ describe('Class: SessionStore (real redis-server)', () => {
       expect(tag(labelKey((await issue('bob')).jti))).not.toBe(subjectTag('alice'));
     });
 
+    // Everything a session keeps lives MAX_CLOCK_SKEW_SECONDS past its end, for containers whose clocks differ.
     it('expires with its longest-lived token', async () => {
       await issue('alice', 100);
       await issue('alice', 500);
       await issue('alice', 200);
       const ttl = await (await server().admin()).ttl(indexOf('alice'));
-      expect(ttl).toBeGreaterThanOrEqual(499);
-      expect(ttl).toBeLessThanOrEqual(500);
+      expect(ttl).toBeGreaterThanOrEqual(499 + MAX_CLOCK_SKEW_SECONDS);
+      expect(ttl).toBeLessThanOrEqual(500 + MAX_CLOCK_SKEW_SECONDS);
     });
 
-    it('prunes expired entries on the next sign, so it holds only live sessions', async () => {
+    it('prunes entries ended by every clock on the next sign, so it holds only live sessions', async () => {
+      let nowMs = Date.now();
+      tokens = new TokenService(redis, sessions, tokenConfig(), undefined, () => nowMs);
       await issue('alice', 1);
       await issue('alice', 1);
-      await new Promise((resolve) => setTimeout(resolve, 2100));
+      // Ended by this clock, not yet by one MAX_CLOCK_SKEW_SECONDS behind: kept.
+      nowMs += (1 + MAX_CLOCK_SKEW_SECONDS - 1) * 1000;
       await issue('alice', 600);
-      expect(await (await server().admin()).zCard(indexOf('alice'))).toBe(1);
+      expect(await (await server().admin()).zCard(indexOf('alice'))).toBe(3);
+      nowMs += 2000;
+      await issue('alice', 600);
+      expect(await (await server().admin()).zCard(indexOf('alice'))).toBe(2);
     });
 
     it('is gone, with every label, once the last token has expired', async () => {
       await issue('alice', 1);
-      await new Promise((resolve) => setTimeout(resolve, 2100));
+      await new Promise((resolve) => setTimeout(resolve, (1 + MAX_CLOCK_SKEW_SECONDS) * 1000 + 1100));
       expect(await (await server().admin()).dbSize()).toBe(0);
     });
   });
@@ -278,8 +285,8 @@ describe('Class: SessionStore (real redis-server)', () => {
       const admin = await server().admin();
       const once = await issue('alice', 600);
       const recordTtl = await admin.pTTL(recordKey(once.sid));
-      expect(recordTtl).toBeGreaterThan(598_000);
-      expect(recordTtl).toBeLessThanOrEqual(600_000);
+      expect(recordTtl).toBeGreaterThan(598_000 + MAX_CLOCK_SKEW_SECONDS * 1000);
+      expect(recordTtl).toBeLessThanOrEqual(600_000 + MAX_CLOCK_SKEW_SECONDS * 1000);
       expect(await admin.zScore(indexOf('alice'), once.sid)).toBe(once.expiresAt);
       // Refreshable, the session outlives its access token: until its refresh token expires.
       const { sid, issued } = await refreshable('alice');
