@@ -112,9 +112,10 @@ export class SessionStore {
       sentOnce('rotateRefresh', { key: keys.index }, async (client, remainingMs) => {
         const started = Date.now();
         const reply = (await client.rotateRefresh(keys, presented)) as unknown as RotationReply;
-        // A session ended here (a used refresh token came back, or its subject was revoked) is a revocation
-        // like any other: answered only once the replicas hold it.
-        if (reply[0] === 'reused' || (reply[0] === 'refused' && reply[1] === 'revoked')) await this.awaitReplicas(client, remainingMs - (Date.now() - started));
+        // A session ended here (a used refresh token came back, or its subject was revoked) is a revocation like
+        // any other, answered only once the replicas hold it. So is any refusal: it may stand on such an ending
+        // that this connection wrote a moment ago, answered 503 as its replicas lagged.
+        if (reply[0] === 'reused' || reply[0] === 'refused') await this.awaitReplicas(client, remainingMs - (Date.now() - started));
         return reply;
       }),
       scope,
@@ -254,8 +255,8 @@ export class SessionStore {
 
   /**
    * Best effort, after a registerSession that may have run: ends a session never handed out. Idempotent, unlike
-   * what it undoes. A failure is logged: the session then lives out its first token's TTL, usable by no one,
-   * counted under the cap until then.
+   * what it undoes. A failure is logged: the session then lives out its first token's TTL (its refresh token's
+   * REFRESH_IDLE_TTL, if it has one), usable by no one, counted under the cap until then.
    */
   private async withdraw(tag: string, sid: string, scope?: RequestScope): Promise<void> {
     const keys = sessionKeys(tag, sid);
