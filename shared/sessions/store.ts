@@ -112,10 +112,11 @@ export class SessionStore {
       sentOnce('rotateRefresh', { key: keys.index }, async (client, remainingMs) => {
         const started = Date.now();
         const reply = (await client.rotateRefresh(keys, presented)) as unknown as RotationReply;
-        // A session ended here (a used refresh token came back, or its subject was revoked) is a revocation like
-        // any other, answered only once the replicas hold it. So is any refusal: it may stand on such an ending
-        // that this connection wrote a moment ago, answered 503 as its replicas lagged.
-        if (reply[0] === 'reused' || reply[0] === 'refused') await this.awaitReplicas(client, remainingMs - (Date.now() - started));
+        // A session ended here (a used refresh token came back, or its subject was revoked) is a revocation
+        // like any other: answered only once the replicas hold it.
+        if (reply[0] === 'reused' || (reply[0] === 'refused' && reply[1] === 'revoked')) {
+          await this.awaitReplicas(client, remainingMs - (Date.now() - started));
+        }
         return reply;
       }),
       scope,
