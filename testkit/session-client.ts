@@ -159,10 +159,11 @@ export async function keyspace(servers: RedisServer[]): Promise<string[]> {
         const type = await admin.type(key);
         let value: unknown;
         if (type === 'string') value = await admin.get(key);
-        else if (type === 'hash') value = await admin.hGetAll(key);
+        // Sorted: a large hash's field order may change as Redis rehashes it, with no write at all.
+        else if (type === 'hash') value = Object.entries(await admin.hGetAll(key)).sort(([a], [b]) => (a < b ? -1 : 1));
         else if (type === 'zset') value = await admin.zRangeWithScores(key, 0, -1);
         else value = `(${type})`;
-        lines.push(`${key} ${JSON.stringify(value)} expires ${String(await admin.sendCommand(['PEXPIRETIME', key]))}`);
+        lines.push(`${key} ${JSON.stringify(value)} expires ${String(await admin.sendCommand<number>(['PEXPIRETIME', key]))}`);
       }
     }
   }

@@ -4,12 +4,16 @@
 // real token mutated, a token signed with our key whose payload or claims are any JSON), the answer is a refusal (exactly "Unauthorized", a 401) or an Allow of a token we
 // issued and did not revoke, for exactly its subject and claims. Never a 500 while Redis is healthy.
 // Sign: for any body, 201 or 400, never 500; a 400 writes nothing to Redis; a 201's token is allowed with
-// exactly the subject and claims that were asked for.
+// exactly the subject and claims that were asked for, with a refresh token exactly when asked, and its session's
+// metadata as given.
+// Refresh: for any body, 200, 400 or 401, never 500; a 400 or a 401 changes nothing in Redis, but for a used refresh
+// token of a live session (its family, another secret), which ends that session; a 200 only for a live one.
+// Logout: for no body or any, 204 or 400; a 400 changes nothing; a 204 ends exactly the scope it names.
 import { expect } from '@jest/globals';
 import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import fc from 'fast-check';
 import { MAX_NUMERIC_DATE } from '../../shared/auth/claims';
-import { labelKey, newJti } from '../../shared/sessions/store';
+import { labelKey, newId, recordKey } from '../../shared/sessions/keys';
 import { RESERVED_CLAIMS } from '../../shared/auth/tokens';
 import { anyString, hostileJsonText, hostileKey, nested, prototypeKeys } from '../../testkit/arbitraries';
 import { coldStart, type Container } from '../../testkit/cold-start';
@@ -27,7 +31,7 @@ const ring = (...names: Array<keyof typeof KEYS>) => names.map((name) => `${KEYS
 const RING_KIDS: ReadonlySet<unknown> = new Set([KEYS.current.kid, KEYS.previous.kid]);
 /** The refusal of a header naming no key of the ring: before its signature, let alone its payload, is read. */
 const KID_REFUSED =
-  /^TOKEN_(INVALID: token (has no valid kid|was signed with a key that is not in the ring|alg must be HS256|header has crit extensions)|MALFORMED: token header is not (JSON|a JSON object))$/;
+  /^TOKEN_(INVALID: token (has no valid kid|was signed with a key that is not in the ring|alg must be HS256|typ must be JWT|header has crit extensions)|MALFORMED: token header is not (JSON|a JSON object))$/;
 const ISSUER = 'revocable-jwt';
 const AUDIENCE = 'revocable-jwt-api';
 
@@ -217,7 +221,7 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
         sub: fc.option(subject, { nil: undefined }),
         jti: fc.oneof(
           fc.constantFrom(...issued.map((entry) => entry.jti)),
-          subject.map((sub) => newJti(sub)),
+          subject.map((sub) => newId(sub)),
           anyString(30),
           fc.constant(undefined),
           fc.constant(SAME_SUBJECT),
@@ -230,7 +234,7 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
         role: fc.constantFrom('user', 'admin', undefined),
         extra: fc.option(fc.tuple(hostileKey, fc.jsonValue({ maxDepth: 2 }))),
       })
-      .map((fields) => (fields.jti === SAME_SUBJECT ? { ...fields, jti: typeof fields.sub === 'string' ? newJti(fields.sub) : undefined } : fields));
+      .map((fields) => (fields.jti === SAME_SUBJECT ? { ...fields, jti: typeof fields.sub === 'string' ? newId(fields.sub) : undefined } : fields));
     const secrets = fc.constantFrom(KEYS.current.secret, KEYS.previous.secret, KEYS.removed.secret, 'attacker-secret-0123456789abcdefghijklmn', '');
     await fc.assert(
       fc.asyncProperty(
@@ -432,7 +436,7 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
         fc.oneof(
           fc.constantFrom(...liveEntries).map((entry) => ({ sub: entry.sub, jti: entry.jti })),
           fc.constantFrom(...issued.filter((entry) => !entry.live)).map((entry) => ({ sub: entry.sub, jti: entry.jti })),
-          anyString(8).map((sub) => ({ sub, jti: newJti(sub) })),
+          anyString(8).map((sub) => ({ sub, jti: newId(sub) })),
         ),
         fc.record({
           exp: fc.integer({ min: now - 60, max: now + 3600 }),
@@ -592,14 +596,44 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
           fc.option(fc.array(fc.tuple(hostileKey, hostileJsonText), { maxLength: 5 }), { nil: undefined }),
           fc.option(fc.oneof(fc.integer({ min: -5, max: 90_000 }), fc.constantFrom<unknown>(1.5, '60', null, Number('1e309'))), { nil: undefined }),
           fc.array(fc.tuple(hostileKey, hostileJsonText), { maxLength: 2 }),
+          fc.option(fc.oneof(fc.boolean(), fc.constantFrom<unknown>('true', 1, null)), { nil: undefined }),
+          fc.option(
+            fc.oneof(
+              fc.record(
+                {
+                  device: fc.oneof(fc.string({ minLength: 1, maxLength: 20 }), anyString(20), fc.constantFrom<unknown>('x'.repeat(129), 'a\nb', 42)),
+                  ip: fc.oneof(fc.ipV4(), fc.ipV6(), fc.constantFrom<unknown>('203.0.113.256', 'localhost', '', 4)),
+                },
+                { requiredKeys: [] },
+              ),
+              hostileJsonText.map((text) => JSON.parse(text) as unknown),
+            ),
+            { nil: undefined },
+          ),
         )
-        .map(([sub, claims, ttl, extra]) => {
+        .map(([sub, claims, ttl, extra, refresh, session]) => {
           const pairs = [`"sub":${JSON.stringify(sub)}`];
           if (claims !== undefined) pairs.push(`"claims":{${claims.map(([key, value]) => `${JSON.stringify(key)}:${value}`).join(',')}}`);
           if (ttl !== undefined) pairs.push(`"ttl":${JSON.stringify(ttl) ?? 'null'}`);
+          if (refresh !== undefined) pairs.push(`"refresh":${JSON.stringify(refresh)}`);
+          if (session !== undefined) pairs.push(`"session":${JSON.stringify(session)}`);
           for (const [key, value] of extra) pairs.push(`${JSON.stringify(key)}:${value}`);
           return { body: `{${pairs.join(',')}}`, isBase64Encoded: false };
         }),
+      // Valid sessions with metadata and a refresh token or not: the 201 branch needs them too.
+      {
+        weight: 3,
+        arbitrary: fc
+          .record(
+            {
+              sub: fc.string({ minLength: 1, maxLength: 20 }).filter((sub) => sub.trim() !== ''),
+              refresh: fc.boolean(),
+              session: fc.record({ device: fc.string({ minLength: 1, maxLength: 30 }), ip: fc.oneof(fc.ipV4(), fc.ipV6()) }, { requiredKeys: [] }),
+            },
+            { requiredKeys: ['sub'] },
+          )
+          .map((body) => ({ body: JSON.stringify(body), isBase64Encoded: false })),
+      },
       hostileJsonText.map((body) => ({ body, isBase64Encoded: false })),
       anyString(100).map((body) => ({ body, isBase64Encoded: false })),
       // Nesting up to 1,000 deep (deeper: see the failing test in validation.property.test.ts).
@@ -629,6 +663,7 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
 
     it('answers 201 or 400 to any body, never 500; a 400 writes nothing, a 201 is a token for exactly what was asked', async () => {
       const admin = await server.admin();
+      let [withDevice, withRefresh] = [0, 0];
       await fc.assert(
         fc.asyncProperty(bodies, async ({ body, isBase64Encoded }) => {
           const before = prototypeKeys();
@@ -641,8 +676,19 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
             expect(await admin.dbSize()).toBe(keysBefore);
             return;
           }
-          const { token, jti } = JSON.parse(response.body) as { token: string; jti: string };
-          const asked = JSON.parse(isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body) as { sub: string; claims?: Record<string, unknown> };
+          const { token, jti, sid, refreshToken } = JSON.parse(response.body) as { token: string; jti: string; sid: string; refreshToken?: string };
+          const asked = JSON.parse(isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body) as {
+            sub: string;
+            claims?: Record<string, unknown>;
+            refresh?: boolean;
+            session?: { device?: string; ip?: string };
+          };
+          // A refresh token exactly when asked for with true; the metadata stored exactly as given.
+          expect({ refreshToken: typeof refreshToken }).toEqual({ refreshToken: asked.refresh === true ? 'string' : 'undefined' });
+          const stored = await admin.hmGet(recordKey(sid), ['device', 'ip']);
+          expect(stored).toEqual([asked.session?.device ?? null, asked.session?.ip ?? null]);
+          if (asked.session?.device !== undefined) withDevice += 1;
+          if (refreshToken !== undefined) withRefresh += 1;
           const decision = await decide(`Bearer ${token}`);
           expect(decision.outcome).toBe('allow');
           const result = (decision as { result: APIGatewayAuthorizerResult }).result;
@@ -653,6 +699,275 @@ describe('Hostile input against the real handlers (real redis-server)', () => {
         }),
         runs(500),
       );
+      // Sessions with metadata and with refresh tokens were made and checked, not only refusals.
+      expect({ withDevice: withDevice > 20, withRefresh: withRefresh > 20 }).toEqual({ withDevice: true, withRefresh: true });
+    });
+  });
+
+  /**
+   * What a request may not change, read in one call: a hash of every key with its value and expiry, but for keys
+   * about to expire, which Redis may delete by itself meanwhile (no write of ours): of those, only the names.
+   */
+  const STATE_SCRIPT = `
+    -- A hash's fields sorted: its order (and DUMP's) may change as Redis rehashes it, with no write at all.
+    local function value_of(key)
+      local kind = redis.call('TYPE', key).ok
+      if kind == 'string' then return redis.call('GET', key) end
+      if kind == 'zset' then return table.concat(redis.call('ZRANGE', key, 0, -1, 'WITHSCORES'), '\\1') end
+      if kind ~= 'hash' then return redis.call('DUMP', key) end
+      local flat, fields = redis.call('HGETALL', key), {}
+      for i = 1, #flat, 2 do fields[#fields + 1] = flat[i] .. '\\1' .. flat[i + 1] end
+      table.sort(fields)
+      return table.concat(fields, '\\2')
+    end
+    local lasting, fleeting = {}, {}
+    local keys = redis.call('KEYS', '*')
+    table.sort(keys)
+    for _, key in ipairs(keys) do
+      local ttl = redis.call('PTTL', key)
+      if ttl == -1 or ttl > 60000 then
+        lasting[#lasting + 1] = key .. '\\0' .. value_of(key) .. '\\0' .. redis.call('PEXPIRETIME', key)
+      elseif ttl > 0 then
+        fleeting[#fleeting + 1] = key
+      end
+    end
+    return { redis.sha1hex(table.concat(lasting, '\\0')), unpack(fleeting) }`;
+  type State = { lasting: string; fleeting: string[] };
+  const state = async (): Promise<State> => {
+    const [lasting, ...fleeting] = await (await server.admin()).sendCommand<string[]>(['EVAL', STATE_SCRIPT, '0']);
+    return { lasting: lasting as string, fleeting };
+  };
+  /** Nothing written: the same lasting keys and values, and no new key among those about to expire. */
+  const expectUnchanged = async (before: State) => {
+    const after = await state();
+    expect({ lasting: after.lasting, created: after.fleeting.filter((key) => !before.fleeting.includes(key)) }).toEqual({
+      lasting: before.lasting,
+      created: [],
+    });
+  };
+
+  describe('refresh', () => {
+    const REFRESH_TOKEN = /^([A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22})\.[A-Za-z0-9_-]{43}$/;
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+    it('answers 200, 400 or 401 to any body, never 500; a 400 or 401 changes nothing but a used token of a live session, which ends it', async () => {
+      // A grace window longer than the run: a retry with the token just rotated is answered the same, deterministically.
+      const refresher = coldStart({
+        REDIS_URL: server.url,
+        JWT_KEYS: ring('current'),
+        REDIS_TIMEOUT_MS: '5000',
+        LOG_LEVEL: 'silent',
+        REFRESH_REUSE_GRACE: '300',
+      });
+      interface Live {
+        sid: string;
+        token: string;
+        current: string;
+        /** The refresh token last rotated, and what its rotation answered: a retry gets the same. */
+        previous?: { refreshToken: string; answer: string };
+      }
+      let signed = 0;
+      const newSession = async (): Promise<Live> => {
+        signed += 1;
+        const response = await refresher.sign(
+          proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: `refresher-${signed % 3}`, refresh: true }) }),
+        );
+        const { sid, token, refreshToken } = JSON.parse(response.body) as { sid: string; token: string; refreshToken: string };
+        return { sid, token, current: refreshToken };
+      };
+      const pool: Live[] = [];
+      for (let i = 0; i < 4; i += 1) pool.push(await newSession());
+      /** Refresh tokens of sessions that ended: refused, and they change nothing. */
+      const dead: string[] = [];
+
+      const field = (length: number) => fc.string({ unit: fc.constantFrom(...ALPHABET.split('')), minLength: length, maxLength: length });
+      type Edit = ['replace' | 'insert', number, string] | ['delete', number] | ['field', number, string];
+      const edit: fc.Arbitrary<Edit> = fc.oneof(
+        fc.tuple(fc.constant('replace' as const), fc.nat(), fc.constantFrom(...ALPHABET.split(''), '.', '=', '+', '/', ' ', '\u0000', 'é')),
+        fc.tuple(fc.constant('delete' as const), fc.nat()),
+        fc.tuple(fc.constant('insert' as const), fc.nat(), fc.constantFrom('A', '-', '.', ' ')),
+        // A whole field made up anew: the tag, the session, the family or the secret.
+        fc.integer({ min: 0, max: 3 }).chain((at) => fc.tuple(fc.constant('field' as const), fc.constant(at), field(at === 3 ? 43 : 22))),
+      );
+      type Presented =
+        | { from: 'current' | 'previous' | 'dead'; pick: number; edits: Edit[] }
+        | { text: string }
+        | { forged: number; tag?: string; family?: string; secret: string };
+      /** Which token a body carries: a pool session's current or previous one, a dead one, edited or not; any text; made up. */
+      const presented: fc.Arbitrary<Presented> = fc.oneof(
+        {
+          weight: 3,
+          arbitrary: fc.record({
+            from: fc.constantFrom('current' as const, 'previous' as const, 'dead' as const),
+            pick: fc.nat(),
+            // As issued half the time: a rotation, a retry, a refusal; else edited.
+            edits: fc.oneof(fc.constant<Edit[]>([]), fc.array(edit, { minLength: 1, maxLength: 2 })),
+          }),
+        },
+        anyString(130).map((text) => ({ text })),
+        // Well-formed, naming a live session: with a family it never had, or under another tag, or with its own family
+        // and a secret it never issued (which only a holder of one of its refresh tokens can make).
+        fc.record(
+          { forged: fc.nat(), tag: fc.option(field(22), { nil: undefined }), family: fc.option(field(22), { nil: undefined }), secret: field(43) },
+          { requiredKeys: ['forged', 'secret'] },
+        ),
+      );
+      const wrapping = fc.oneof(
+        { weight: 6, arbitrary: fc.constant('json' as const) },
+        { weight: 1, arbitrary: fc.constantFrom('extra field' as const, 'array' as const, 'string' as const, 'twice' as const, 'base64' as const) },
+      );
+
+      function tokenOf(choice: Presented): string {
+        if ('text' in choice) return choice.text;
+        if ('forged' in choice) {
+          const [tag, session, family] = (pool[choice.forged % pool.length] as Live).current.split('.') as [string, string, string];
+          return [choice.tag ?? tag, session, choice.family ?? family, choice.secret].join('.');
+        }
+        const live = pool[choice.pick % pool.length] as Live;
+        let token = {
+          current: live.current,
+          previous: live.previous?.refreshToken ?? live.current,
+          dead: dead[choice.pick % Math.max(1, dead.length)] ?? live.current,
+        }[choice.from];
+        for (const [kind, at, text] of choice.edits) {
+          const position = at % (token.length + 1);
+          if (kind === 'replace') token = `${token.slice(0, position)}${text}${token.slice(position + 1)}`;
+          else if (kind === 'delete') token = `${token.slice(0, position)}${token.slice(position + 1)}`;
+          else if (kind === 'insert') token = `${token.slice(0, position)}${text}${token.slice(position)}`;
+          else {
+            const fields = token.split('.');
+            if (fields[at] !== undefined) fields[at] = text;
+            token = fields.join('.');
+          }
+        }
+        return token;
+      }
+
+      const seen = { rotated: 0, replayed: 0, reused: 0, refused: 0, rejected: 0 };
+      await fc.assert(
+        fc.asyncProperty(presented, wrapping, async (choice, wrap) => {
+          const refreshToken = tokenOf(choice);
+          const body = {
+            json: JSON.stringify({ refreshToken }),
+            'extra field': JSON.stringify({ refreshToken, sub: 'refresher-0' }),
+            array: JSON.stringify([refreshToken]),
+            string: JSON.stringify(refreshToken),
+            twice: `{"refreshToken":"x","refreshToken":${JSON.stringify(refreshToken)}}`,
+            base64: Buffer.from(JSON.stringify({ refreshToken })).toString('base64'),
+          }[wrap];
+          const before = await state();
+          const prototypeBefore = prototypeKeys();
+          const response = await refresher.refresh(proxyEvent({ method: 'POST', path: '/auth/refresh', body, isBase64Encoded: wrap === 'base64' }));
+          expect(prototypeKeys()).toEqual(prototypeBefore);
+          const answer = JSON.parse(response.body) as Record<string, unknown>;
+          // The oracle: a 400 unless the body is { refreshToken: <non-empty string> }; then the token decides.
+          if (!(wrap === 'json' || wrap === 'base64') || refreshToken === '') {
+            seen.rejected += 1;
+            expect({ status: response.statusCode, error: answer.error }).toEqual({ status: 400, error: 'BAD_REQUEST' });
+            await expectUnchanged(before);
+            return;
+          }
+          const current = pool.findIndex((live) => live.current === refreshToken);
+          const previous = pool.findIndex((live) => live.previous?.refreshToken === refreshToken);
+          const family = REFRESH_TOKEN.exec(refreshToken)?.[1];
+          const usedOf = pool.findIndex((live) => family !== undefined && live.current.startsWith(`${family}.`));
+          if (current >= 0) {
+            seen.rotated += 1;
+            const live = pool[current] as Live;
+            expect({ status: response.statusCode, sid: answer.sid }).toEqual({ status: 200, sid: live.sid });
+            live.previous = { refreshToken, answer: response.body };
+            live.current = answer.refreshToken as string;
+            live.token = answer.token as string;
+            expect((await decide(`Bearer ${live.token}`)).outcome).toBe('allow');
+          } else if (previous >= 0) {
+            seen.replayed += 1;
+            expect({ status: response.statusCode, body: response.body }).toEqual({ status: 200, body: pool[previous]?.previous?.answer });
+            await expectUnchanged(before);
+          } else if (usedOf >= 0) {
+            // The family of a live session with a secret that is not its current one: a used token, theft.
+            seen.reused += 1;
+            const live = pool[usedOf] as Live;
+            expect({ status: response.statusCode, answer }).toEqual({
+              status: 401,
+              answer: { error: 'REFRESH_TOKEN_INVALID', message: 'refresh token is not valid: sign in again' },
+            });
+            expect(await (await server.admin()).exists(recordKey(live.sid))).toBe(0);
+            expect((await decide(`Bearer ${live.token}`)).outcome).toBe('deny');
+            dead.push(live.current);
+            pool[usedOf] = await newSession();
+          } else {
+            seen.refused += 1;
+            expect({ status: response.statusCode, answer }).toEqual({
+              status: 401,
+              answer: { error: 'REFRESH_TOKEN_INVALID', message: 'refresh token is not valid: sign in again' },
+            });
+            await expectUnchanged(before);
+          }
+        }),
+        runs(400),
+      );
+      await refresher.close();
+      console.log(`refresh bodies: ${JSON.stringify(seen)}`);
+      // Every branch of the oracle was put to the test.
+      for (const [outcome, count] of Object.entries(seen)) expect({ outcome, tried: count > 5 }).toEqual({ outcome, tried: true });
+    });
+  });
+
+  describe('logout', () => {
+    it('answers 204 or 400 to no body or any body, never 500; a 400 changes nothing; a 204 ends exactly the scope named (local by default)', async () => {
+      let subjects = 0;
+      const scopes = fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom<unknown>('local', 'others', 'global') },
+        { weight: 1, arbitrary: fc.oneof(anyString(10), fc.constantFrom<unknown>('LOCAL', ' global', 'all', '', null, 1, ['local'], {})) },
+      );
+      const bodies = fc.oneof(
+        fc.constantFrom<string | undefined>(undefined, '', '{}', ' {} ', '{"scope":"others"}\n'),
+        { weight: 3, arbitrary: scopes.map((scope) => JSON.stringify({ scope })) },
+        fc
+          .tuple(scopes, hostileKey, hostileJsonText)
+          .map(([scope, key, value]) => `{"scope":${JSON.stringify(scope) ?? 'null'},${JSON.stringify(key)}:${value}}`),
+        hostileJsonText,
+        anyString(40),
+      );
+      /** What the body asks for, read as the routes promise to (undefined: no body), or undefined for a 400. */
+      const scopeOf = (body: string | undefined): string | undefined => {
+        if (body === undefined || body === '') return 'local';
+        let value: unknown;
+        try {
+          value = JSON.parse(body);
+        } catch {
+          return undefined;
+        }
+        if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.keys(value).some((key) => key !== 'scope')) return undefined;
+        const { scope = 'local' } = value as { scope?: unknown };
+        return typeof scope === 'string' && ['local', 'others', 'global'].includes(scope) ? scope : undefined;
+      };
+      const seen: Record<string, number> = {};
+      await fc.assert(
+        fc.asyncProperty(bodies, async (body) => {
+          subjects += 1;
+          const sub = `logout-${subjects}`;
+          const [caller, other] = [await signWith(main, sub, {}, 600), await signWith(main, sub, {}, 600)];
+          const context = (await main.authorizer(tokenAuthorizerEvent(`Bearer ${caller.token}`))).context as Record<string, unknown>;
+          const before = await state();
+          const response = await main.logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: context, body: body ?? null }));
+          const scope = scopeOf(body);
+          seen[scope ?? 'refused'] = (seen[scope ?? 'refused'] ?? 0) + 1;
+          const fates = [(await decide(`Bearer ${caller.token}`)).outcome, (await decide(`Bearer ${other.token}`)).outcome];
+          if (scope === undefined) {
+            expect({ body, status: response.statusCode }).toEqual({ body, status: 400 });
+            expect(JSON.parse(response.body)).toMatchObject({ error: 'BAD_REQUEST' });
+            await expectUnchanged(before);
+            expect(fates).toEqual(['allow', 'allow']);
+            return;
+          }
+          expect({ body, status: response.statusCode }).toEqual({ body, status: 204 });
+          const expected = { local: ['deny', 'allow'], others: ['allow', 'deny'], global: ['deny', 'deny'] }[scope];
+          expect({ body, scope, fates }).toEqual({ body, scope, fates: expected });
+        }),
+        runs(250),
+      );
+      for (const outcome of ['local', 'others', 'global', 'refused']) expect({ outcome, tried: (seen[outcome] ?? 0) > 10 }).toEqual({ outcome, tried: true });
     });
   });
 

@@ -1,12 +1,16 @@
 // POST /auth/introspect (RFC 7662) through the real handler against a real redis-server: active only for a
-// live token of ours, `{ active: false }` for anything else, a 400 for a body without a token, and a 503,
-// never "inactive", when Redis cannot answer.
+// live token of ours, with its session, `{ active: false }` for anything else (a session ended by reuse
+// detection, an expired or foreign token, a refresh token), a 400 for a body without a token, and a 503, never
+// "inactive", when Redis cannot answer.
 import { expect } from '@jest/globals';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { newJti } from '../../shared/sessions/store';
+import type { Env } from '../../shared/config';
+import { labelKey, newId } from '../../shared/sessions/keys';
+import type { ServiceOverrides } from '../../shared/services';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
-import { eventually, useContainerOnServer } from '../../testkit/fixtures';
+import { eventually, useContainerOnServer, useContainers } from '../../testkit/fixtures';
 import { forgeJws } from '../../testkit/jws';
+import { manualClock, SessionClient } from '../../testkit/session-client';
 
 const SECRET = 'introspect-test-secret-0123456789abcdefghij';
 const ISSUER = 'revocable-jwt';
@@ -20,11 +24,18 @@ const introspectEvent = (body: string, contentType = 'application/json'): APIGat
 describe('POST /auth/introspect (real redis-server)', () => {
   const suite = useContainerOnServer({ JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '300' });
   const { server, logLines } = suite;
+  const containers = useContainers('test');
+  const sessions = new SessionClient(() => suite.handlers());
+  /** Another container on the suite's server: `env` replaces the suite's. */
+  const another = (env: Env, overrides?: ServiceOverrides) => {
+    const container = containers({ REDIS_URL: server().url, JWT_SECRET: SECRET, REDIS_TIMEOUT_MS: '1000', LOG_LEVEL: 'silent', ...env }, overrides);
+    return new SessionClient(() => container);
+  };
 
   const sign = async (sub = 'user-1') => {
     const response = await suite.handlers().sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims: { role: 'admin' } }) }));
     expect(response.statusCode).toBe(201);
-    return JSON.parse(response.body) as { token: string; jti: string };
+    return JSON.parse(response.body) as { token: string; jti: string; sid: string };
   };
   const introspect = async (event: APIGatewayProxyEvent) => {
     const response = await suite.handlers().introspect(event);
@@ -32,13 +43,13 @@ describe('POST /auth/introspect (real redis-server)', () => {
   };
   const ofToken = (token: string) => introspect(introspectEvent(JSON.stringify({ token })));
 
-  it('describes a live token: active, with its subject, jti, dates, issuer, audience and type; never cached', async () => {
-    const { token, jti } = await sign();
+  it('describes a live token: active, with its subject, session, jti, dates, issuer, audience and type; never cached', async () => {
+    const { token, jti, sid } = await sign();
     const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { iat: number; exp: number };
     const answer = await ofToken(token);
     expect(answer).toEqual({
       status: 200,
-      body: { active: true, token_type: 'Bearer', sub: 'user-1', jti, iat: payload.iat, exp: payload.exp, iss: ISSUER, aud: AUDIENCE },
+      body: { active: true, token_type: 'Bearer', sub: 'user-1', sid, jti, iat: payload.iat, exp: payload.exp, iss: ISSUER, aud: AUDIENCE },
       headers: expect.objectContaining({ 'Cache-Control': 'no-store' }),
     });
   });
@@ -55,7 +66,7 @@ describe('POST /auth/introspect (real redis-server)', () => {
     const subjectRevoked = await sign('user-2');
     await suite.handlers().revoke(proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify({ sub: 'user-2' }) }));
     const now = Math.floor(Date.now() / 1000);
-    const claims = { sub: 'user-3', jti: newJti('user-3'), iat: now - 100, iss: ISSUER, aud: AUDIENCE };
+    const claims = { sub: 'user-3', jti: newId('user-3'), iat: now - 100, iss: ISSUER, aud: AUDIENCE };
     const expired = forgeJws({ header: { alg: 'HS256', typ: 'JWT', kid: 'default' }, payload: { ...claims, exp: now - 10 }, secret: SECRET });
     const forged = forgeJws({
       header: { alg: 'HS256', typ: 'JWT', kid: 'default' },
@@ -77,6 +88,61 @@ describe('POST /auth/introspect (real redis-server)', () => {
     expect(answers).toEqual(Object.fromEntries(Object.keys(cases).map((name) => [name, inactive])));
     // The control: the same handler calls a live token active.
     expect((await ofToken(live.token)).body).toMatchObject({ active: true });
+  });
+
+  it("gives every access token of a session, refreshed ones included, that session's sid", async () => {
+    const signed = await sessions.signIn('user-1');
+    const pair = await sessions.rotate(signed.refreshToken);
+    expect((await ofToken(signed.token)).body).toMatchObject({ active: true, sid: signed.sid, jti: signed.jti });
+    expect((await ofToken(pair.token)).body).toMatchObject({ active: true, sid: signed.sid, jti: pair.jti });
+  });
+
+  it('answers { active: false } for every token of a session ended by reuse detection', async () => {
+    const signed = await sessions.signIn('user-1');
+    const first = await sessions.rotate(signed.refreshToken);
+    const second = await sessions.rotate(first.refreshToken);
+    const other = await sessions.signIn('user-1');
+    for (const { token } of [signed, first, second]) expect((await ofToken(token)).body).toMatchObject({ active: true });
+    // Two rotations back: a used refresh token, whatever the grace window.
+    expect((await sessions.refresh(signed.refreshToken)).status).toBe(401);
+    for (const { token } of [signed, first, second]) expect((await ofToken(token)).body).toEqual({ active: false });
+    expect((await ofToken(other.token)).body).toMatchObject({ active: true, sid: other.sid });
+  });
+
+  it('answers { active: false } for an expired token of ours, its label still in Redis', async () => {
+    const clock = manualClock();
+    const timed = another({}, { now: clock.now });
+    const { token, jti } = (await timed.sign({ sub: 'user-1', ttl: 60 })).body as { token: string; jti: string };
+    expect((await timed.introspect(token)).body).toMatchObject({ active: true, jti });
+    clock.advance(60);
+    expect((await timed.introspect(token)).body).toEqual({ active: false });
+    // Only time went by: the label lives on, and to the real clock the token is still live.
+    expect(await (await server().admin()).exists(labelKey(jti))).toBe(1);
+    expect((await ofToken(token)).body).toMatchObject({ active: true, jti });
+  });
+
+  it("answers { active: false } for a foreign token: another deployment's key, issuer or audience, on the same Redis", async () => {
+    const foreign = {
+      'another key': another({ JWT_SECRET: 'another-deployment-secret-0123456789abcdef' }),
+      'another issuer': another({ JWT_ISSUER: 'someone-else' }),
+      'another audience': another({ JWT_AUDIENCE: 'another-api' }),
+    };
+    for (const [name, deployment] of Object.entries(foreign)) {
+      const { token } = await deployment.signIn('user-1');
+      // Live where it was issued, its label in the same Redis: only whose it is makes it inactive here.
+      expect((await deployment.introspect(token)).body).toMatchObject({ active: true });
+      expect({ name, answer: (await ofToken(token)).body }).toEqual({ name, answer: { active: false } });
+    }
+  });
+
+  it('answers { active: false } for a refresh token, whatever the hint, and leaves it unused', async () => {
+    const signed = await sessions.signIn('user-1');
+    const keysBefore = (await (await server().admin()).keys('*')).sort();
+    expect((await ofToken(signed.refreshToken)).body).toEqual({ active: false });
+    const form = new URLSearchParams({ token: signed.refreshToken, token_type_hint: 'refresh_token' }).toString();
+    expect((await introspect(introspectEvent(form, 'application/x-www-form-urlencoded'))).body).toEqual({ active: false });
+    expect((await (await server().admin()).keys('*')).sort()).toEqual(keysBefore);
+    await expect(sessions.rotate(signed.refreshToken)).resolves.toMatchObject({ sid: signed.sid });
   });
 
   it.each([
