@@ -31,10 +31,15 @@ export function parseSignRequest(body: unknown, limits: SignLimits): IssueReques
   };
 }
 
+/** A field name longer than this is shown cut: no credential of ours is usable from its first 16 characters. */
+const MAX_NAME_SHOWN = 16;
+
 function refuseUnknownFields(body: Record<string, unknown>, allowed: readonly string[], where = ''): void {
   const unknownFields = Object.keys(body).filter((field) => !allowed.includes(field));
   if (unknownFields.length > 0) {
-    throw new ValidationError(`unknown field(s)${where}: ${unknownFields.map((field) => JSON.stringify(field)).join(', ')}; allowed: ${allowed.join(', ')}`);
+    // Named in the answer and the log line, cut short: a client that misplaced a token may have sent it as a name.
+    const names = unknownFields.map((field) => JSON.stringify(field.length > MAX_NAME_SHOWN ? `${field.slice(0, MAX_NAME_SHOWN)}…` : field));
+    throw new ValidationError(`unknown field(s)${where}: ${names.join(', ')}; allowed: ${allowed.join(', ')}`);
   }
 }
 
@@ -136,15 +141,12 @@ export interface IntrospectRequest {
   token: string;
 }
 
-const INTROSPECT_FIELDS = new Set(['token', 'token_type_hint']);
+const INTROSPECT_FIELDS = ['token', 'token_type_hint'];
 
 /** `token` (required) and `token_type_hint` (optional), from form fields or a JSON object. */
 export function parseIntrospectRequest(body: unknown): IntrospectRequest {
   if (!isPlainObject(body)) throw new ValidationError('request body must be a JSON object or form fields');
-  const unknownFields = Object.keys(body).filter((field) => !INTROSPECT_FIELDS.has(field));
-  if (unknownFields.length > 0) {
-    throw new ValidationError(`unknown field(s): ${unknownFields.map((field) => JSON.stringify(field)).join(', ')}; allowed: token, token_type_hint`);
-  }
+  refuseUnknownFields(body, INTROSPECT_FIELDS);
   if (typeof body.token !== 'string' || body.token === '') throw new ValidationError('token is required: the token to introspect');
   if (body.token_type_hint !== undefined && typeof body.token_type_hint !== 'string') throw new ValidationError('token_type_hint must be a string');
   return { token: body.token };

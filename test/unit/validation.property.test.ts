@@ -153,11 +153,12 @@ function expectedSubjectRefusal(sub: unknown): string | undefined {
   return undefined;
 }
 
+/** How a refusal names a field: in JSON, cut after 16 characters. */
+const shownName = (field: string) => JSON.stringify(field.length > 16 ? `${field.slice(0, 16)}…` : field);
+
 const unknownFieldsRefusal = (body: Record<string, unknown>, allowed: string[], where = '') => {
   const unknownFields = Object.keys(body).filter((field) => !allowed.includes(field));
-  return unknownFields.length === 0
-    ? undefined
-    : `unknown field(s)${where}: ${unknownFields.map((field) => JSON.stringify(field)).join(', ')}; allowed: ${allowed.join(', ')}`;
+  return unknownFields.length === 0 ? undefined : `unknown field(s)${where}: ${unknownFields.map(shownName).join(', ')}; allowed: ${allowed.join(', ')}`;
 };
 
 /** Bidirectional marks, embeddings, overrides and isolates. */
@@ -302,7 +303,7 @@ describe('Function: parseSignRequest, for any JSON value', () => {
         if ('error' in outcome) {
           expectRefusedWith(
             outcome.error,
-            asField ? `unknown field(s): ${JSON.stringify(key)}; allowed: sub, claims, ttl, refresh, session` : `claims may not use the name(s): ${key}`,
+            asField ? `unknown field(s): ${shownName(key)}; allowed: sub, claims, ttl, refresh, session` : `claims may not use the name(s): ${key}`,
           );
         }
         expect(({} as Record<string, unknown>).admin).toBeUndefined();
