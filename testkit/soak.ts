@@ -1,13 +1,16 @@
 // The soak: `concurrency` requests in flight through the real handlers of one container, against a real
 // redis-server, for a bounded time. Every answer is checked against an oracle that knows what each token
-// is (live, revoked, expired, forged, tampered, signed by a removed key…), so every decision is counted as
-// right or wrong. Heap (after GC) and the server's open connections are sampled along the way.
+// is (live, refreshed, its session logged out or ended by a reused refresh token, expired, forged, tampered,
+// signed by a removed key…) and what each refresh token is (current, just rotated, used, of an ended session),
+// so every decision is counted as right or wrong. Heap (after GC) and the server's open connections are
+// sampled along the way.
 //
 // Run it with `npm run soak` (long) or through test/load/soak.test.ts (short, inside `npm test`). It needs
 // `node --expose-gc` for the heap figures; without it they are reported as unavailable.
 //
-// Its parts, in testkit/soak/: the deployment under test, the oracle's token catalogue, the tokens that must
-// be refused, the requests and their checks, the ledger of what was counted, the sampler and the report.
+// Its parts, in testkit/soak/: the deployment under test, the oracle's catalogue of tokens and sessions, the
+// tokens that must be refused, the requests and their checks (refreshes in refreshes.ts), the ledger of what
+// was counted, the sampler and the report.
 import { TokenCatalogue } from './soak/catalogue';
 import { startDeployment } from './soak/deployment';
 import { Ledger } from './soak/ledger';

@@ -103,7 +103,14 @@ export async function runBench(options: BenchOptions, command = 'npm run bench')
       return proxyEvent({
         method: 'POST',
         path: '/auth/logout',
-        authorizer: { sub: issued.sub, jti: issued.jti, iat: String(iat), exp: String(issued.expiresAt), customClaims: '{"role":"user"}' },
+        authorizer: {
+          sub: issued.sub,
+          jti: issued.jti,
+          sid: issued.sid,
+          iat: String(iat),
+          exp: String(issued.expiresAt),
+          customClaims: '{"role":"user"}',
+        },
       });
     };
     const signEvent = () =>

@@ -1,9 +1,13 @@
 // `npm run bench:cap`: the Redis time one subject at MAX_SESSIONS costs, per operation. Measured inside Redis
-// (SLOWLOG, every command logged, in µs): Redis runs one command at a time, so this is also how long every
-// other client waits behind it.
+// (INFO commandstats, in µs): Redis runs one command at a time, so this is also how long every other client
+// waits behind it. Each operation is one script: its EVALSHA's time holds the commands it runs. (SLOWLOG with
+// every command logged would count those twice, and its logging of each would slow the script it times.)
+import { loadSessionConfig } from '../../shared/config';
 import { setLogLevel } from '../../shared/telemetry/log';
 import { RedisConnection } from '../../shared/redis/connection';
-import { newJti, SessionStore } from '../../shared/sessions/store';
+import { SessionStore } from '../../shared/sessions/store';
+import { newId } from '../../shared/sessions/keys';
+import type { NewSession } from '../../shared/sessions/lua';
 import { redisVersionOf, startRedisServer } from './env';
 import { fixed, median, thousands } from './stats';
 
@@ -28,40 +32,50 @@ export interface CapRow {
   maxUs: number;
 }
 
-type SlowlogEntry = [number, number, number, string[], ...unknown[]];
+/** Calls that ran, and their time, of one command in INFO commandstats (EVAL after a NOSCRIPT, EVALSHA otherwise). */
+function commandStat(info: string, command: 'eval' | 'evalsha'): { calls: number; usec: number } {
+  const line = new RegExp(`^cmdstat_${command}:(.*)$`, 'm').exec(info)?.[1] ?? '';
+  const field = (name: string) => Number(new RegExp(`(?:^|,)${name}=(\\d+)`).exec(line)?.[1] ?? 0);
+  return { calls: field('calls') - field('failed_calls') - field('rejected_calls'), usec: field('usec') };
+}
 
 export async function runCap(options: CapOptions): Promise<{ rows: CapRow[]; redis: string }> {
   setLogLevel('warn');
-  const server = await startRedisServer(['--slowlog-log-slower-than', '0', '--slowlog-max-len', '1024']);
+  const server = await startRedisServer();
   const connection = new RedisConnection({ url: server.url, timeoutMs: 60_000 });
   try {
     const admin = await server.admin();
     const redis = redisVersionOf(await admin.info('server'));
-    /** Redis's own time for what `run` sends, summed over its commands (the admin's SLOWLOG calls left out). */
+    /** Redis's own time for what `run` sends: one script, or it is not what the table says. */
     const timed = async (run: () => Promise<unknown>): Promise<number> => {
-      await admin.sendCommand(['SLOWLOG', 'RESET']);
+      await admin.configResetStat();
       await run();
-      const entries = await admin.sendCommand<SlowlogEntry[]>(['SLOWLOG', 'GET', '1024']);
-      return entries.filter(([, , , args]) => args[0]?.toUpperCase() !== 'SLOWLOG').reduce((sum, [, , micros]) => sum + micros, 0);
+      const info = await admin.info('commandstats');
+      const scripts = [commandStat(info, 'eval'), commandStat(info, 'evalsha')];
+      const calls = scripts.reduce((sum, stat) => sum + stat.calls, 0);
+      if (calls !== 1) throw new Error(`expected one script call, got ${calls}`);
+      return scripts.reduce((sum, stat) => sum + stat.usec, 0);
     };
     const rows: CapRow[] = [];
     for (const cap of options.caps) {
       options.progress(`bench:cap: ${thousands(cap)} sessions, ${options.rounds} rounds`);
-      const store = new SessionStore(connection, 0, { maxSessions: cap, onLimit: 'end-oldest', maxTtlSeconds: 86_400 });
+      const store = new SessionStore(connection, 0, { ...loadSessionConfig({}), maxSessions: cap, onLimit: 'end-oldest', maxTtlSeconds: 86_400 });
       const times = { list: [] as number[], sign: [] as number[], endAll: [] as number[] };
       for (let round = 0; round <= options.rounds; round += 1) {
         await admin.flushAll();
         const nowMs = Date.now();
-        const exp = Math.floor(nowMs / 1000) + 900;
+        // A session as sign makes it, created at `issuedAtMs`: the cap ends the oldest by creation.
+        const session = (issuedAtMs: number): NewSession => {
+          const exp = Math.floor(nowMs / 1000) + 900;
+          return { sid: newId(SUBJECT), jti: newId(SUBJECT), sub: SUBJECT, issuedAtMs, exp, expiresAt: exp };
+        };
         for (let from = 0; from < cap; from += CONCURRENCY) {
-          const batch = Array.from({ length: Math.min(CONCURRENCY, cap - from) }, (_, i) =>
-            store.register(SUBJECT, newJti(SUBJECT), exp, nowMs - cap + from + i),
-          );
+          const batch = Array.from({ length: Math.min(CONCURRENCY, cap - from) }, (_, i) => store.register(session(nowMs - cap + from + i)));
           await Promise.all(batch);
         }
         const answers: number[] = [];
         const list = await timed(async () => answers.push((await store.list(SUBJECT, Math.floor(nowMs / 1000))).length));
-        const sign = await timed(() => store.register(SUBJECT, newJti(SUBJECT), exp, nowMs));
+        const sign = await timed(() => store.register(session(nowMs)));
         const endAll = await timed(async () => answers.push(await store.endAll(SUBJECT)));
         // Each ran at the cap: the listing had every session, the sign ended one to fit, logout-all ended them all.
         if (answers.join() !== `${cap},${cap}`) throw new Error(`expected ${cap} sessions listed and ended, got ${answers.join(' and ')}`);
@@ -78,9 +92,9 @@ export async function runCap(options: CapOptions): Promise<{ rows: CapRow[]; red
         maxUs: Math.max(...samples),
       });
       rows.push(
-        row('GET /auth/sessions', 'ZRANGE, then MGET of the counter and every label', times.list),
-        row('sign at the cap (ends the oldest)', 'EVALSHA registerSession: reads every label, sorts them', times.sign),
-        row('logout-all, POST /auth/revoke {sub}', 'EVALSHA endAllSessions: deletes every label', times.endAll),
+        row('GET /auth/sessions', 'EVALSHA listSessions: ZRANGE, then HMGET of every session record', times.list),
+        row('sign at the cap (ends the oldest)', 'EVALSHA registerSession: HMGET of every record, sorts them, ends the oldest', times.sign),
+        row('logout-all, POST /auth/revoke {sub}', 'EVALSHA endAllSessions: deletes every record and its labels', times.endAll),
       );
     }
     return { rows, redis };
@@ -92,7 +106,7 @@ export async function runCap(options: CapOptions): Promise<{ rows: CapRow[]; red
 
 export function capMarkdown(rows: CapRow[], redis: string, command: string): string {
   return [
-    `Redis time per operation for one subject at MAX_SESSIONS (SLOWLOG, µs; redis-server ${redis}). Reproduce: \`${command}\`.`,
+    `Redis time per operation for one subject at MAX_SESSIONS (INFO commandstats, µs; redis-server ${redis}). Reproduce: \`${command}\`.`,
     '',
     '| MAX_SESSIONS | operation | inside Redis | median µs | max µs |',
     '| ---: | --- | --- | ---: | ---: |',

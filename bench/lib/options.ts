@@ -1,6 +1,7 @@
 // Knobs of `npm run bench`, from the environment (BENCH_ITERATIONS=…) or flags (`npm run bench -- --iterations=2000`).
 // Defaults keep the whole run near a minute on two cores; `--quick` and the smoke test turn every count down.
 import { isAbsolute, join } from 'node:path';
+import { MAX_TOKENS_PER_SESSION } from '../../shared/sessions/lua';
 
 export interface BenchOptions {
   /** Timed one-at-a-time calls per candidate. */
@@ -27,6 +28,8 @@ export interface MemoryOptions {
   sessions: number;
   users: number;
   ttlSeconds: number;
+  /** Refreshes of each session with a refresh token, every access token they issue left alive. */
+  refreshes: number;
   out: string;
   progress: (line: string) => void;
 }
@@ -66,11 +69,12 @@ const BENCH_KNOBS: Record<keyof Counts, string> = {
   coldRuns: 'fresh node processes per candidate for load time',
 };
 
-const MEMORY_DEFAULTS = { sessions: 100_000, users: 10_000, ttl: 900 };
+const MEMORY_DEFAULTS = { sessions: 100_000, users: 10_000, ttl: 900, refreshes: 3 };
 const MEMORY_KNOBS: Record<keyof typeof MEMORY_DEFAULTS, string> = {
   sessions: 'live sessions to store',
   users: 'subjects they belong to',
-  ttl: 'their lifetime, seconds',
+  ttl: "their access tokens' lifetime, seconds",
+  refreshes: `refreshes of each session with a refresh token, every access token kept alive (at most ${MAX_TOKENS_PER_SESSION - 1})`,
 };
 
 type Source = { env: NodeJS.ProcessEnv; argv: readonly string[] };
@@ -203,11 +207,19 @@ export function memoryInvocation(root: string, source: Source = { env: process.e
   const sessions = count(source, 'sessions', MEMORY_DEFAULTS.sessions);
   const users = count(source, 'users', MEMORY_DEFAULTS.users);
   if (users > sessions) throw new UsageError(`users (${users}) must not exceed sessions (${sessions})`);
+  const refreshes = count(source, 'refreshes', MEMORY_DEFAULTS.refreshes);
+  // Beyond it, each refresh ends the session's oldest access token: the count of labels would no longer be refreshes + 1.
+  if (refreshes > MAX_TOKENS_PER_SESSION - 1) {
+    throw new UsageError(
+      `refreshes (${refreshes}) must be at most ${MAX_TOKENS_PER_SESSION - 1}: a session keeps at most ${MAX_TOKENS_PER_SESSION} access tokens`,
+    );
+  }
   return {
     options: {
       sessions,
       users,
       ttlSeconds: count(source, 'ttl', MEMORY_DEFAULTS.ttl),
+      refreshes,
       out: outDir(source, root, join('bench', 'results')),
       progress: (line) => console.log(line),
     },

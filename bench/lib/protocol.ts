@@ -11,7 +11,7 @@ export interface WarmSettings {
 }
 
 /** Which floor a row is compared with. */
-export type FloorId = 'authorizer' | 'sign' | 'logout';
+export type FloorId = 'authorizer' | 'sign' | 'logout' | 'refresh';
 
 export interface LatencyRow {
   id: string;

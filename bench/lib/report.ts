@@ -29,7 +29,8 @@ type LogLevel = 'silent' | 'info';
  * p50 to p50, at each log level held to a limit. At `info` a handler writes its one JSON line per request,
  * with its metrics: that line is the price of observability, so the authorizer and logout get a wider
  * limit there. Sign's floor is its own script through a bare client plus an HMAC, and it is held to its
- * limit with the line written.
+ * limit with the line written. Refresh's floor is the same for its own script; refresh is held to its limit
+ * with logging silent, as the authorizer and logout are.
  */
 export const FLOORS: Record<FloorId, { floor: string; title: string; limits: Partial<Record<LogLevel, number>> }> = {
   authorizer: {
@@ -43,6 +44,11 @@ export const FLOORS: Record<FloorId, { floor: string; title: string; limits: Par
     limits: { info: 1.25 },
   },
   logout: { floor: 'floor-logout', title: 'Logout — floor: HMAC + DEL (logout does one EVALSHA round trip)', limits: { silent: 1.25, info: 1.35 } },
+  refresh: {
+    floor: 'floor-refresh',
+    title: "Refresh — floor: HMAC-SHA256 sign + EVALSHA rotateRefresh (refresh's own script through a bare client: its one round trip)",
+    limits: { silent: 1.25 },
+  },
 };
 
 /**
@@ -159,7 +165,7 @@ function table(header: string[], rows: string[][]): string {
 export function markdown(result: BenchResult): string {
   const { machine, warm, cold, settings } = result;
   const out: string[] = [];
-  out.push('# Benchmark: authorizer, sign and logout against their floors');
+  out.push('# Benchmark: authorizer, sign, logout and refresh against their floors');
   out.push('');
   if (result.smoke) out.push('> **Smoke run**: counts far below the defaults; these figures only show that the bench runs.\n');
   out.push(
@@ -213,7 +219,7 @@ export function markdown(result: BenchResult): string {
   out.push('');
   const mget = throughput(warm, 'mget');
   out.push(
-    '"vs its floor" is the share of the floor row of the same latency table (authorizer: HMAC check + MGET; sign: HMAC + EVALSHA registerSession; logout: HMAC + DEL).',
+    '"vs its floor" is the share of the floor row of the same latency table (authorizer: HMAC check + MGET; sign: HMAC + EVALSHA registerSession; logout: HMAC + DEL). Refresh is measured one call at a time only: every call uses up a refresh token.',
   );
   out.push('');
   out.push(
@@ -305,7 +311,18 @@ function barLimit(id: string): number {
 
 export function svg(result: BenchResult): string {
   const { warm } = result;
-  const ids = ['authorizer-info', 'authorizer-silent', 'sign-info', 'sign-silent', 'logout-info', 'logout-silent', 'jwtr-key', 'jwtr-naive'];
+  const ids = [
+    'authorizer-info',
+    'authorizer-silent',
+    'sign-info',
+    'sign-silent',
+    'logout-info',
+    'logout-silent',
+    'refresh-info',
+    'refresh-silent',
+    'jwtr-key',
+    'jwtr-naive',
+  ];
   const bars = ids
     .filter((id) => warm.latency.some((candidate) => candidate.id === id))
     .map((id) => ({ label: row(warm, id).label, value: floorRatio(warm, id), limit: barLimit(id) }));
@@ -321,7 +338,7 @@ export function svg(result: BenchResult): string {
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 90}" height="${height}" font-family="sans-serif" font-size="12">`);
   parts.push(`<rect width="100%" height="100%" fill="white"/>`);
   parts.push(
-    `<text x="10" y="20" font-size="14" font-weight="bold">Warm p50 over its floor: an HMAC plus the one round trip (MGET, sign's script, DEL)</text>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">Warm p50 over its floor: an HMAC plus the one round trip (MGET, sign's or refresh's script, DEL)</text>`,
   );
   for (let tick = 0; tick <= max; tick += 0.5) {
     parts.push(`<line x1="${x(tick)}" y1="${top - 6}" x2="${x(tick)}" y2="${height - 30}" stroke="#ddd"/>`);

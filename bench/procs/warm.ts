@@ -11,11 +11,21 @@ import JWTR, { TokenDestroyedError } from 'jwt-redis';
 import type { RedisClientType } from 'redis';
 import { handler as authorizer } from '../../functions/authorizer';
 import { handler as logout } from '../../functions/logout';
+import { handler as refresh } from '../../functions/refresh';
 import { handler as sign } from '../../functions/sign';
 import { loadSessionConfig } from '../../shared/config';
 import { containerServices, type Services } from '../../shared/services';
-import { scripts, type NewSession, type SessionCap, type SessionKeys } from '../../shared/sessions/lua';
-import { counterKey, indexKey, LABEL_PREFIX, labelKey, newJti, subjectTag } from '../../shared/sessions/store';
+import { scripts, type NewSession, type PresentedRefresh, type RotationReply, type SessionCap, type SessionKeys } from '../../shared/sessions/lua';
+import { counterKey, indexKey, labelKey, newId, newIdInSlot, recordKey, subjectTag } from '../../shared/sessions/keys';
+import {
+  hashSecret,
+  newRefreshToken,
+  newSecret,
+  openNextSecret,
+  parseRefreshToken,
+  sealNextSecret,
+  type RefreshToken,
+} from '../../shared/sessions/refresh-token';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import type { FloorId, LatencyRow, SanityResult, ThroughputRow, WarmMessage, WarmResult, WarmSettings } from '../lib/protocol';
 import { median, summarize } from '../lib/stats';
@@ -56,6 +66,7 @@ interface Candidate {
 interface Live {
   sub: string;
   jti: string;
+  sid: string;
   iat: number;
   exp: number;
 }
@@ -124,6 +135,14 @@ function hmacChecker(key: KeyObject): (token: string) => boolean {
   };
 }
 
+/** The raw HMAC-SHA256 signature of a compact JWS's header and payload, as base64url: a signature's worth of work. */
+function hmacSigner(key: KeyObject): (token: string) => string {
+  return (token) =>
+    createHmac('sha256', key)
+      .update(token.slice(0, token.lastIndexOf('.')))
+      .digest('base64url');
+}
+
 /** What the candidates share: the container's services, the bare client and the key. */
 interface Bench {
   services: Services;
@@ -131,6 +150,7 @@ interface Bench {
   key: KeyObject;
   verifyOptions: jsonwebtoken.VerifyOptions;
   hmacCheck: (token: string) => boolean;
+  hmacSign: (token: string) => string;
   readers: Readers;
   /** A key of its own for each SET. */
   freshKey: () => string;
@@ -184,7 +204,8 @@ class LiveSessions {
           return this.services.tokens.issue({ sub: `bench-user-${this.signed % SIGNERS}`, claims: CLAIMS, ttlSeconds: 900 });
         }),
       );
-      for (const token of issued) this.live.push({ sub: token.sub, jti: token.jti, iat: token.expiresAt - token.expiresIn, exp: token.expiresAt });
+      for (const token of issued)
+        this.live.push({ sub: token.sub, jti: token.jti, sid: token.sid, iat: token.expiresAt - token.expiresIn, exp: token.expiresAt });
     }
   }
 }
@@ -194,49 +215,50 @@ function logoutEvent(session: Live, customClaims: string): APIGatewayProxyEvent 
   return proxyEvent({
     method: 'POST',
     path: '/auth/logout',
-    authorizer: { sub: session.sub, jti: session.jti, iat: String(session.iat), exp: String(session.exp), customClaims },
+    authorizer: { sub: session.sub, jti: session.jti, sid: session.sid, iat: String(session.iat), exp: String(session.exp), customClaims },
   });
 }
 
 /** A session written and ended through the bare client with the service's own scripts. */
 interface ScriptSession {
-  keys: SessionKeys;
+  keys: SessionKeys & { label: string };
   session: NewSession;
 }
 
-const SESSION_CAP: SessionCap = { ...loadSessionConfig({}), labelPrefix: LABEL_PREFIX };
+/** The limits the handlers run with: the warm process sets none, so the defaults. */
+const SESSION_CONFIG = loadSessionConfig({});
+const SESSION_CAP: SessionCap = { maxSessions: SESSION_CONFIG.maxSessions, onLimit: SESSION_CONFIG.onLimit };
+
+/** Sign's record of a new session without a refresh token, as TokenService.issue writes it. */
+function newScriptSession(sub: string, now: number): ScriptSession {
+  const tag = subjectTag(sub);
+  const sid = newId(sub);
+  const jti = newId(sub);
+  const session: NewSession = { sid, jti, sub, issuedAtMs: now * 1000, exp: now + 900, expiresAt: now + SESSION_CONFIG.maxAgeSeconds };
+  return { keys: { record: recordKey(sid), index: indexKey(tag), counter: counterKey(tag), label: labelKey(jti) }, session };
+}
 
 /**
  * New sessions over SIGNERS subjects of their own, cycled: each caller its own subjects, so that no
  * candidate's indexes fill up faster (and so reach the cap sooner) than sign's own.
  */
 function scriptSessionsOf(prefix: string): (n: number) => ScriptSession[] {
-  const tags = Array.from({ length: SIGNERS }, (_, k) => subjectTag(`${prefix}-${k}`));
   let made = 0;
-  const next = (now: number): ScriptSession => {
-    made += 1;
-    const tag = tags[made % SIGNERS] as string;
-    const jti = newJti(`${prefix}-${made % SIGNERS}`);
-    return {
-      keys: { label: labelKey(jti), index: indexKey(tag), counter: counterKey(tag) },
-      session: { jti, issuedAtMs: now * 1000, exp: now + 900, lifetimeMs: LABEL_TTL_MS, nowSeconds: now },
-    };
-  };
   return (n) => {
     const now = nowSeconds();
-    return Array.from({ length: n }, () => next(now));
+    return Array.from({ length: n }, () => newScriptSession(`${prefix}-${(made += 1) % SIGNERS}`, now));
   };
 }
 
 /** A handler's two rows: logging its line at info (to /dev/null), and silent. `make` is called once per row. */
-function handlerRows(floor: FloorId, make: () => Pick<Candidate, 'prepare' | 'call' | 'check'>): Candidate[] {
+function handlerRows(floor: FloorId, make: () => Pick<Candidate, 'prepare' | 'call' | 'check'>, throughput = true): Candidate[] {
   return (['info', 'silent'] as const).map((logLevel) => ({
     id: `${floor}-${logLevel}`,
     label: `${floor} handler (log ${logLevel === 'info' ? 'info → /dev/null' : 'silent'})`,
     kind: 'handler',
     floor,
     logLevel,
-    throughput: true,
+    throughput,
     ...make(),
   }));
 }
@@ -395,7 +417,7 @@ function signBaselines({ plain, freshKey }: Bench): Candidate[] {
 /** Signing with jsonwebtoken, for scale: the token service makes the same bytes with node:crypto. */
 function signerReference({ services, key }: Bench): Candidate {
   const { issuer, audience } = services.config.tokens;
-  const jti = newJti('bench-user-1');
+  const jti = newId('bench-user-1');
   const options: jsonwebtoken.SignOptions = { algorithm: 'HS256', keyid: 'default', subject: 'bench-user-1', issuer, audience };
   return {
     id: 'jwt-sign-key',
@@ -442,9 +464,9 @@ function signHandlers(live: LiveSessions): Candidate[] {
   const expectSigned = (result: unknown) => {
     const response = result as APIGatewayProxyResult;
     if (response.statusCode !== 201) fail(`sign answered ${response.statusCode}: ${response.body}`);
-    const { token, jti } = JSON.parse(response.body) as { token: string; jti: string };
+    const { token, jti, sid } = JSON.parse(response.body) as { token: string; jti: string; sid: string };
     const payload = payloadOf(token);
-    live.add({ sub: String(payload.sub), jti, iat: payload.iat ?? 0, exp: payload.exp ?? 0 });
+    live.add({ sub: String(payload.sub), jti, sid, iat: payload.iat ?? 0, exp: payload.exp ?? 0 });
   };
   return handlerRows('sign', () => {
     let n = 0;
@@ -473,7 +495,7 @@ function logoutBaseline({ plain }: Bench): Candidate {
     },
     call: (i) => {
       const { keys, session } = ending[i] as ScriptSession;
-      return plain.endSession(keys, session.jti);
+      return plain.endSession(keys, session.sid);
     },
     check: expectDeleted,
   };
@@ -513,6 +535,207 @@ function logoutHandlers(live: LiveSessions): Candidate[] {
 
 function logoutCandidates(bench: Bench, live: LiveSessions): Candidate[] {
   return [logoutBaseline(bench), logoutFloor(bench), ...logoutHandlers(live)];
+}
+
+/**
+ * Rotations a session's refresh token goes through before its chain is dropped for a new session's. Each
+ * rotation adds an access token to the session's list while the earlier ones live (900 s here): a few keep that
+ * list as short as a client's that refreshes near expiry, and the same for the handler and its floor.
+ */
+const ROTATIONS_PER_SESSION = 4;
+/** Subjects each refresh row's sessions are spread over, so that every row's indexes hold as many sessions. */
+const REFRESHERS = 256;
+
+const expectRotated = (result: unknown) => void ((result as RotationReply | undefined)?.[0] === 'rotated' || fail(`rotateRefresh replied ${String(result)}`));
+
+/** `n` new sessions with a refresh token, signed through the token service (untimed), over `subjects` subjects; their refresh tokens. */
+async function refreshTokensOf(services: Services, prefix: string, subjects: number, from: number, n: number): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let done = 0; done < n; done += 64) {
+    const issued = await Promise.all(
+      Array.from({ length: Math.min(64, n - done) }, (_, i) =>
+        services.tokens.issue({ sub: `${prefix}-${(from + done + i) % subjects}`, claims: CLAIMS, ttlSeconds: 900, refresh: true }),
+      ),
+    );
+    for (const { refresh: pair } of issued) tokens.push(pair?.token ?? fail('sign gave no refresh token'));
+  }
+  return tokens;
+}
+
+/** Refresh tokens waiting for their next rotation through the handler; new sessions signed (untimed) when short. */
+class RefreshChains {
+  private readonly heads: Array<{ token: string; rotations: number }> = [];
+  private signed = 0;
+
+  /** @param subjects two rows rotate these chains: twice as many subjects as a row of its own. */
+  constructor(
+    private readonly services: Services,
+    private readonly subjects: number,
+  ) {}
+
+  async take(n: number): Promise<Array<{ token: string; rotations: number }>> {
+    const missing = Math.max(0, n - this.heads.length);
+    for (const token of await refreshTokensOf(this.services, 'bench-refresher', this.subjects, this.signed, missing)) this.heads.push({ token, rotations: 0 });
+    this.signed += missing;
+    return this.heads.splice(0, n);
+  }
+
+  /** The refresh token a rotation handed out, kept for a later turn while its session has rotations left. */
+  rotated(token: string, rotations: number): void {
+    if (rotations < ROTATIONS_PER_SESSION) this.heads.push({ token, rotations });
+  }
+}
+
+/** A session refreshed through the bare client: its refresh token's secrets, known here, and only hashes sent. */
+interface ScriptChain {
+  keys: SessionKeys;
+  token: RefreshToken;
+  rotations: number;
+}
+
+/**
+ * What refresh's own script is given for one rotation, computed untimed as the handler computes it: the hashes,
+ * the next secret sealed for the replay window, a new jti.
+ */
+function presentedFor({ token }: ScriptChain, next: string): PresentedRefresh {
+  return {
+    sid: token.sid,
+    familyHash: hashSecret(token.family),
+    secretHash: hashSecret(token.secret),
+    nextSecretHash: hashSecret(next),
+    sealedNext: sealNextSecret(token, next),
+    jti: newIdInSlot(token.tag),
+    nowMs: Date.now(),
+    idleTtlSeconds: SESSION_CONFIG.refreshIdleTtlSeconds,
+    graceMs: SESSION_CONFIG.refreshReuseGraceSeconds * 1000,
+  };
+}
+
+/**
+ * Sessions with a refresh token, signed through the token service (untimed), rotated by refresh's script through
+ * the bare client: the secrets of their refresh tokens are known here, and only hashes are sent, as refresh does.
+ */
+function scriptRotationsOf(
+  { services, plain }: Bench,
+  prefix: string,
+): { take: (n: number) => Promise<void>; call: (i: number) => Promise<unknown>; check: (result: unknown, i: number) => void } {
+  const heads: ScriptChain[] = [];
+  let made = 0;
+  let rotating: Array<{ chain: ScriptChain; next: string; presented: PresentedRefresh }> = [];
+  return {
+    take: async (n) => {
+      const missing = Math.max(0, n - heads.length);
+      for (const refreshToken of await refreshTokensOf(services, prefix, REFRESHERS, made, missing)) {
+        const token = parseRefreshToken(refreshToken) ?? fail('sign gave a refresh token of another shape');
+        heads.push({ keys: { record: recordKey(token.sid), index: indexKey(token.tag), counter: counterKey(token.tag) }, token, rotations: 0 });
+      }
+      made += missing;
+      rotating = heads.splice(0, n).map((chain) => {
+        const next = newSecret();
+        return { chain, next, presented: presentedFor(chain, next) };
+      });
+    },
+    call: (i) => {
+      const { chain, presented } = rotating[i] as (typeof rotating)[number];
+      return plain.rotateRefresh(chain.keys, presented);
+    },
+    check: (result, i) => {
+      expectRotated(result);
+      const { chain, next } = rotating[i] as (typeof rotating)[number];
+      if ((chain.rotations += 1) < ROTATIONS_PER_SESSION) heads.push({ ...chain, token: { ...chain.token, secret: next } });
+    },
+  };
+}
+
+/** Refresh's own script through the bare client, and its floor: the same after a signature's worth of HMAC. */
+function refreshScriptRows(bench: Bench): Candidate[] {
+  const { hmacSign, readers } = bench;
+  const bare = scriptRotationsOf(bench, 'bench-refresh-script');
+  const floor = scriptRotationsOf(bench, 'bench-refresh-floor');
+  const base = { floor: 'refresh', logLevel: 'info', throughput: false } as const;
+  return [
+    {
+      ...base,
+      id: 'evalsha-rotate',
+      label: "node-redis EVALSHA rotateRefresh (refresh's script, bare client)",
+      kind: 'baseline',
+      prepare: bare.take,
+      call: bare.call,
+      check: bare.check,
+    },
+    {
+      ...base,
+      id: 'floor-refresh',
+      label: 'floor: HMAC-SHA256 sign + EVALSHA rotateRefresh',
+      kind: 'floor',
+      prepare: floor.take,
+      call: (i) => {
+        hmacSign(readers.tokens[readers.next()] as string);
+        return floor.call(i);
+      },
+      check: floor.check,
+    },
+  ];
+}
+
+/**
+ * The node:crypto work a refresh does besides its access token's signature, none of it in the floor: the hashes of
+ * the secrets (the family's twice: sent, then matched against the grant's), the grant's signature checked (an
+ * HMAC check of a token here), and the next secret drawn, sealed for the replay window and opened again.
+ */
+function refreshCrypto({ hmacCheck, readers }: Bench): Candidate {
+  const token = newRefreshToken(newId('bench-refresh-crypto'));
+  let next = '';
+  return {
+    id: 'refresh-crypto',
+    label: "refresh's node:crypto besides its token's signature: 4 SHA-256, an HMAC check (the grant's), seal and open the next secret",
+    kind: 'reference',
+    floor: 'refresh',
+    logLevel: 'info',
+    sync: true,
+    throughput: false,
+    call: () => {
+      next = newSecret();
+      hashSecret(token.family);
+      hashSecret(token.secret);
+      hashSecret(next);
+      hashSecret(token.family);
+      if (!hmacCheck(readers.tokens[readers.next()] as string)) return undefined;
+      return openNextSecret(token, sealNextSecret(token, next));
+    },
+    check: (result) => void (result === next || fail('the sealed secret did not open')),
+  };
+}
+
+/** The refresh handler, each call presenting a chain's current refresh token; its answer's token is the chain's next. */
+function refreshHandlers(chains: RefreshChains): Candidate[] {
+  return handlerRows(
+    'refresh',
+    () => {
+      let taken: Array<{ token: string; rotations: number }> = [];
+      let events: APIGatewayProxyEvent[] = [];
+      return {
+        prepare: async (n) => {
+          taken = await chains.take(n);
+          events = taken.map(({ token }) => proxyEvent({ method: 'POST', path: '/auth/refresh', body: JSON.stringify({ refreshToken: token }) }));
+        },
+        call: (i) => refresh(events[i] as APIGatewayProxyEvent, context()),
+        check: (result, i) => {
+          const response = result as APIGatewayProxyResult;
+          if (response.statusCode !== 200) fail(`refresh answered ${response.statusCode}: ${response.body}`);
+          const { token, refreshToken } = JSON.parse(response.body) as { token?: string; refreshToken?: string };
+          expectToken(token);
+          chains.rotated(refreshToken ?? fail('refresh gave no refresh token'), (taken[i] as { rotations: number }).rotations + 1);
+        },
+      };
+    },
+    // Every call uses up a refresh token: rounds of thousands in flight would mostly time the signing of sessions.
+    false,
+  );
+}
+
+function refreshCandidates(bench: Bench): Candidate[] {
+  return [...refreshScriptRows(bench), refreshCrypto(bench), ...refreshHandlers(new RefreshChains(bench.services, 2 * REFRESHERS))];
 }
 
 /** Calls whose answer was not the expected one. */
@@ -643,6 +866,7 @@ async function startBench(services: Services): Promise<Bench> {
     key,
     verifyOptions: { algorithms: ['HS256'], issuer, audience },
     hmacCheck: hmacChecker(key),
+    hmacSign: hmacSigner(key),
     readers: await issueReaders(services),
     freshKey: () => `bench:key:${(fresh += 1)}`,
   };
@@ -664,7 +888,7 @@ async function main(options: WarmSettings): Promise<WarmResult> {
   const services = containerServices();
   const bench = await startBench(services);
   const live = new LiveSessions(services);
-  const candidates = [...(await authorizerCandidates(bench)), ...signCandidates(bench, live), ...logoutCandidates(bench, live)];
+  const candidates = [...(await authorizerCandidates(bench)), ...signCandidates(bench, live), ...logoutCandidates(bench, live), ...refreshCandidates(bench)];
   const flyers = candidates.filter((candidate) => candidate.throughput);
 
   const failures = new Failures();
@@ -726,13 +950,13 @@ async function captureLine(run: () => Promise<unknown>): Promise<string> {
 async function revocationSanity(jwtr: JWTR, verifyOptions: jsonwebtoken.VerifyOptions): Promise<SanityResult> {
   setLogLevel('silent');
   const signedResponse = await sign(proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub: 'bench-sanity' }) }));
-  const { token, jti } = JSON.parse(signedResponse.body) as { token: string; jti: string };
+  const { token, jti, sid } = JSON.parse(signedResponse.body) as { token: string; jti: string; sid: string };
   const payload = payloadOf(token);
   const allowed = await authorizer(tokenAuthorizerEvent(`Bearer ${token}`)).then(
     (policy) => policy.policyDocument.Statement[0]?.Effect === 'Allow',
     () => false,
   );
-  const loggedOut = await logout(logoutEvent({ sub: 'bench-sanity', jti, iat: payload.iat ?? 0, exp: payload.exp ?? 0 }, '{}'));
+  const loggedOut = await logout(logoutEvent({ sub: 'bench-sanity', jti, sid, iat: payload.iat ?? 0, exp: payload.exp ?? 0 }, '{}'));
   const denied = await authorizer(tokenAuthorizerEvent(`Bearer ${token}`)).then(
     () => false,
     (error: unknown) => error instanceof Error && error.message === 'Unauthorized',

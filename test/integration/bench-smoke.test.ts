@@ -41,6 +41,11 @@ const LATENCY_ROWS = [
   'sign-silent',
   'logout-info',
   'logout-silent',
+  'evalsha-rotate',
+  'floor-refresh',
+  'refresh-crypto',
+  'refresh-info',
+  'refresh-silent',
 ];
 
 describe('bench smoke run (no timing asserted)', () => {
@@ -130,6 +135,7 @@ describe('bench smoke run (no timing asserted)', () => {
       ['sign warm p50 vs its floor (HMAC + EVALSHA registerSession), log info (one JSON line per request)', '≤ 1.25×'],
       ['logout warm p50 vs its floor (HMAC + DEL), log silent', '≤ 1.25×'],
       ['logout warm p50 vs its floor (HMAC + DEL), log info (one JSON line per request)', '≤ 1.35×'],
+      ['refresh warm p50 vs its floor (HMAC-SHA256 sign + EVALSHA rotateRefresh), log silent', '≤ 1.25×'],
       ["authorizer throughput vs its floor's (HMAC check + MGET), 64 in flight, log silent", '≥ 80 %'],
       ['largest function bundle vs dependency core (minified)', '≤ 1.10×'],
       ['bundles carrying @redis/bloom, json, search or time-series', 'none'],
@@ -138,12 +144,14 @@ describe('bench smoke run (no timing asserted)', () => {
       ['every timed call answered as expected (no check weakened)', 'yes'],
     ]);
     expect(saved.targets.find((target) => target.target.startsWith('sign warm'))?.measured).toContain('log silent');
+    expect(saved.targets.find((target) => target.target.startsWith('refresh warm'))?.measured).toContain('log info');
     expect(saved.targets.find((target) => target.target.startsWith('authorizer throughput'))?.measured).toContain('log info');
 
     const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
     for (const heading of ['## Reach targets', '## Warm latency', '## Throughput', '## Cold start']) expect(markdown).toContain(heading);
     expect(markdown).toContain('**floor: HMAC check + MGET**');
     expect(markdown).toContain('**floor: HMAC + EVALSHA registerSession**');
+    expect(markdown).toContain('**floor: HMAC-SHA256 sign + EVALSHA rotateRefresh**');
     expect(markdown).toContain('| Candidate | calls/s (median of rounds) | vs its floor | vs bare MGET |');
     expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
   });
@@ -159,15 +167,33 @@ describe('bench smoke run (no timing asserted)', () => {
     expect(capMarkdown(rows, redis, 'npm run bench:cap')).toContain('| 10 | logout-all, POST /auth/revoke {sub} |');
   });
 
-  it('npm run bench:memory: completes and reports bytes per session', async () => {
-    const run = await runMemory({ sessions: 2000, users: 200, ttlSeconds: 900, out, progress: () => undefined }, 'bench smoke test');
+  it('npm run bench:memory: completes and reports bytes per session, without and with a refresh token, and refreshed', async () => {
+    const run = await runMemory({ sessions: 2000, users: 200, ttlSeconds: 900, refreshes: 2, out, progress: () => undefined }, 'bench smoke test');
 
     expect(existsSync(join(out, 'memory.md'))).toBe(true);
-    // A label per session; an index and a revocation counter per subject.
-    expect(run.result.keys).toBe(2400);
-    expect(run.result.keysWithTtl).toBe(2400);
+    const { variants } = run.result;
+    expect(variants.map((variant) => [variant.name, variant.labelsPerSession])).toEqual([
+      ['no refresh token', 1],
+      ['with a refresh token', 1],
+      ['after 1 refresh', 2],
+      ['after 2 refreshes', 3],
+    ]);
+    // A record and a label per session, a label more per refresh; an index and a revocation counter per subject.
+    // Every key expires: nothing a session leaves outlives it.
+    expect(variants.map((variant) => [variant.keys, variant.keysWithTtl])).toEqual([
+      [4400, 4400],
+      [4400, 4400],
+      [6400, 6400],
+      [8400, 8400],
+    ]);
     expect(run.result.sampleIndex.entries).toBe(10);
-    expect(run.result.bytesPerSession).toBeGreaterThan(0);
-    expect(run.markdown).toContain('used_memory per session');
+    expect(run.result.sampleRecord.fields).toEqual(expect.arrayContaining(['family', 'rt', 'rtExp']));
+    expect(run.result.replayKeyBytes).toBeGreaterThan(0);
+    // A refresh token and each live access token take room of their own, key by key.
+    const keysBytes = variants.map((variant) => variant.keysBytesPerSession);
+    expect([...keysBytes].sort((a, b) => a - b)).toEqual(keysBytes);
+    expect(new Set(keysBytes).size).toBe(keysBytes.length);
+    for (const variant of variants) expect(variant.bytesPerSession).toBeGreaterThan(0);
+    expect(run.markdown).toContain('| **used_memory** (records, labels, indexes, counters, keyspace overhead) |');
   });
 });

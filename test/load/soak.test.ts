@@ -66,19 +66,43 @@ describe('Soak: 64 requests in flight through the real handlers against a real r
 
       // It checked something of every kind, and a lot of it.
       expect(report.requests.total).toBeGreaterThan(5_000);
-      for (const category of ['live', 'live-previous-key', 'revoked', 'expired', 'forged', 'tampered', 'removed-key', 'malformed'] as const) {
+      for (const category of [
+        'live',
+        'live-previous-key',
+        'live-refreshed',
+        'revoked',
+        'reused',
+        'expired',
+        'forged',
+        'tampered',
+        'removed-key',
+        'malformed',
+      ] as const) {
         const tally = report.authorizations[category];
         expect({ category, checkedMoreThan20: tally.allow + tally.deny + tally.error > 20 }).toEqual({ category, checkedMoreThan20: true });
       }
       expect(Object.keys(report.authorizations).sort()).toEqual([...CATEGORIES].sort());
       expect(report.revocationsAcknowledged).toBeGreaterThan(100);
+      expect(report.logouts.local).toBeGreaterThan(100);
+      expect(report.logouts.others).toBeGreaterThan(20);
+      expect(report.logouts.global).toBeGreaterThan(5);
       expect(report.logoutAllsAcknowledged).toBeGreaterThan(5);
       expect(report.checksAfterRevocation).toBeGreaterThan(100);
       expect(report.signs.refused400).toBeGreaterThan(10);
+      // Refresh tokens rotated, retried within the grace window, presented again after it (theft, caught),
+      // presented after their session ended, and forged: each many times over.
+      const { refreshes } = report;
+      expect(refreshes.rotated).toBeGreaterThan(500);
+      expect(refreshes.replayed).toBeGreaterThan(20);
+      expect(refreshes.reuseDetected).toBeGreaterThan(10);
+      expect(refreshes.refusedEnded).toBeGreaterThan(20);
+      expect(refreshes.refusedInvalid).toBeGreaterThan(20);
+      expect(refreshes.refused400).toBeGreaterThan(10);
+      expect(refreshes.acceptedAfterUse).toBe(0);
 
       // Live tokens were all allowed, everything else refused.
-      expect(report.authorizations.live.deny + report.authorizations['live-previous-key'].deny).toBe(0);
-      for (const category of ['revoked', 'expired', 'forged', 'tampered', 'removed-key', 'malformed'] as const) {
+      expect(report.authorizations.live.deny + report.authorizations['live-previous-key'].deny + report.authorizations['live-refreshed'].deny).toBe(0);
+      for (const category of ['revoked', 'reused', 'expired', 'forged', 'tampered', 'removed-key', 'malformed'] as const) {
         expect({ category, allowed: report.authorizations[category].allow }).toEqual({ category, allowed: 0 });
       }
 
@@ -94,11 +118,14 @@ describe('Soak: 64 requests in flight through the real handlers against a real r
   );
 
   // The soak must be able to fail: each run misconfigures the container in a way the oracle is not told of.
-  it('notices a wrong allow, a wrong denial and a lost logout when the deployment is broken on purpose', async () => {
-    const [removedKeyKept, previousKeyDropped, logoutLost] = await Promise.all([
+  it('notices a wrong allow, a wrong denial, a lost logout, a used refresh token accepted and a reuse that ended nothing when the deployment is broken on purpose', async () => {
+    // A used refresh token is presented again once its grace window (1 s) has passed: those runs last longer.
+    const [removedKeyKept, previousKeyDropped, logoutLost, longGrace, reuseLost] = await Promise.all([
       soak(1, 'keep-removed-key', 3000),
       soak(1, 'drop-previous-key', 3000),
       soak(1, 'logout-to-another-redis', 3000),
+      soak(3, 'long-reuse-grace', 3000),
+      soak(3, 'reuse-to-another-redis', 3000),
     ]);
     expect(removedKeyKept.code).toBe(1);
     expect(removedKeyKept.report.wrongAllows).toBeGreaterThan(0);
@@ -111,5 +138,16 @@ describe('Soak: 64 requests in flight through the real handlers against a real r
     expect(logoutLost.code).toBe(1);
     expect(logoutLost.report.authorizations.revoked.allow).toBeGreaterThan(0);
     expect(logoutLost.report.wrongAllows).toBeGreaterThanOrEqual(logoutLost.report.authorizations.revoked.allow);
+
+    // Answered as a retry long after the window: each is a wrong allow, and nothing else is.
+    expect(longGrace.code).toBe(1);
+    expect(longGrace.report.refreshes.acceptedAfterUse).toBeGreaterThan(0);
+    expect(longGrace.report.wrongAllows).toBe(longGrace.report.refreshes.acceptedAfterUse);
+
+    // Refused, but on another Redis: the session's access tokens were allowed after the answer that should have ended them.
+    expect(reuseLost.code).toBe(1);
+    expect(reuseLost.report.refreshes.acceptedAfterUse).toBe(0);
+    expect(reuseLost.report.authorizations.reused.allow).toBeGreaterThan(0);
+    expect(reuseLost.report.wrongAllows).toBe(reuseLost.report.authorizations.reused.allow);
   }, 120_000);
 });

@@ -21,7 +21,13 @@ describe('bench options', () => {
   it('bench:memory has its own usage', () => {
     const help = (memoryInvocation(ROOT, { env: {}, argv: ['--help'] }) as { help: string }).help;
     expect(help).toContain('--sessions=N');
+    expect(help).toContain('--refreshes=N');
     expect(help).not.toContain('--quick');
+  });
+
+  it('bench:memory refuses more refreshes than a session keeps access tokens for, where its labels would stop adding up', () => {
+    expect(options(memoryInvocation(ROOT, { env: {}, argv: ['--refreshes=15'] })).refreshes).toBe(15);
+    expect(() => memoryInvocation(ROOT, { env: {}, argv: ['--refreshes=16'] })).toThrow('refreshes (16) must be at most 15');
   });
 
   it('with no flags, runs the full counts into bench/results', () => {

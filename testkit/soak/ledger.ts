@@ -2,7 +2,7 @@
 // described. Redis trouble is told apart by StoreUnavailableError: a refusal for the right reason (fail closed),
 // not a wrong decision.
 import { StoreUnavailableError } from '../../shared/errors';
-import { CATEGORIES, type Category, type Tally } from './model';
+import { CATEGORIES, type Category, type RefreshTally, type Tally } from './model';
 
 const MAX_FAILURES = 20;
 
@@ -35,8 +35,10 @@ export class LatencyHistogram {
 
 export class Ledger {
   readonly authorizations = Object.fromEntries(CATEGORIES.map((category) => [category, { allow: 0, deny: 0, error: 0 }])) as Record<Category, Tally>;
-  readonly requests = { total: 0, authorize: 0, sign: 0, logout: 0, logoutAll: 0 };
+  readonly requests = { total: 0, authorize: 0, sign: 0, refresh: 0, logout: 0, logoutAll: 0 };
   readonly signs = { issued: 0, refused400: 0 };
+  readonly refreshes: RefreshTally = { rotated: 0, replayed: 0, refusedEnded: 0, reuseDetected: 0, acceptedAfterUse: 0, refusedInvalid: 0, refused400: 0 };
+  readonly logouts = { local: 0, others: 0, global: 0 };
   readonly authorizeLatency = new LatencyHistogram();
   revocationsAcknowledged = 0;
   logoutAllsAcknowledged = 0;
@@ -48,7 +50,7 @@ export class Ledger {
   readonly failures: string[] = [];
 
   /** One more request of that kind. */
-  count(kind: 'authorize' | 'sign' | 'logout' | 'logoutAll'): void {
+  count(kind: 'authorize' | 'sign' | 'refresh' | 'logout' | 'logoutAll'): void {
     this.requests[kind] += 1;
     this.requests.total += 1;
   }

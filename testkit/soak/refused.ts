@@ -1,6 +1,6 @@
 // Tokens and headers the authorizer must always refuse: forgeries, tampered real tokens, tokens of a removed
 // key, expired ones, and headers that are not "Bearer <one compact JWS>".
-import { labelKey, newJti } from '../../shared/sessions/store';
+import { labelKey, newId } from '../../shared/sessions/keys';
 import { proxyEvent } from '../events';
 import type { Container } from '../cold-start';
 import { ALL_ALGS, b64url, decodeJws, encodeSegment, forgeJws } from '../jws';
@@ -14,7 +14,7 @@ import type { SeededRandom } from './random';
  */
 export async function addForgedAndExpired(catalogue: TokenCatalogue, admin: Admin): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
-  const claimsFor = (sub: string, jti = newJti(sub)) => ({ sub, jti, iat: now, exp: now + 3600, iss: ISSUER, aud: AUDIENCE });
+  const claimsFor = (sub: string, jti = newId(sub)) => ({ sub, jti, iat: now, exp: now + 3600, iss: ISSUER, aud: AUDIENCE });
   const withLabel = async (token: string) => {
     const { jti } = decodeJws(token).payload;
     if (typeof jti === 'string') await admin.set(labelKey(jti), String(Date.now()), { EX: 3600 });
@@ -34,7 +34,7 @@ export async function addForgedAndExpired(catalogue: TokenCatalogue, admin: Admi
     await forged('no exp', { header: header(), payload: { ...claimsFor(sub), exp: undefined }, secret: current.secret });
     await forged('exp as a string', { header: header(), payload: { ...claimsFor(sub), exp: String(now + 3600) }, secret: current.secret });
     await forged('not valid before an hour', { header: header(), payload: { ...claimsFor(sub), nbf: now + 3600 }, secret: current.secret });
-    await forged("another subject's jti", { header: header(), payload: claimsFor(sub, newJti('someone-else')), secret: current.secret });
+    await forged("another subject's jti", { header: header(), payload: claimsFor(sub, newId('someone-else')), secret: current.secret });
     await forged('jti not ours', { header: header(), payload: { ...claimsFor(sub), jti: `plain-${copy}` }, secret: current.secret });
     await forged('empty sub', { header: header(), payload: claimsFor(''), secret: current.secret });
     for (const alg of ALL_ALGS.filter((name) => name !== 'HS256')) {

@@ -18,6 +18,8 @@ export function soakReport(options: SoakOptions, ledger: Ledger, sampler: Sample
     requests: ledger.requests,
     authorizations: ledger.authorizations,
     signs: ledger.signs,
+    refreshes: ledger.refreshes,
+    logouts: ledger.logouts,
     revocationsAcknowledged: ledger.revocationsAcknowledged,
     logoutAllsAcknowledged: ledger.logoutAllsAcknowledged,
     checksAfterRevocation: ledger.checksAfterRevocation,
@@ -55,14 +57,17 @@ export function summaryLine(report: SoakReport): string {
   const heaps = report.checkpoints.map((point) => point.heapMiB);
   const deniedOf = (...categories: Category[]) => categories.reduce((sum, category) => sum + a[category].deny, 0);
   const checkedOf = (...categories: Category[]) => categories.reduce((sum, category) => sum + a[category].allow + a[category].deny + a[category].error, 0);
+  const live = ['live', 'live-previous-key', 'live-refreshed'] as const;
+  const { refreshes: r, logouts } = report;
   return [
     `soak: ${report.requests.total} requests checked in ${(report.durationMs / 1000).toFixed(1)} s with ${report.concurrency} in flight`,
-    `(${report.requests.authorize} authorizations, ${report.requests.sign} signs, ${report.requests.logout + report.requests.logoutAll} logouts)`,
-    `| live allowed ${a.live.allow + a['live-previous-key'].allow}/${checkedOf('live', 'live-previous-key')}`,
-    `| refused: revoked ${deniedOf('revoked')}/${checkedOf('revoked')}, expired ${deniedOf('expired')}/${checkedOf('expired')},`,
+    `(${report.requests.authorize} authorizations, ${report.requests.sign} signs, ${report.requests.refresh} refreshes, ${report.requests.logout + report.requests.logoutAll} logouts)`,
+    `| live allowed ${live.reduce((sum, category) => sum + a[category].allow, 0)}/${checkedOf(...live)} (refreshed ${a['live-refreshed'].allow}/${checkedOf('live-refreshed')})`,
+    `| refused: revoked ${deniedOf('revoked')}/${checkedOf('revoked')}, reused ${deniedOf('reused')}/${checkedOf('reused')}, expired ${deniedOf('expired')}/${checkedOf('expired')},`,
     `forged ${deniedOf('forged')}/${checkedOf('forged')}, tampered ${deniedOf('tampered')}/${checkedOf('tampered')},`,
     `removed key ${deniedOf('removed-key')}/${checkedOf('removed-key')}, malformed ${deniedOf('malformed')}/${checkedOf('malformed')}`,
-    `| logouts acknowledged ${report.revocationsAcknowledged}, logouts-all ${report.logoutAllsAcknowledged}, checks after revocation ${report.checksAfterRevocation}`,
+    `| refreshes: rotated ${r.rotated}, retries replayed ${r.replayed}, ended sessions refused ${r.refusedEnded}, reuse caught ${r.reuseDetected}, used accepted ${r.acceptedAfterUse}, invalid refused ${r.refusedInvalid} + ${r.refused400} (400)`,
+    `| logouts acknowledged ${report.revocationsAcknowledged} (local ${logouts.local}, others ${logouts.others}, global ${logouts.global}), logouts-all ${report.logoutAllsAcknowledged}, checks after revocation ${report.checksAfterRevocation}`,
     `| wrong allows ${report.wrongAllows}, wrong denials ${report.wrongDenials}, unhandled errors ${report.unhandledErrors}, failed closed ${report.failedClosed}`,
     `| heap ${heaps.every((heap) => heap !== undefined) ? `${heaps.join(' → ')} MiB` : 'n/a (run node with --expose-gc)'}`,
     `| Redis connections ${report.checkpoints.map((point) => point.connections).join(' → ')}`,

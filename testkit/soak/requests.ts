@@ -1,13 +1,15 @@
 // The requests of the run, each checked as it answers: authorizations of every category of token, signs
-// (valid and not), logouts and logouts-all, in the mix step() draws from.
+// (valid and not, with a refresh token or not), refreshes (testkit/soak/refreshes.ts), logouts of each scope and
+// logouts-all, in the mix step() draws from.
 import type { APIGatewayAuthorizerResult, APIGatewayProxyResult } from 'aws-lambda';
 import { proxyEvent, tokenAuthorizerEvent } from '../events';
 import type { Container } from '../cold-start';
 import { decodeJws } from '../jws';
-import { advance, type Issued, type Refused, type TokenCatalogue } from './catalogue';
+import type { Issued, Refused, SoakSession, TokenCatalogue } from './catalogue';
 import { KEYS, type Deployment } from './deployment';
 import type { Ledger } from './ledger';
 import type { Tally } from './model';
+import { RefreshRequests } from './refreshes';
 import { malformedHeader } from './refused';
 import type { SeededRandom } from './random';
 
@@ -40,6 +42,7 @@ function allowsExactly(result: APIGatewayAuthorizerResult | undefined, record: I
     result !== undefined &&
     result.principalId === record.sub &&
     result.context?.jti === record.jti &&
+    result.context.sid === record.session.sid &&
     result.context?.customClaims === JSON.stringify(record.claims) &&
     statement?.Effect === 'Allow' &&
     statement.Resource === 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/*'
@@ -47,38 +50,52 @@ function allowsExactly(result: APIGatewayAuthorizerResult | undefined, record: I
 }
 
 export class SoakRequests {
+  private readonly refreshes: RefreshRequests;
+
   constructor(
     private readonly deployment: Deployment,
     private readonly catalogue: TokenCatalogue,
     private readonly ledger: Ledger,
     private readonly random: SeededRandom,
-  ) {}
+  ) {
+    this.refreshes = new RefreshRequests({ refresh: deployment.refreshContainer, replay: deployment.replayContainer }, catalogue, ledger, random);
+  }
 
   /** One request of the mix. */
   async step(): Promise<void> {
-    const { random, catalogue } = this;
+    const { random, catalogue, refreshes } = this;
     const roll = random.next();
-    if (roll < 0.45) {
+    if (roll < 0.42) {
       const record = catalogue.pickIssued();
       if (record !== undefined) await this.authorizeIssued(record);
-    } else if (roll < 0.53) {
+    } else if (roll < 0.5) {
       if (catalogue.recentlyRevoked.length > 0) await this.authorizeIssued(random.pick(catalogue.recentlyRevoked));
-    } else if (roll < 0.67) {
+    } else if (roll < 0.63) {
       await this.authorizeRefused(random.pick(catalogue.refused[random.pick(['forged', 'tampered', 'removed-key', 'expired'] as const)]));
-    } else if (roll < 0.72) {
+    } else if (roll < 0.67) {
       await this.authorizeRefused(malformedHeader(random, random.pick(catalogue.pool)?.token ?? 'a.b.c'));
-    } else if (roll < 0.82) {
+    } else if (roll < 0.75) {
       await this.sign(this.deployment.main, 'current', this.signBody());
-    } else if (roll < 0.83) {
+    } else if (roll < 0.76) {
       await this.sign(this.deployment.previousSigner, 'previous', this.signBody());
-    } else if (roll < 0.84) {
+    } else if (roll < 0.77) {
       const issued = await this.signRemoved();
       if (issued !== undefined) catalogue.replaceRemovedKey(issued.token);
-    } else if (roll < 0.85) {
+    } else if (roll < 0.78) {
       await this.signInvalid();
-    } else if (roll < 0.892) {
-      await this.logout();
-    } else if (roll < 0.894) {
+    } else if (roll < 0.84) {
+      await refreshes.refresh();
+    } else if (roll < 0.845) {
+      await refreshes.replayUsed();
+    } else if (roll < 0.85) {
+      await refreshes.refreshInvalid();
+    } else if (roll < 0.88) {
+      await this.logout(random.pick([undefined, 'local'] as const));
+    } else if (roll < 0.886) {
+      await this.logout('others');
+    } else if (roll < 0.887) {
+      await this.logout('global');
+    } else if (roll < 0.889) {
       await this.logoutAll();
     } else {
       // The race: a token many requests are using right now is logged out while they run.
@@ -115,15 +132,14 @@ export class SoakRequests {
   /** Authorizes an issued token and checks the decision. Resolves the authorizer context when allowed. */
   private async authorizeIssued(record: Issued): Promise<Record<string, unknown> | undefined> {
     const { ledger } = this;
-    const revocationBefore = record.revocation;
     const startedWall = Date.now();
     const started = performance.now();
     const decision = await this.decisionOf(`Bearer ${record.token}`);
     const answered = performance.now();
     const answeredWall = Date.now();
-    const { category, expected } = this.catalogue.expectation(record, revocationBefore, { started, answered, startedWall, answeredWall });
+    const { category, expected } = this.catalogue.expectation(record, { started, answered, startedWall, answeredWall });
     ledger.authorizations[category][decision.outcome] += 1;
-    if (category === 'revoked') ledger.checksAfterRevocation += 1;
+    if (category === 'revoked' || category === 'reused') ledger.checksAfterRevocation += 1;
     const what = `${category} token (kid ${KEYS[record.key].kid}, jti ${record.jti})`;
     if (decision.outcome === 'error') {
       ledger.threw(decision.error, `authorizer threw on a ${what}: ${String(decision.error)}`);
@@ -147,11 +163,18 @@ export class SoakRequests {
       ledger.threw(decision.error, `authorizer threw on a ${entry.category} token (${entry.variant}): ${String(decision.error)}`);
   }
 
-  private signBody(): { sub: string; claims: Record<string, unknown>; ttl: number } {
+  private signBody(): { sub: string; claims: Record<string, unknown>; ttl: number; refresh?: true; session?: { device: string; ip: string } } {
     const { random } = this;
     // Mostly minutes; some tokens of 1-3 s, so that tokens expire while the run goes on.
     const ttl = random.next() < 0.15 ? random.int(1, 3) : random.int(30, 600);
-    return { sub: random.pick(SUBJECTS), claims: { role: random.pick(['user', 'admin', 'auditor']), n: random.int(0, 1e6) }, ttl };
+    return {
+      sub: random.pick(SUBJECTS),
+      claims: { role: random.pick(['user', 'admin', 'auditor']), n: random.int(0, 1e6) },
+      ttl,
+      // Half the sessions can be refreshed; some say where they were signed in from.
+      ...(random.next() < 0.5 ? { refresh: true } : {}),
+      ...(random.next() < 0.2 ? { session: { device: `soak device ${random.int(0, 99)}`, ip: `192.0.2.${random.int(1, 254)}` } } : {}),
+    };
   }
 
   private async sign(
@@ -167,20 +190,37 @@ export class SoakRequests {
       ledger.answered(response.statusCode, `sign answered ${response.statusCode}: ${response.body}`);
       return undefined;
     }
+    const answered = performance.now();
     ledger.signs.issued += 1;
-    const issued = JSON.parse(response.body) as { token: string; jti: string; expiresIn: number };
+    const issued = JSON.parse(response.body) as { token: string; jti: string; sid: string; expiresIn: number; refreshToken?: string };
+    if ((body.refresh === true) !== (typeof issued.refreshToken === 'string'))
+      ledger.fail('error', `sign answered a refresh token: ${String(issued.refreshToken !== undefined)}, asked: ${String(body.refresh === true)}`);
     if (key !== 'removed') {
       const { exp } = decodeJws(issued.token).payload as { exp: number };
-      this.catalogue.addIssued({
+      const sub = String(body.sub);
+      const session: SoakSession = {
+        sid: issued.sid,
+        sub,
+        signStarted: started,
+        signAnswered: answered,
+        ends: [],
+        tokens: [],
+        ...(issued.refreshToken === undefined
+          ? {}
+          : { refresh: { current: issued.refreshToken, used: [], rotatedAt: undefined, rotations: 0, busy: false, retired: false } }),
+      };
+      const claims = (body.claims as Record<string, unknown> | undefined) ?? {};
+      this.catalogue.addSession(session, {
         token: issued.token,
         jti: issued.jti,
-        sub: String(body.sub),
+        sub,
         exp,
         key,
-        claims: (body.claims as Record<string, unknown> | undefined) ?? {},
-        revocation: 'none',
+        claims,
+        session,
+        refreshed: false,
         signStarted: started,
-        signAnswered: performance.now(),
+        signAnswered: answered,
       });
     }
     return issued;
@@ -195,24 +235,33 @@ export class SoakRequests {
     else ledger.fail('error', `sign answered ${response.statusCode} to an invalid body`);
   }
 
-  private async logout(): Promise<void> {
-    const { ledger } = this;
-    const record = this.catalogue.pickLive();
+  /**
+   * POST /auth/logout with a token of a live session: no body (its default, local), or the scope given. local
+   * ends that session, others every other session of the subject, global all of them.
+   */
+  private async logout(scope: 'local' | 'others' | 'global' | undefined): Promise<void> {
+    const { ledger, catalogue } = this;
+    const record = catalogue.pickLive();
     if (record === undefined) return;
     // As API Gateway does: the authorizer first, then the route with the context it returned.
     const context = await this.authorizeIssued(record);
-    if (context === undefined || record.revocation !== 'none') return;
-    advance(record, 'in-flight');
+    if (context === undefined) return;
+    const { session } = record;
+    const end =
+      scope === 'others' || scope === 'global'
+        ? catalogue.startSubjectEnd(record.sub, scope === 'others' ? session.sid : undefined)
+        : catalogue.startSessionEnd(session, 'logout');
     ledger.count('logout');
-    const response = await this.deployment.logoutContainer.logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: context }));
-    if (response.statusCode === 204) {
-      advance(record, 'acknowledged');
-      ledger.revocationsAcknowledged += 1;
-      this.catalogue.rememberRevoked(record);
-    } else {
-      advance(record, 'uncertain');
-      ledger.answered(response.statusCode, `logout answered ${response.statusCode}: ${response.body}`);
+    const body = scope === undefined ? null : JSON.stringify({ scope });
+    const response = await this.deployment.logoutContainer.logout(proxyEvent({ method: 'POST', path: '/auth/logout', authorizer: context, body }));
+    if (response.statusCode !== 204) {
+      ledger.answered(response.statusCode, `logout (${scope ?? 'no body'}) answered ${response.statusCode}: ${response.body}`);
+      return;
     }
+    end.answered = performance.now();
+    ledger.revocationsAcknowledged += 1;
+    ledger.logouts[scope ?? 'local'] += 1;
+    if (scope !== 'others') catalogue.rememberRevoked(session);
   }
 
   private async logoutAll(): Promise<void> {
@@ -221,7 +270,7 @@ export class SoakRequests {
     if (record === undefined) return;
     const context = await this.authorizeIssued(record);
     if (context === undefined) return;
-    const run = this.catalogue.startLogoutAll(record.sub);
+    const run = this.catalogue.startSubjectEnd(record.sub);
     ledger.count('logoutAll');
     const response = await this.deployment.logoutContainer.logoutAll(proxyEvent({ method: 'POST', path: '/auth/logout-all', authorizer: context }));
     if (response.statusCode !== 204) {
@@ -230,6 +279,6 @@ export class SoakRequests {
     }
     run.answered = performance.now();
     ledger.logoutAllsAcknowledged += 1;
-    this.catalogue.rememberRevoked(record);
+    this.catalogue.rememberRevoked(record.session);
   }
 }
