@@ -184,11 +184,12 @@ export class TokenService {
     await this.keyring();
     const { refreshIdleTtlSeconds, refreshReuseGraceSeconds } = this.sessions.limits;
     const next = newSecret();
+    const familyHash = hashSecret(presented.family);
     const reply = await this.sessions.rotate(
       presented.tag,
       {
         sid: presented.sid,
-        familyHash: hashSecret(presented.family),
+        familyHash,
         secretHash: hashSecret(presented.secret),
         nextSecretHash: hashSecret(next),
         sealedNext: sealNextSecret(presented, next),
@@ -200,19 +201,19 @@ export class TokenService {
       },
       scope,
     );
-    return this.signRotation(presented, reply, scope);
+    return this.signRotation(presented, familyHash, reply, scope);
   }
 
-  private async signRotation(presented: RefreshToken, reply: RotationReply, scope?: RequestScope): Promise<RefreshedTokens> {
+  private async signRotation(presented: RefreshToken, familyHash: string, reply: RotationReply, scope?: RequestScope): Promise<RefreshedTokens> {
     if (reply[0] === 'refused') throw new RefreshTokenInvalidError(reply[1] as 'unknown' | 'expired' | 'revoked', { sid: presented.sid });
     if (reply[0] === 'reused') throw new RefreshTokenInvalidError('reused', { sid: presented.sid, sub: reply[1] });
     const [outcome, sealedNext, jti, iatText, expText, refreshExpiresText, grantToken] = reply;
     const { signing, verifying } = this.#keyring ?? (await this.keyring());
-    const grant = readGrant(grantToken, verifying, presented);
+    const grant = readGrant(grantToken, verifying, presented, familyHash);
     // Signed with an older key of the ring: signed again with the current one, so that the session outlives
     // that key's removal as long as it keeps refreshing meanwhile.
     if (!grantToken.startsWith(`${signing.encodedGrantHeader}.`)) {
-      const renewed = signHs256(signing, grantPayload(presented.sid, grant, hashSecret(presented.family)), SESSION_GRANT_TYP);
+      const renewed = signHs256(signing, grantPayload(presented.sid, grant, familyHash), SESSION_GRANT_TYP);
       await this.sessions.replaceGrant(presented.tag, presented.sid, grantToken, renewed, scope);
     }
     const iat = Number(iatText);
@@ -292,7 +293,7 @@ function grantPayload(sid: string, grant: SessionGrant, familyHash: string): Rec
  * the signing key they cannot make a grant, and a grant of another session names another sid and family.
  * Refused as the refresh token itself would be: signed with a key since dropped from the ring, or tampered with.
  */
-function readGrant(token: string, ring: HmacKeyring, presented: RefreshToken): SessionGrant {
+function readGrant(token: string, ring: HmacKeyring, presented: RefreshToken, familyHash: string): SessionGrant {
   let grant: unknown;
   try {
     grant = verifyHs256(token, ring, SESSION_GRANT_TYP);
@@ -306,7 +307,7 @@ function readGrant(token: string, ring: HmacKeyring, presented: RefreshToken): S
   const { sid, family, sub, claims, ttl, exp } = (grant ?? {}) as Record<string, unknown>;
   if (
     sid !== presented.sid ||
-    family !== hashSecret(presented.family) ||
+    family !== familyHash ||
     typeof sub !== 'string' ||
     typeof claims !== 'object' ||
     claims === null ||

@@ -4,7 +4,7 @@
 // secret (128 bits) is the same in every refresh token of the session: presenting it with a secret that is not
 // the current one proves the presenter holds a used refresh token of this session, which is theft, where a
 // stranger who only knows the sid proves nothing and ends nothing. The secret (256 bits) is new at each rotation.
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { taggedId, TAG_LENGTH } from './keys';
 
 const FAMILY_BYTES = 16;
@@ -47,25 +47,22 @@ export const newSecret = (): string => randomBytes(SECRET_BYTES).toString('base6
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('base64url');
 
 /**
- * The next secret, encrypted (AES-256-GCM) under a key derived from the presented secret and the sid. Redis keeps
- * it for the grace window, so that a retry of a rotation gets the same refresh token back; only a holder of the
- * secret just rotated can open it, so Redis holds no usable refresh token.
+ * The next secret, sealed with a key only the presented secret gives: XORed with HMAC-SHA256(presented secret,
+ * sid), a one-time pad, since a secret is rotated once. Redis keeps it for the grace window, so that a retry of a
+ * rotation gets the same refresh token back; only a holder of the secret just rotated can open it, so Redis
+ * holds no usable refresh token. Tampered with, it opens to a secret that is not the session's: refused.
  */
 export function sealNextSecret(presented: RefreshToken, next: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', sealingKey(presented), iv);
-  const sealed = Buffer.concat([cipher.update(next, 'utf8'), cipher.final()]);
-  return Buffer.concat([iv, sealed, cipher.getAuthTag()]).toString('base64url');
+  return xorPad(presented, Buffer.from(next, 'base64url')).toString('base64url');
 }
 
-/** The next secret sealNextSecret sealed for `presented`; throws if it was sealed for another. */
+/** The next secret sealNextSecret sealed for `presented`. */
 export function openNextSecret(presented: RefreshToken, sealed: string): string {
-  const bytes = Buffer.from(sealed, 'base64url');
-  const decipher = createDecipheriv('aes-256-gcm', sealingKey(presented), bytes.subarray(0, 12));
-  decipher.setAuthTag(bytes.subarray(bytes.length - 16));
-  return Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]).toString('utf8');
+  return xorPad(presented, Buffer.from(sealed, 'base64url')).toString('base64url');
 }
 
-function sealingKey({ sid, secret }: RefreshToken): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, sid, 'refresh-token replay', 32));
+function xorPad({ sid, secret }: RefreshToken, bytes: Buffer): Buffer {
+  const pad = createHmac('sha256', secret).update(sid).digest();
+  if (bytes.length !== pad.length) throw new TypeError('a sealed secret is 32 bytes');
+  return Buffer.from(bytes.map((byte, i) => byte ^ (pad[i] as number)));
 }
