@@ -31,6 +31,8 @@ import {
   type RefreshToken,
 } from '../sessions/refresh-token';
 
+const VERIFIED_GRANTS_LIMIT = 4096;
+
 /** Claim names the service sets itself; a caller may not supply them. */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid']);
 
@@ -92,6 +94,8 @@ export class TokenService {
   readonly #redis: RedisConnection;
   #keyring: Keyring | undefined;
   #loading: Promise<Keyring> | undefined;
+  /** Grants whose signature held under this container's ring, which never changes once loaded. */
+  readonly #verifiedGrants = new Map<string, unknown>();
 
   /** @param loadKeys fetches the keys at first use when `config.keys` is empty; a failure is not cached. */
   constructor(
@@ -201,15 +205,26 @@ export class TokenService {
       },
       scope,
     );
-    return this.signRotation(presented, familyHash, reply, scope);
+    return this.signRotation(presented, familyHash, next, reply, scope);
   }
 
-  private async signRotation(presented: RefreshToken, familyHash: string, reply: RotationReply, scope?: RequestScope): Promise<RefreshedTokens> {
+  /** readGrant, remembering the grants whose signature held: a session's grant is the same text at each refresh. */
+  private readGrant(token: string, ring: HmacKeyring, presented: RefreshToken, familyHash: string): SessionGrant {
+    let payload = this.#verifiedGrants.get(token);
+    if (payload === undefined) {
+      payload = verifyGrant(token, ring, presented);
+      if (this.#verifiedGrants.size >= VERIFIED_GRANTS_LIMIT) this.#verifiedGrants.clear();
+      this.#verifiedGrants.set(token, payload);
+    }
+    return grantTerms(payload, presented, familyHash);
+  }
+
+  private async signRotation(presented: RefreshToken, familyHash: string, next: string, reply: RotationReply, scope?: RequestScope): Promise<RefreshedTokens> {
     if (reply[0] === 'refused') throw new RefreshTokenInvalidError(reply[1] as 'unknown' | 'expired' | 'revoked', { sid: presented.sid });
     if (reply[0] === 'reused') throw new RefreshTokenInvalidError('reused', { sid: presented.sid, sub: reply[1] });
     const [outcome, sealedNext, jti, iatText, expText, refreshExpiresText, grantToken] = reply;
     const { signing, verifying } = this.#keyring ?? (await this.keyring());
-    const grant = readGrant(grantToken, verifying, presented, familyHash);
+    const grant = this.readGrant(grantToken, verifying, presented, familyHash);
     // Signed with an older key of the ring: signed again with the current one, so that the session outlives
     // that key's removal as long as it keeps refreshing meanwhile.
     if (!grantToken.startsWith(`${signing.encodedGrantHeader}.`)) {
@@ -225,7 +240,8 @@ export class TokenService {
     if (tagOf(jti) !== presented.tag || !(iat >= earliest && iat <= nowSeconds + MAX_CLOCK_SKEW_SECONDS && exp > iat)) {
       throw new RefreshTokenInvalidError('grant', { sid: presented.sid });
     }
-    const secret = openNextSecret(presented, sealedNext);
+    // Rotated here, the next secret is the one this call sealed; replayed, another call's.
+    const secret = outcome === 'rotated' ? next : openNextSecret(presented, sealedNext);
     return {
       token: signHs256(signing, this.payload(grant.sub, presented.sid, jti, iat, exp, grant.claims)),
       jti,
@@ -288,15 +304,15 @@ function grantPayload(sid: string, grant: SessionGrant, familyHash: string): Rec
 }
 
 /**
- * The grant a session record holds, once its signature holds under our keys and it names this session and the
- * presented token's family. Redis holds the record, so anyone who can write to Redis could write one: without
- * the signing key they cannot make a grant, and a grant of another session names another sid and family.
- * Refused as the refresh token itself would be: signed with a key since dropped from the ring, or tampered with.
+ * The grant a session record holds (grantTerms), once its signature holds under our keys (verifyGrant) and it
+ * names this session and the presented token's family. Redis holds the record, so anyone who can write to Redis
+ * could write one: without the signing key they cannot make a grant, and a grant of another session names another
+ * sid and family. Refused as the refresh token itself would be: signed with a key since dropped from the ring, or
+ * tampered with.
  */
-function readGrant(token: string, ring: HmacKeyring, presented: RefreshToken, familyHash: string): SessionGrant {
-  let grant: unknown;
+function verifyGrant(token: string, ring: HmacKeyring, presented: RefreshToken): unknown {
   try {
-    grant = verifyHs256(token, ring, SESSION_GRANT_TYP);
+    return verifyHs256(token, ring, SESSION_GRANT_TYP);
   } catch (error) {
     // A key this container lacks may be newer than its configuration (a rollout in progress): the client retries
     // within the grace window, and a container that holds it answers with the same pair.
@@ -304,6 +320,9 @@ function readGrant(token: string, ring: HmacKeyring, presented: RefreshToken, fa
       throw new KeyringUnavailableError('the session grant was signed with a key this container does not hold', { cause: error });
     throw new RefreshTokenInvalidError('grant', { sid: presented.sid });
   }
+}
+
+function grantTerms(grant: unknown, presented: RefreshToken, familyHash: string): SessionGrant {
   const { sid, family, sub, claims, ttl, exp } = (grant ?? {}) as Record<string, unknown>;
   if (
     sid !== presented.sid ||

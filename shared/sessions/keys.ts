@@ -38,23 +38,24 @@ export function subjectTag(sub: string): string {
 export const newId = (sub: string): string => newIdInSlot(subjectTag(sub));
 
 /** A new jti or sid for the subject whose tag is `tag`. */
-export const newIdInSlot = (tag: string): string => taggedId(tag, randomChunk().toString('base64url'));
+export const newIdInSlot = (tag: string): string => taggedId(tag, pooledRandomBytes(RANDOM_BYTES).toString('base64url'));
 
 export const taggedId = (tag: string, random: string): string => `{${tag}}${random}`;
 
-// CSPRNG output drawn 4 KiB at a time, each 16 bytes used once, as crypto.randomUUID does: one
-// randomBytes(16) call costs several µs, on every sign.
+// CSPRNG output drawn 4 KiB at a time, each byte used once, as crypto.randomUUID does: one randomBytes call
+// costs several µs, on every sign and refresh.
 const POOL_BYTES = 4096;
 let pool = Buffer.alloc(0);
 let poolOffset = 0;
 
-function randomChunk(): Buffer {
-  if (poolOffset + RANDOM_BYTES > pool.length) {
+/** `length` (at most 4096) random bytes no one else was given. */
+export function pooledRandomBytes(length: number): Buffer {
+  if (poolOffset + length > pool.length) {
     pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES));
     poolOffset = 0;
   }
-  const chunk = pool.subarray(poolOffset, poolOffset + RANDOM_BYTES);
-  poolOffset += RANDOM_BYTES;
+  const chunk = pool.subarray(poolOffset, poolOffset + length);
+  poolOffset += length;
   return chunk;
 }
 

@@ -4,8 +4,8 @@
 // secret (128 bits) is the same in every refresh token of the session: presenting it with a secret that is not
 // the current one proves the presenter holds a used refresh token of this session, which is theft, where a
 // stranger who only knows the sid proves nothing and ends nothing. The secret (256 bits) is new at each rotation.
-import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { taggedId, TAG_LENGTH } from './keys';
+import { createHash, createHmac } from 'node:crypto';
+import { pooledRandomBytes, taggedId, TAG_LENGTH } from './keys';
 
 const FAMILY_BYTES = 16;
 const SECRET_BYTES = 32;
@@ -38,10 +38,10 @@ export function formatRefreshToken({ tag, session, family, secret }: Omit<Refres
 export function newRefreshToken(sid: string): RefreshToken {
   const tag = sid.slice(1, 1 + TAG_LENGTH);
   const session = sid.slice(TAG_LENGTH + 2);
-  return { sid, tag, session, family: randomBytes(FAMILY_BYTES).toString('base64url'), secret: newSecret() };
+  return { sid, tag, session, family: pooledRandomBytes(FAMILY_BYTES).toString('base64url'), secret: newSecret() };
 }
 
-export const newSecret = (): string => randomBytes(SECRET_BYTES).toString('base64url');
+export const newSecret = (): string => pooledRandomBytes(SECRET_BYTES).toString('base64url');
 
 /** SHA-256, base64url: the secrets carry 128 and 256 random bits, so a fast hash is enough to keep them unusable. */
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('base64url');
