@@ -62,7 +62,13 @@ describe('Function: callerIdentity', () => {
   it('reads a context without a session as an identity without a sid', () => {
     const { sid: _sid, ...sessionless } = token;
     expect(authorizerContext(sessionless).sid).toBe('');
-    expect(callerIdentity(event(authorizerContext(sessionless)))).toEqual({ sub: 'user-1', jti: token.jti, iat: token.iat, exp: token.exp, claims: { role: 'admin' } });
+    expect(callerIdentity(event(authorizerContext(sessionless)))).toEqual({
+      sub: 'user-1',
+      jti: token.jti,
+      iat: token.iat,
+      exp: token.exp,
+      claims: { role: 'admin' },
+    });
   });
 
   it.each([
