@@ -13,8 +13,8 @@ import { loadConfig } from '../../shared/config';
 import { setLogLevel } from '../../shared/telemetry/log';
 import { RedisConnection } from '../../shared/redis/connection';
 import { SessionStore } from '../../shared/sessions/store';
-import { counterKey, indexKey, labelKey, newIdInSlot, recordKey, REPLAY_PREFIX, subjectTag } from '../../shared/sessions/keys';
-import { hashSecret, newSecret, parseRefreshToken, sealNextSecret, type RefreshToken } from '../../shared/sessions/refresh-token';
+import { counterKey, indexKey, labelKey, recordKey, REPLAY_PREFIX, subjectTag } from '../../shared/sessions/keys';
+import { newSecret, parseRefreshToken, rotationOf, type RefreshToken } from '../../shared/sessions/refresh-token';
 import { machineInfo, redisVersionOf, repoRoot, startRedisServer, type MachineInfo } from './env';
 import type { MemoryOptions } from './options';
 import { fixed, thousands } from './stats';
@@ -187,17 +187,7 @@ export async function runMemory(
       const rate = await inBatches(sessions, async (k) => {
         const token = refreshTokens[k] as RefreshToken;
         const next = newSecret();
-        const reply = await store.rotate(token.tag, {
-          sid: token.sid,
-          familyHash: hashSecret(token.family),
-          secretHash: hashSecret(token.secret),
-          nextSecretHash: hashSecret(next),
-          sealedNext: sealNextSecret(token, next),
-          jti: newIdInSlot(token.tag),
-          nowMs: Date.now(),
-          idleTtlSeconds: refreshIdleTtlSeconds,
-          graceMs: refreshReuseGraceSeconds * 1000,
-        });
+        const reply = await store.rotate(token.tag, rotationOf(token, next, Date.now(), { refreshIdleTtlSeconds, refreshReuseGraceSeconds }));
         if (reply[0] !== 'rotated') throw new Error(`a refresh was ${reply[0]}: ${reply[1]}`);
         refreshTokens[k] = { ...token, secret: next };
       });

@@ -16,13 +16,14 @@ import { handler as sign } from '../../functions/sign';
 import { loadSessionConfig } from '../../shared/config';
 import { containerServices, type Services } from '../../shared/services';
 import { scripts, type NewSession, type PresentedRefresh, type RotationReply, type SessionCap, type SessionKeys } from '../../shared/sessions/lua';
-import { counterKey, indexKey, labelKey, newId, newIdInSlot, recordKey, subjectTag } from '../../shared/sessions/keys';
+import { counterKey, indexKey, labelKey, newId, recordKey, subjectTag } from '../../shared/sessions/keys';
 import {
   hashSecret,
   newRefreshToken,
   newSecret,
   openNextSecret,
   parseRefreshToken,
+  rotationOf,
   sealNextSecret,
   type RefreshToken,
 } from '../../shared/sessions/refresh-token';
@@ -598,17 +599,7 @@ interface ScriptChain {
  * the next secret sealed for the replay window, a new jti.
  */
 function presentedFor({ token }: ScriptChain, next: string): PresentedRefresh {
-  return {
-    sid: token.sid,
-    familyHash: hashSecret(token.family),
-    secretHash: hashSecret(token.secret),
-    nextSecretHash: hashSecret(next),
-    sealedNext: sealNextSecret(token, next),
-    jti: newIdInSlot(token.tag),
-    nowMs: Date.now(),
-    idleTtlSeconds: SESSION_CONFIG.refreshIdleTtlSeconds,
-    graceMs: SESSION_CONFIG.refreshReuseGraceSeconds * 1000,
-  };
+  return rotationOf(token, next, Date.now(), SESSION_CONFIG);
 }
 
 /**

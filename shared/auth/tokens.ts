@@ -17,7 +17,7 @@ import {
 import { hmacKey, HmacKeyring, SESSION_GRANT_TYP, signHs256, verifyHs256, type HmacKey } from './jws';
 import type { RequestScope } from '../telemetry/log';
 import type { RedisConnection } from '../redis/connection';
-import { newId, newIdInSlot, subjectTag, tagOf } from '../sessions/keys';
+import { newId, subjectTag, tagOf } from '../sessions/keys';
 import { readLiveLabel, type SessionStore } from '../sessions/store';
 import { MAX_CLOCK_SKEW_SECONDS, type RotationReply } from '../sessions/lua';
 import {
@@ -27,7 +27,7 @@ import {
   newSecret,
   openNextSecret,
   parseRefreshToken,
-  sealNextSecret,
+  rotationOf,
   type RefreshToken,
 } from '../sessions/refresh-token';
 
@@ -186,26 +186,10 @@ export class TokenService {
     if (presented === undefined) throw new RefreshTokenInvalidError('malformed');
     // Before the rotation: keys that cannot load must not leave a rotated session without its new token.
     await this.keyring();
-    const { refreshIdleTtlSeconds, refreshReuseGraceSeconds } = this.sessions.limits;
     const next = newSecret();
-    const familyHash = hashSecret(presented.family);
-    const reply = await this.sessions.rotate(
-      presented.tag,
-      {
-        sid: presented.sid,
-        familyHash,
-        secretHash: hashSecret(presented.secret),
-        nextSecretHash: hashSecret(next),
-        sealedNext: sealNextSecret(presented, next),
-        jti: newIdInSlot(presented.tag),
-        nowMs: this.now(),
-        idleTtlSeconds: refreshIdleTtlSeconds,
-        // At least 1 ms: Redis refuses a PX of 0; a grace of 0 s then lets no retry through in practice.
-        graceMs: Math.max(1, refreshReuseGraceSeconds * 1000),
-      },
-      scope,
-    );
-    return this.signRotation(presented, familyHash, next, reply, scope);
+    const rotation = rotationOf(presented, next, this.now(), this.sessions.limits);
+    const reply = await this.sessions.rotate(presented.tag, rotation, scope);
+    return this.signRotation(presented, rotation.familyHash, next, reply, scope);
   }
 
   /** readGrant, remembering the grants whose signature held: a session's grant is the same text at each refresh. */

@@ -5,7 +5,8 @@
 // the current one proves the presenter holds a used refresh token of this session, which is theft, where a
 // stranger who only knows the sid proves nothing and ends nothing. The secret (256 bits) is new at each rotation.
 import { createHash, createHmac } from 'node:crypto';
-import { pooledRandomBytes, taggedId, TAG_LENGTH } from './keys';
+import { newIdInSlot, pooledRandomBytes, taggedId, TAG_LENGTH } from './keys';
+import type { PresentedRefresh } from './lua';
 
 const FAMILY_BYTES = 16;
 const SECRET_BYTES = 32;
@@ -65,4 +66,28 @@ function xorPad({ sid, secret }: RefreshToken, bytes: Buffer): Buffer {
   const pad = createHmac('sha256', secret).update(sid).digest();
   if (bytes.length !== pad.length) throw new TypeError('a sealed secret is 32 bytes');
   return Buffer.from(bytes.map((byte, i) => byte ^ (pad[i] as number)));
+}
+
+/**
+ * What the rotation script is given for `presented` (shared/sessions/lua.ts, rotateRefresh): hashes only, the
+ * next secret's hash and the next secret sealed, and the jti of the access token it would issue.
+ */
+export function rotationOf(
+  presented: RefreshToken,
+  next: string,
+  nowMs: number,
+  limits: { refreshIdleTtlSeconds: number; refreshReuseGraceSeconds: number },
+): PresentedRefresh {
+  return {
+    sid: presented.sid,
+    familyHash: hashSecret(presented.family),
+    secretHash: hashSecret(presented.secret),
+    nextSecretHash: hashSecret(next),
+    sealedNext: sealNextSecret(presented, next),
+    jti: newIdInSlot(presented.tag),
+    nowMs,
+    idleTtlSeconds: limits.refreshIdleTtlSeconds,
+    // At least 1 ms: Redis refuses a PX of 0; a grace of 0 s then lets no retry through in practice.
+    graceMs: Math.max(1, limits.refreshReuseGraceSeconds * 1000),
+  };
 }
