@@ -9,9 +9,9 @@ export type Algorithm = (typeof ALGORITHMS)[number];
 export interface SignatureScheme {
   readonly alg: Algorithm;
   /** The signature over `input`, base64url. Absent on a key that only verifies. */
-  sign?(input: string): string;
+  readonly sign?: (input: string) => string;
   /** Whether `signature` (base64url, exactly as presented) is this key's signature over `input`. */
-  verify(input: string, signature: string): boolean;
+  readonly verify: (input: string, signature: string) => boolean;
 }
 
 /** ES256 and EdDSA (Ed25519) signatures are 64 bytes, 86 base64url letters: nothing else is read. */
@@ -23,7 +23,7 @@ export function hs256(secret: KeyObject): SignatureScheme {
   return {
     alg: 'HS256',
     sign: mac,
-    verify(input, signature) {
+    verify: (input, signature) => {
       // Compared as the exact text we would write, so one signature has one spelling; UTF-8, so that no
       // character outside base64url can stand in for one of its letters.
       const expected = Buffer.from(mac(input), 'utf8');
@@ -47,7 +47,7 @@ export function asymmetric(key: KeyObject, expected: Exclude<Algorithm, 'HS256'>
   return {
     alg,
     ...(key.type === 'private' ? { sign: (input: string) => sign(digest, Buffer.from(input, 'utf8'), { key, ...options }).toString('base64url') } : {}),
-    verify(input, signature) {
+    verify: (input, signature) => {
       // The last letter carries 2 bits past the 64 bytes: they must be zero, so one signature has one spelling.
       if (!RAW_SIGNATURE.test(signature)) return false;
       return verify(digest, Buffer.from(input, 'utf8'), { key: publicKey, ...options }, Buffer.from(signature, 'base64url'));

@@ -14,7 +14,8 @@ import {
   TokenRevokedError,
   UnknownKeyError,
 } from '../errors';
-import { hmacKey, HmacKeyring, SESSION_GRANT_TYP, signHs256, verifyHs256, type HmacKey } from './jws';
+import { hs256 } from './algorithms';
+import { jwsKey, Keyring as JwsKeyring, SESSION_GRANT_TYP, signJws, verifyJws, type JwsKey } from './jws';
 import type { RequestScope } from '../telemetry/log';
 import type { RedisConnection } from '../redis/connection';
 import { newId, subjectTag, tagOf } from '../sessions/keys';
@@ -83,8 +84,8 @@ export interface VerifiedToken {
 }
 
 interface Keyring {
-  signing: HmacKey;
-  verifying: HmacKeyring;
+  signing: JwsKey;
+  verifying: JwsKeyring;
 }
 
 /** Loads the signing keys when they are not in the environment (SSM Parameter Store). */
@@ -133,7 +134,7 @@ export class TokenService {
     const jti = newId(request.sub);
     const refreshToken = request.refresh === true ? newRefreshToken(sid) : undefined;
     const refreshExpiresAt = Math.min(iat + refreshIdleTtlSeconds, sessionEnd);
-    const token = signHs256(signing, this.payload(request.sub, sid, jti, iat, exp, request.claims));
+    const token = signJws(signing, this.payload(request.sub, sid, jti, iat, exp, request.claims));
     const familyHash = refreshToken === undefined ? '' : hashSecret(refreshToken.family);
     await this.sessions.register(
       {
@@ -148,7 +149,7 @@ export class TokenService {
           ? {}
           : {
               refresh: {
-                grant: signHs256(
+                grant: signJws(
                   signing,
                   grantPayload(sid, { sub: request.sub, claims: request.claims, ttl: request.ttlSeconds, exp: sessionEnd }, familyHash),
                   SESSION_GRANT_TYP,
@@ -193,7 +194,7 @@ export class TokenService {
   }
 
   /** readGrant, remembering the grants whose signature held: a session's grant is the same text at each refresh. */
-  private readGrant(token: string, ring: HmacKeyring, presented: RefreshToken, familyHash: string): SessionGrant {
+  private readGrant(token: string, ring: JwsKeyring, presented: RefreshToken, familyHash: string): SessionGrant {
     let payload = this.#verifiedGrants.get(token);
     if (payload === undefined) {
       payload = verifyGrant(token, ring, presented);
@@ -212,7 +213,7 @@ export class TokenService {
     // Signed with an older key of the ring: signed again with the current one, so that the session outlives
     // that key's removal as long as it keeps refreshing meanwhile.
     if (!grantToken.startsWith(`${signing.encodedGrantHeader}.`)) {
-      const renewed = signHs256(signing, grantPayload(presented.sid, grant, familyHash), SESSION_GRANT_TYP);
+      const renewed = signJws(signing, grantPayload(presented.sid, grant, familyHash), SESSION_GRANT_TYP);
       await this.sessions.replaceGrant(presented.tag, presented.sid, grantToken, renewed, scope);
     }
     const iat = Number(iatText);
@@ -227,7 +228,7 @@ export class TokenService {
     // Rotated here, the next secret is the one this call sealed; replayed, another call's.
     const secret = outcome === 'rotated' ? next : openNextSecret(presented, sealedNext);
     return {
-      token: signHs256(signing, this.payload(grant.sub, presented.sid, jti, iat, exp, grant.claims)),
+      token: signJws(signing, this.payload(grant.sub, presented.sid, jti, iat, exp, grant.claims)),
       jti,
       sid: presented.sid,
       sub: grant.sub,
@@ -251,7 +252,7 @@ export class TokenService {
    */
   async verify(token: string, scope?: RequestScope): Promise<VerifiedToken> {
     const { verifying } = this.#keyring ?? (await this.keyring());
-    const verified = readClaims(verifyHs256(token, verifying), this.config, Math.floor(this.now() / 1000));
+    const verified = readClaims(verifyJws(token, verifying), this.config, Math.floor(this.now() / 1000));
     if ((await readLiveLabel(this.#redis, verified.jti, scope)) === null) {
       throw new TokenRevokedError('token has been revoked', { jti: verified.jti, sub: verified.sub });
     }
@@ -294,9 +295,9 @@ function grantPayload(sid: string, grant: SessionGrant, familyHash: string): Rec
  * sid and family. Refused as the refresh token itself would be: signed with a key since dropped from the ring, or
  * tampered with.
  */
-function verifyGrant(token: string, ring: HmacKeyring, presented: RefreshToken): unknown {
+function verifyGrant(token: string, ring: JwsKeyring, presented: RefreshToken): unknown {
   try {
-    return verifyHs256(token, ring, SESSION_GRANT_TYP);
+    return verifyJws(token, ring, SESSION_GRANT_TYP);
   } catch (error) {
     // A key this container lacks may be newer than its configuration (a rollout in progress): the client retries
     // within the grace window, and a container that holds it answers with the same pair.
@@ -324,10 +325,10 @@ function grantTerms(grant: unknown, presented: RefreshToken, familyHash: string)
 }
 
 function toKeyring(keys: SigningKeyConfig[]): Keyring {
-  const ring = keys.map(({ kid, secret }) => hmacKey(kid, createSecretKey(Buffer.from(secret, 'utf8'))));
+  const ring = keys.map(({ kid, secret }) => jwsKey(kid, hs256(createSecretKey(Buffer.from(secret, 'utf8')))));
   const signing = ring[0];
   if (signing === undefined) throw new Error('the keyring is empty');
-  return { signing, verifying: new HmacKeyring(ring) };
+  return { signing, verifying: new JwsKeyring(ring) };
 }
 
 /**

@@ -2,19 +2,20 @@
 import { createSecretKey } from 'node:crypto';
 import jsonwebtoken from 'jsonwebtoken';
 import { TokenInvalidError, TokenMalformedError } from '../../shared/errors';
-import { hmacKey, HmacKeyring, SESSION_GRANT_TYP, signHs256, verifyHs256 } from '../../shared/auth/jws';
+import { hs256 } from '../../shared/auth/algorithms';
+import { jwsKey, Keyring, SESSION_GRANT_TYP, signJws, verifyJws } from '../../shared/auth/jws';
 import { b64url, encodeSegment, forgeJws } from '../../testkit/jws';
 
 const CURRENT = { kid: 'k-current', secret: 'jws-current-secret-0123456789abcdefghijkl' };
 const PREVIOUS = { kid: 'k-previous', secret: 'jws-previous-secret-0123456789abcdefghijk' };
-const keyOf = ({ kid, secret }: { kid: string; secret: string }) => hmacKey(kid, createSecretKey(Buffer.from(secret, 'utf8')));
-const ring = new HmacKeyring([keyOf(CURRENT), keyOf(PREVIOUS)]);
+const keyOf = ({ kid, secret }: { kid: string; secret: string }) => jwsKey(kid, hs256(createSecretKey(Buffer.from(secret, 'utf8'))));
+const ring = new Keyring([keyOf(CURRENT), keyOf(PREVIOUS)]);
 const PAYLOAD = { sub: 'user-1', n: 1 };
 
 /** Why `token` is refused, as `CODE: message`, or `accepted`. */
 function reason(token: string): string {
   try {
-    verifyHs256(token, ring);
+    verifyJws(token, ring);
     return 'accepted';
   } catch (error) {
     return `${(error as TokenInvalidError).code}: ${(error as Error).message}`;
@@ -27,12 +28,12 @@ const NON_CANONICAL_LAST = /[^AEIMQUYcgkosw048]$/;
 describe('shared/auth/jws: HS256 compact JWS', () => {
   it('signs what jsonwebtoken verifies, and verifies its own tokens under either key of the ring', () => {
     for (const key of [CURRENT, PREVIOUS]) {
-      const token = signHs256(keyOf(key), PAYLOAD);
+      const token = signJws(keyOf(key), PAYLOAD);
       expect(jsonwebtoken.verify(token, key.secret, { algorithms: ['HS256'], complete: true })).toMatchObject({
         header: { alg: 'HS256', typ: 'JWT', kid: key.kid },
         payload: PAYLOAD,
       });
-      expect(verifyHs256(token, ring)).toEqual(PAYLOAD);
+      expect(verifyJws(token, ring)).toEqual(PAYLOAD);
     }
   });
 
@@ -42,20 +43,20 @@ describe('shared/auth/jws: HS256 compact JWS', () => {
       { alg: 'HS256', kid: CURRENT.kid, typ: 'at+jwt' },
       `{ "alg" : "HS256", "kid":"${CURRENT.kid}" }`,
     ]) {
-      expect(verifyHs256(forgeJws({ header, payload: PAYLOAD, secret: CURRENT.secret }), ring)).toEqual(PAYLOAD);
+      expect(verifyJws(forgeJws({ header, payload: PAYLOAD, secret: CURRENT.secret }), ring)).toEqual(PAYLOAD);
     }
   });
 
   it('keeps session grants and access tokens apart by typ: signed with the same key, neither verifies as the other', () => {
-    const grant = signHs256(keyOf(CURRENT), PAYLOAD, SESSION_GRANT_TYP);
-    expect(verifyHs256(grant, ring, SESSION_GRANT_TYP)).toEqual(PAYLOAD);
+    const grant = signJws(keyOf(CURRENT), PAYLOAD, SESSION_GRANT_TYP);
+    expect(verifyJws(grant, ring, SESSION_GRANT_TYP)).toEqual(PAYLOAD);
     expect(reason(grant)).toBe(`TOKEN_INVALID: token typ must not be ${SESSION_GRANT_TYP}`);
     for (const header of [
       { alg: 'HS256', typ: 'JWT', kid: CURRENT.kid },
       { alg: 'HS256', kid: CURRENT.kid },
     ]) {
       const token = forgeJws({ header, payload: PAYLOAD, secret: CURRENT.secret });
-      expect(() => verifyHs256(token, ring, SESSION_GRANT_TYP)).toThrow(`token typ must be ${SESSION_GRANT_TYP}`);
+      expect(() => verifyJws(token, ring, SESSION_GRANT_TYP)).toThrow(`token typ must be ${SESSION_GRANT_TYP}`);
     }
   });
 
@@ -66,7 +67,7 @@ describe('shared/auth/jws: HS256 compact JWS', () => {
   });
 
   it('refuses the right signature spelled another way: trailing bits set, a lookalike letter, one letter more or less', () => {
-    const token = signHs256(keyOf(CURRENT), PAYLOAD);
+    const token = signJws(keyOf(CURRENT), PAYLOAD);
     const cut = token.lastIndexOf('.');
     const [signed, signature] = [token.slice(0, cut), token.slice(cut + 1)];
     // The same 32 bytes to a lenient decoder: the last letter differs only in the two bits past the end.
@@ -84,11 +85,13 @@ describe('shared/auth/jws: HS256 compact JWS', () => {
 
   it('refuses a header that does not ask for HS256 with a ring kid, before any signature is computed', () => {
     const cases: Array<[unknown, string]> = [
-      [{ alg: 'HS384', kid: CURRENT.kid }, 'TOKEN_INVALID: token alg must be HS256'],
-      [{ alg: 'none', kid: CURRENT.kid }, 'TOKEN_INVALID: token alg must be HS256'],
-      [{ alg: 'hs256', kid: CURRENT.kid }, 'TOKEN_INVALID: token alg must be HS256'],
-      [{ kid: CURRENT.kid }, 'TOKEN_INVALID: token alg must be HS256'],
+      [{ alg: 'HS384', kid: CURRENT.kid }, 'TOKEN_INVALID: token alg must be HS256, the algorithm of its key'],
+      [{ alg: 'none', kid: CURRENT.kid }, 'TOKEN_INVALID: token alg must be HS256, the algorithm of its key'],
+      [{ alg: 'hs256', kid: CURRENT.kid }, 'TOKEN_INVALID: token alg must be HS256, the algorithm of its key'],
+      [{ kid: CURRENT.kid }, 'TOKEN_INVALID: token alg must be HS256, the algorithm of its key'],
       [{ alg: 'HS256', kid: CURRENT.kid, crit: ['exp'] }, 'TOKEN_INVALID: token header has crit extensions'],
+      [{ alg: 'HS256', kid: CURRENT.kid, jwk: { kty: 'oct', k: 'c2VjcmV0' } }, 'TOKEN_INVALID: token header carries a key of its own'],
+      [{ alg: 'HS256', kid: CURRENT.kid, jku: 'https://attacker.example/jwks.json' }, 'TOKEN_INVALID: token header carries a key of its own'],
       [{ alg: 'HS256' }, 'TOKEN_INVALID: token has no valid kid'],
       [{ alg: 'HS256', kid: 42 }, 'TOKEN_INVALID: token has no valid kid'],
       [{ alg: 'HS256', kid: 'a/../b' }, 'TOKEN_INVALID: token has no valid kid'],
@@ -110,17 +113,17 @@ describe('shared/auth/jws: HS256 compact JWS', () => {
     expect(reason(notJson)).toBe('TOKEN_MALFORMED: token payload is not JSON');
     expect(reason(`${key.encodedHeader}.${b64url('{"sub":')}.${'A'.repeat(43)}`)).toBe('TOKEN_INVALID: invalid signature');
     // Any JSON value: the caller judges it.
-    expect(verifyHs256(forgeJws({ header: { alg: 'HS256', kid: CURRENT.kid }, payload: 'null', secret: CURRENT.secret }), ring)).toBeNull();
+    expect(verifyJws(forgeJws({ header: { alg: 'HS256', kid: CURRENT.kid }, payload: 'null', secret: CURRENT.secret }), ring)).toBeNull();
   });
 
   it('refuses our own token with a segment more: a JWE has five, and no part of it is ours', () => {
-    const token = signHs256(keyOf(CURRENT), PAYLOAD);
+    const token = signJws(keyOf(CURRENT), PAYLOAD);
     for (const longer of [`${token}.`, `${token}.${token.split('.')[2] as string}`]) {
       expect(reason(longer)).toBe('TOKEN_MALFORMED: token is not a compact JWS (three dot-separated segments)');
     }
   });
 
   it.each(['', 'abc', 'a.b', '.b.c', 'a.b.c.d', 'a..', `${'a'.repeat(10)}.b.c.`])('refuses %p: not a compact JWS', (token) => {
-    expect(() => verifyHs256(token, ring)).toThrow(TokenMalformedError);
+    expect(() => verifyJws(token, ring)).toThrow(TokenMalformedError);
   });
 });
