@@ -1,4 +1,6 @@
 // Reads and validates the environment once per container; every problem names its variable.
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { algorithmOf, ALGORITHMS, readKey, type Algorithm } from './auth/algorithms';
 import { MAX_TTL_LIMIT } from './auth/claims';
 import { ConfigError } from './errors';
 
@@ -34,9 +36,27 @@ export interface SigningKeyConfig {
   secret: string;
 }
 
+/** A key of an ES256 or EdDSA ring. */
+export interface AsymmetricKey {
+  kid: string;
+  key: KeyObject;
+}
+
+/**
+ * JWT_ALG ES256 or EdDSA: the private keys (JWT_KEYS), which sign and from which the public keys derive, or the
+ * public keys alone (JWT_PUBLIC_KEYS), which only verify. Newest first, as every ring.
+ */
+export interface AsymmetricKeyring {
+  alg: Exclude<Algorithm, 'HS256'>;
+  privateKeys: AsymmetricKey[];
+  publicKeys: AsymmetricKey[];
+}
+
 export interface TokenConfig {
-  /** Newest first: new tokens use the first; every listed key still verifies its own tokens. */
+  /** HS256 (JWT_ALG unset): newest first: new tokens use the first; every listed key still verifies its own tokens. */
   keys: SigningKeyConfig[];
+  /** JWT_ALG ES256 or EdDSA: the ring, and `keys` is empty. */
+  asymmetric?: AsymmetricKeyring;
   issuer: string;
   audience: string;
   defaultTtlSeconds: number;
@@ -66,7 +86,7 @@ export interface Config {
    * Where the signing keys come from. From SSM, `tokens.keys` is empty until they are fetched at cold
    * start, so that no secret passes through the deployment template.
    */
-  keySource: { from: 'environment' } | { from: 'ssm'; parameterName: string };
+  keySource: { from: 'environment'; alg: Algorithm } | { from: 'ssm'; parameterName: string; alg: Algorithm };
   tokens: TokenConfig;
   logLevel: LogLevel;
   /** CORS_ORIGINS: browser origins that may read the browser routes' answers (deploy/cors.js); none by default. */
@@ -85,8 +105,10 @@ export const CONFIG_VARIABLES = [
   'REDIS_WAIT_REPLICAS',
   'REDIS_CLUSTER',
   'REDIS_ALLOW_EVICTION',
+  'JWT_ALG',
   'JWT_SECRET',
   'JWT_KEYS',
+  'JWT_PUBLIC_KEYS',
   'JWT_KEYS_SSM_PARAMETER',
   'JWT_ISSUER',
   'JWT_AUDIENCE',
@@ -115,15 +137,20 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError(`MAX_TTL (${maxTtlSeconds}) must not exceed SESSION_MAX_AGE (${sessions.maxAgeSeconds}): no token outlives its session`);
   }
   const keyringParameter = env.JWT_KEYS_SSM_PARAMETER?.trim() ?? '';
-  if (keyringParameter !== '' && ((env.JWT_KEYS?.trim() ?? '') !== '' || (env.JWT_SECRET ?? '') !== '')) {
-    throw new ConfigError('set one of JWT_KEYS_SSM_PARAMETER, JWT_KEYS or JWT_SECRET, not several');
+  const set = (name: string) => (env[name]?.trim() ?? '') !== '';
+  if (keyringParameter !== '' && (set('JWT_KEYS') || set('JWT_SECRET') || set('JWT_PUBLIC_KEYS'))) {
+    throw new ConfigError('set one of JWT_KEYS_SSM_PARAMETER, JWT_KEYS, JWT_PUBLIC_KEYS or JWT_SECRET, not several');
   }
+  const alg = readAlgorithm(env);
+  const asymmetric = alg !== 'HS256' && keyringParameter === '' ? readAsymmetricKeyring(env, alg) : undefined;
+  if (alg === 'HS256' && set('JWT_PUBLIC_KEYS')) throw new ConfigError('JWT_PUBLIC_KEYS holds ES256 or EdDSA public keys: set JWT_ALG too');
   return {
     redis: loadRedisConfig(env),
     sessions,
-    keySource: keyringParameter === '' ? { from: 'environment' } : { from: 'ssm', parameterName: keyringParameter },
+    keySource: keyringParameter === '' ? { from: 'environment', alg } : { from: 'ssm', parameterName: keyringParameter, alg },
     tokens: {
-      keys: keyringParameter === '' ? readSigningKeys(env, offline) : [],
+      keys: keyringParameter === '' && alg === 'HS256' ? readSigningKeys(env, offline) : [],
+      ...(asymmetric === undefined ? {} : { asymmetric }),
       issuer: readNonEmpty(env, 'JWT_ISSUER', 'revocable-jwt'),
       audience: readNonEmpty(env, 'JWT_AUDIENCE', 'revocable-jwt-api'),
       defaultTtlSeconds,
@@ -246,6 +273,73 @@ export function parseKeyring(ring: string, source: string, offline: boolean): Si
     const first = keys.findIndex((key) => key.kid === kid);
     if (first >= 0) throw new ConfigError(`${source} entry ${index + 1} repeats the kid of entry ${first + 1}`);
     keys.push({ kid, secret: checkSecret(`${source} entry ${index + 1}: the secret`, secret, offline) });
+  });
+  return keys;
+}
+
+/** JWT_ALG: HS256 (the default), ES256 or EdDSA; every key of the ring is pinned to it. */
+function readAlgorithm(env: Env): Algorithm {
+  const raw = env.JWT_ALG?.trim() ?? '';
+  if (raw === '') return 'HS256';
+  const alg = ALGORITHMS.find((candidate) => candidate === raw);
+  if (alg === undefined) throw new ConfigError(`JWT_ALG must be one of ${ALGORITHMS.join(', ')}, got "${env.JWT_ALG}"`);
+  return alg;
+}
+
+/** JWT_KEYS (private keys: the function signs) or JWT_PUBLIC_KEYS (public keys: it only verifies), not both. */
+function readAsymmetricKeyring(env: Env, alg: Exclude<Algorithm, 'HS256'>): AsymmetricKeyring {
+  if ((env.JWT_SECRET ?? '') !== '') throw new ConfigError(`JWT_SECRET is an HS256 secret: with JWT_ALG ${alg} set JWT_KEYS (private keys) or JWT_PUBLIC_KEYS`);
+  const privateRing = env.JWT_KEYS?.trim() ?? '';
+  const publicRing = env.JWT_PUBLIC_KEYS?.trim() ?? '';
+  if (privateRing !== '' && publicRing !== '') throw new ConfigError('set JWT_KEYS (private keys, which give the public ones) or JWT_PUBLIC_KEYS, not both');
+  if (privateRing !== '') return asymmetricKeyring(parseAsymmetricKeyring(privateRing, 'JWT_KEYS', 'private', alg), alg);
+  if (publicRing !== '') return { alg, privateKeys: [], publicKeys: parseAsymmetricKeyring(publicRing, 'JWT_PUBLIC_KEYS', 'public', alg) };
+  throw new ConfigError(`JWT_ALG ${alg} needs JWT_KEYS (private keys, to sign) or JWT_PUBLIC_KEYS (to verify only), e.g. from \`openssl genpkey\``);
+}
+
+/** The ring of these private keys, with the public keys they give. */
+export function asymmetricKeyring(privateKeys: AsymmetricKey[], alg: Exclude<Algorithm, 'HS256'>): AsymmetricKeyring {
+  return { alg, privateKeys, publicKeys: privateKeys.map(({ kid, key }) => ({ kid, key: createPublicKey(key) })) };
+}
+
+/**
+ * A JSON array, newest first, of `{ "kid": …, "key": … }` where the key is PEM text or a JWK object. Every problem
+ * names `source` and the entry by its number, never any part of a key.
+ */
+export function parseAsymmetricKeyring(raw: string, source: string, kind: 'private' | 'public', alg: Exclude<Algorithm, 'HS256'>): AsymmetricKey[] {
+  const shape = `a non-empty JSON array of { "kid": …, "key": PEM text or a JWK }, newest first (${alg} ${kind} keys)`;
+  let entries: unknown;
+  try {
+    entries = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${source} must be ${shape}`);
+  }
+  if (!Array.isArray(entries) || entries.length === 0) throw new ConfigError(`${source} must be ${shape}`);
+  const keys: AsymmetricKey[] = [];
+  entries.forEach((entry: unknown, index) => {
+    const where = `${source} entry ${index + 1}`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new ConfigError(`${where} must be an object { "kid": …, "key": … }`);
+    const { kid, key } = entry as Record<string, unknown>;
+    if (typeof kid !== 'string' || !KID_PATTERN.test(kid)) throw new ConfigError(`${where} must have a kid of 1-64 letters, digits, ".", "_" or "-"`);
+    const first = keys.findIndex((known) => known.kid === kid);
+    if (first >= 0) throw new ConfigError(`${where} repeats the kid of entry ${first + 1}`);
+    if (typeof key !== 'string' && (typeof key !== 'object' || key === null || Array.isArray(key))) {
+      throw new ConfigError(`${where} must have a key: PEM text or a JWK object`);
+    }
+    // node would derive a public key from a private one: refuse it, so no private key sits where only public
+    // ones belong.
+    if (kind === 'public' && (typeof key === 'string' ? key.includes('PRIVATE KEY') : 'd' in key)) {
+      throw new ConfigError(`${where} is a private key: give public keys only`);
+    }
+    let material: KeyObject;
+    try {
+      material = readKey(key as string | JsonWebKey, kind);
+    } catch {
+      throw new ConfigError(`${where} is not a ${kind} key in PEM or JWK form`);
+    }
+    const keyAlg = algorithmOf(material);
+    if (keyAlg !== alg) throw new ConfigError(`${where} is a key for ${keyAlg ?? 'no algorithm we support'}, not JWT_ALG ${alg}`);
+    keys.push({ kid, key: material });
   });
   return keys;
 }

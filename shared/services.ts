@@ -45,7 +45,10 @@ export function createServices(env: Env, overrides: ServiceOverrides = {}): Serv
   const now = overrides.now ?? (() => Date.now());
   const sessions = new SessionStore(redis, config.redis.waitReplicas, { ...config.sessions, maxTtlSeconds: config.tokens.maxTtlSeconds });
   const { keySource } = config;
-  const loadKeys = keySource.from === 'ssm' ? (overrides.loadKeys ?? (() => fetchKeyring(keySource.parameterName, KEYRING_FETCH_TIMEOUT_MS))) : undefined;
+  const loadKeys =
+    keySource.from === 'ssm'
+      ? (overrides.loadKeys ?? (() => fetchKeyring(keySource.parameterName, KEYRING_FETCH_TIMEOUT_MS, undefined, keySource.alg)))
+      : undefined;
   const tokens = new TokenService(redis, sessions, config.tokens, loadKeys, now);
   return {
     config,

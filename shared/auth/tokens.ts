@@ -1,10 +1,11 @@
 // Issues and verifies tokens. A token is valid only while its label `jwt_label:<jti>` exists in Redis (the
 // allowlist jwt-redis defines, kept in its format) and its subject's revocations have not overtaken it, so
 // deleting the label, or revoking the subject, kills the token at once.
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, type JsonWebKey } from 'node:crypto';
 import { depthExceeds, isNumericDate, MAX_CLAIMS_DEPTH, subjectProblem, unsafeClaimNames } from './claims';
-import type { SigningKeyConfig, TokenConfig } from '../config';
+import type { AsymmetricKeyring, SigningKeyConfig, TokenConfig } from '../config';
 import {
+  ConfigError,
   KeyringUnavailableError,
   RefreshTokenInvalidError,
   TokenExpiredError,
@@ -14,7 +15,7 @@ import {
   TokenRevokedError,
   UnknownKeyError,
 } from '../errors';
-import { hs256 } from './algorithms';
+import { asymmetric, hs256, publicJwk } from './algorithms';
 import { jwsKey, Keyring as JwsKeyring, SESSION_GRANT_TYP, signJws, verifyJws, type JwsKey } from './jws';
 import type { RequestScope } from '../telemetry/log';
 import type { RedisConnection } from '../redis/connection';
@@ -84,12 +85,15 @@ export interface VerifiedToken {
 }
 
 interface Keyring {
-  signing: JwsKey;
+  /** Absent where only public keys were given: this function verifies and never signs. */
+  signing?: JwsKey;
   verifying: JwsKeyring;
+  /** The public keys of an ES256 or EdDSA ring, as a JWK Set lists them; none for HS256. */
+  publicJwks: JsonWebKey[];
 }
 
 /** Loads the signing keys when they are not in the environment (SSM Parameter Store). */
-export type KeyLoader = () => Promise<SigningKeyConfig[]>;
+export type KeyLoader = () => Promise<SigningKeyConfig[] | AsymmetricKeyring>;
 
 export class TokenService {
   readonly #redis: RedisConnection;
@@ -107,7 +111,8 @@ export class TokenService {
     /** Milliseconds since the epoch. */
     private readonly now: () => number = () => Date.now(),
   ) {
-    if (config.keys.length > 0) this.#keyring = toKeyring(config.keys);
+    if (config.asymmetric !== undefined) this.#keyring = toKeyring(config.asymmetric);
+    else if (config.keys.length > 0) this.#keyring = toKeyring(config.keys);
     else if (loadKeys === undefined) throw new Error('TokenService needs signing keys or a way to load them');
     this.#redis = redis;
   }
@@ -124,7 +129,7 @@ export class TokenService {
    * create the session in the same step.
    */
   async issue(request: IssueRequest, scope?: RequestScope): Promise<IssuedToken> {
-    const signing = (this.#keyring ?? (await this.keyring())).signing;
+    const signing = signingKey(this.#keyring ?? (await this.keyring()));
     const { maxAgeSeconds, refreshIdleTtlSeconds } = this.sessions.limits;
     const nowMs = this.now();
     const iat = Math.floor(nowMs / 1000);
@@ -185,8 +190,9 @@ export class TokenService {
   async refresh(presentedToken: string, scope?: RequestScope): Promise<RefreshedTokens> {
     const presented = parseRefreshToken(presentedToken);
     if (presented === undefined) throw new RefreshTokenInvalidError('malformed');
-    // Before the rotation: keys that cannot load must not leave a rotated session without its new token.
-    await this.keyring();
+    // Before the rotation: keys that cannot load, or a function that cannot sign, must not leave a rotated
+    // session without its new token.
+    signingKey(await this.keyring());
     const next = newSecret();
     const rotation = rotationOf(presented, next, this.now(), this.sessions.limits);
     const reply = await this.sessions.rotate(presented.tag, rotation, scope);
@@ -208,7 +214,9 @@ export class TokenService {
     if (reply[0] === 'refused') throw new RefreshTokenInvalidError(reply[1] as 'unknown' | 'expired' | 'revoked', { sid: presented.sid });
     if (reply[0] === 'reused') throw new RefreshTokenInvalidError('reused', { sid: presented.sid, sub: reply[1] });
     const [outcome, sealedNext, jti, iatText, expText, refreshExpiresText, grantToken] = reply;
-    const { signing, verifying } = this.#keyring ?? (await this.keyring());
+    const keyring = this.#keyring ?? (await this.keyring());
+    const { verifying } = keyring;
+    const signing = signingKey(keyring);
     const grant = this.readGrant(grantToken, verifying, presented, familyHash);
     // Signed with an older key of the ring: signed again with the current one, so that the session outlives
     // that key's removal as long as it keeps refreshing meanwhile.
@@ -257,6 +265,11 @@ export class TokenService {
       throw new TokenRevokedError('token has been revoked', { jti: verified.jti, sub: verified.sub });
     }
     return verified;
+  }
+
+  /** The public keys of the ring, as a JWK Set (RFC 7517) lists them: none with HS256, whose key is secret. */
+  async jwks(): Promise<JsonWebKey[]> {
+    return (this.#keyring ?? (await this.keyring())).publicJwks;
   }
 
   private keyring(): Promise<Keyring> {
@@ -324,11 +337,25 @@ function grantTerms(grant: unknown, presented: RefreshToken, familyHash: string)
   return { sub, claims: claims as CustomClaims, ttl, exp };
 }
 
-function toKeyring(keys: SigningKeyConfig[]): Keyring {
-  const ring = keys.map(({ kid, secret }) => jwsKey(kid, hs256(createSecretKey(Buffer.from(secret, 'utf8')))));
-  const signing = ring[0];
-  if (signing === undefined) throw new Error('the keyring is empty');
-  return { signing, verifying: new JwsKeyring(ring) };
+function toKeyring(keys: SigningKeyConfig[] | AsymmetricKeyring): Keyring {
+  if (Array.isArray(keys)) {
+    const ring = keys.map(({ kid, secret }) => jwsKey(kid, hs256(createSecretKey(Buffer.from(secret, 'utf8')))));
+    if (ring.length === 0) throw new Error('the keyring is empty');
+    return { signing: ring[0], verifying: new JwsKeyring(ring), publicJwks: [] };
+  }
+  const { alg, privateKeys, publicKeys } = keys;
+  if (publicKeys.length === 0) throw new Error('the keyring is empty');
+  const newest = privateKeys[0];
+  return {
+    ...(newest === undefined ? {} : { signing: jwsKey(newest.kid, asymmetric(newest.key, alg)) }),
+    verifying: new JwsKeyring(publicKeys.map(({ kid, key }) => jwsKey(kid, asymmetric(key, alg)))),
+    publicJwks: publicKeys.map(({ kid, key }) => publicJwk(key, kid)),
+  };
+}
+
+function signingKey({ signing }: Keyring): JwsKey {
+  if (signing === undefined) throw new ConfigError('this function holds public keys only (JWT_PUBLIC_KEYS): signing needs the private keys (JWT_KEYS)');
+  return signing;
 }
 
 /**

@@ -7,6 +7,7 @@ import { authorizerHandler } from './authorizer';
 import { endSessionHandler } from './end-session';
 import { httpAuthorizerHandler } from './http-authorizer';
 import { introspectHandler } from './introspect';
+import { jwksHandler } from './jwks';
 import { listSessionsHandler } from './list-sessions';
 import { logoutHandler } from './logout';
 import { logoutAllHandler } from './logout-all';
@@ -26,6 +27,7 @@ export const FUNCTIONS = {
   endSession: { entry: 'functions/end-session.ts', create: endSessionHandler },
   revoke: { entry: 'functions/revoke.ts', create: revokeHandler },
   introspect: { entry: 'functions/introspect.ts', create: introspectHandler },
+  jwks: { entry: 'functions/jwks.ts', create: jwksHandler },
   authorizer: { entry: 'functions/authorizer.ts', create: authorizerHandler },
   httpAuthorizer: { entry: 'functions/http-authorizer.ts', create: httpAuthorizerHandler },
   revokeAll: { entry: 'functions/revoke-all.ts', create: revokeAllHandler },

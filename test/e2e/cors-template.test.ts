@@ -13,6 +13,8 @@ const DEV = 'http://localhost:5173';
 const BROWSER = BROWSER_ROUTES.map(({ method, path }) => `${method} ${path}`).sort();
 /** The one browser route behind no authorizer: its body, a refresh token, is its credential. */
 const REFRESH = 'POST /auth/refresh';
+/** The public keys: no authorizer, no API key. */
+const JWKS = 'GET /.well-known/jwks.json';
 /** The gateway responses a browser route's caller can meet. */
 const CORS_GATEWAY_RESPONSES = ['UNAUTHORIZED', 'DEFAULT_4XX', 'DEFAULT_5XX'];
 /** Only the trusted routes' callers meet these: a wrong API key, and IAM's refusal (trustedCallers=iam). */
@@ -79,29 +81,31 @@ function httpRoutes(template: Template): Map<string, Record<string, unknown>> {
 }
 
 describe('deploy/cors.js: the one list of browser routes', () => {
-  test('is exactly the REST API methods behind the TOKEN authorizer, and POST /auth/refresh', () => {
+  test('is exactly the REST API methods behind the TOKEN authorizer, POST /auth/refresh and GET /.well-known/jwks.json', () => {
     const custom = [...restMethods(none)].filter(([, method]) => method.AuthorizationType === 'CUSTOM').map(([route]) => route);
-    expect([...custom, REFRESH].sort()).toEqual(BROWSER);
+    expect([...custom, REFRESH, JWKS].sort()).toEqual(BROWSER);
   });
 
-  test('is exactly the HTTP API routes: those behind its authorizer, and POST /auth/refresh', () => {
+  test('is exactly the HTTP API routes: those behind its authorizer, POST /auth/refresh and GET /.well-known/jwks.json', () => {
     const routes = httpRoutes(none);
     expect([...routes.keys()].sort()).toEqual(BROWSER);
     const authorized = [...routes].filter(([, route]) => route.AuthorizationType === 'CUSTOM').map(([key]) => key);
-    expect([...authorized, REFRESH].sort()).toEqual(BROWSER);
+    expect([...authorized, REFRESH, JWKS].sort()).toEqual(BROWSER);
   });
 
   test.each([
     ['unset', () => none],
     ['set', () => one],
-  ])('with CORS_ORIGINS %s, POST /auth/refresh needs no authorizer and no API key on either API', (_case, template) => {
-    const rest = restMethods(template()).get(REFRESH);
-    expect(rest).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: false });
-    expect(rest).not.toHaveProperty('AuthorizerId');
-    const http = httpRoutes(template()).get(REFRESH);
-    expect(http).toBeDefined();
-    expect(http?.AuthorizationType ?? 'NONE').toBe('NONE');
-    expect(http).not.toHaveProperty('AuthorizerId');
+  ])('with CORS_ORIGINS %s, POST /auth/refresh and the JWKS need no authorizer and no API key on either API', (_case, template) => {
+    for (const route of [REFRESH, JWKS]) {
+      const rest = restMethods(template()).get(route);
+      expect(rest).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: false });
+      expect(rest).not.toHaveProperty('AuthorizerId');
+      const http = httpRoutes(template()).get(route);
+      expect(http).toBeDefined();
+      expect(http?.AuthorizationType ?? 'NONE').toBe('NONE');
+      expect(http).not.toHaveProperty('AuthorizerId');
+    }
   });
 });
 

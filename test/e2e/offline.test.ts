@@ -147,6 +147,13 @@ describe('serverless offline: sign, use, log out', () => {
     expect(response.body).toEqual({ error: 'BAD_REQUEST', message: 'request body is not valid JSON' });
   });
 
+  test('GET /.well-known/jwks.json answers the public keys to anyone: with HS256, none, cacheable', async () => {
+    const jwks = await request(`${baseUrl}/.well-known/jwks.json`);
+    expect(jwks.status).toBe(200);
+    expect(jwks.body).toEqual({ keys: [] });
+    expect(jwks.headers.get('cache-control')).toBe('public, max-age=300');
+  });
+
   test('a token works until logout, then is refused at once', async () => {
     const signed = await sign({ sub: 'alice', claims: { role: 'admin' }, ttl: TTL_SECONDS });
     expect(signed.status).toBe(201);

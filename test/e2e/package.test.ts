@@ -31,6 +31,8 @@ const PROTECTED_ROUTES = [
 ] as const;
 /** The one route a browser calls without an authorizer or an API key: its body, a refresh token, is its credential. */
 const REFRESH_ROUTE = ['POST', '/auth/refresh'] as const;
+/** The public keys, for anyone: no authorizer, no API key. */
+const JWKS_ROUTE = ['GET', '/.well-known/jwks.json'] as const;
 const API_KEY_MARKER = 'package-test-api-key-0123456789';
 const SECRET_MARKER = 'package-test-secret-marker-0123456789abcdef';
 const KEYRING_MARKER = `package-test:${'keyring-marker-'.repeat(3)}`;
@@ -118,12 +120,17 @@ describe('serverless package: the CloudFormation template', () => {
   test.each([
     ['local', () => plain],
     ['aws', () => aws],
-  ])('%s target: POST /auth/refresh runs the refresh function behind no authorizer and no API key', (_target, packaged) => {
+  ])('%s target: POST /auth/refresh and GET /.well-known/jwks.json run behind no authorizer and no API key', (_target, packaged) => {
     const { template } = packaged();
-    const refresh = method(template, ...REFRESH_ROUTE);
-    expect(refresh).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: false });
-    expect(refresh).not.toHaveProperty('AuthorizerId');
-    expect(JSON.stringify(refresh.Integration)).toContain('"RefreshLambdaFunction","Arn"');
+    for (const [route, logicalId] of [
+      [REFRESH_ROUTE, 'RefreshLambdaFunction'],
+      [JWKS_ROUTE, 'JwksLambdaFunction'],
+    ] as const) {
+      const unguarded = method(template, route[0], route[1]);
+      expect(unguarded).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: false });
+      expect(unguarded).not.toHaveProperty('AuthorizerId');
+      expect(JSON.stringify(unguarded.Integration)).toContain(`"${logicalId}","Arn"`);
+    }
   });
 
   test('POST /auth/token, /auth/revoke and /auth/introspect need an API key, bound to the stage through a usage plan', () => {
@@ -176,6 +183,8 @@ describe('serverless package: the CloudFormation template', () => {
           JWT_SECRET: '',
           JWT_KEYS: '',
           JWT_KEYS_SSM_PARAMETER: '',
+          JWT_ALG: 'HS256',
+          JWT_PUBLIC_KEYS: '',
           TOKEN_TTL: '900',
           MAX_TTL: '86400',
           MAX_SESSIONS: '100',
@@ -307,14 +316,16 @@ describe('serverless package: the HTTP API', () => {
     ['local', () => plain],
     ['aws', () => aws],
   ])(
-    '%s target: serves exactly the protected routes, each behind its authorizer, and POST /auth/refresh behind none, on the $default stage',
+    '%s target: serves exactly the protected routes, each behind its authorizer, and POST /auth/refresh and the JWKS behind none, on the $default stage',
     (_target, packaged) => {
       const { template } = packaged();
       const routes = httpApiRoutes(template);
       const refreshKey = REFRESH_ROUTE.join(' ');
-      expect([...routes.keys()].sort()).toEqual([...PROTECTED_ROUTES.map(([method, path]) => `${method} ${path}`), refreshKey].sort());
+      const jwksKey = JWKS_ROUTE.join(' ');
+      expect([...routes.keys()].sort()).toEqual([...PROTECTED_ROUTES.map(([method, path]) => `${method} ${path}`), refreshKey, jwksKey].sort());
+      expect(routes.get(jwksKey)?.AuthorizationType ?? 'NONE').toBe('NONE');
       for (const [key, properties] of routes) {
-        if (key === refreshKey) continue;
+        if (key === refreshKey || key === jwksKey) continue;
         expect(properties).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: 'HttpApiAuthorizerHttpAuthorizer' } });
       }
       const refresh = routes.get(refreshKey);

@@ -1,3 +1,4 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { DEVELOPMENT_SECRET, loadConfig } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
 import { configError } from '../../testkit/config-error';
@@ -141,5 +142,83 @@ describe('Function: loadConfig', () => {
     it('never echoes a secret in its messages', () => {
       expect(configError(withKeys(`k1:tooshortsecret`)).message).not.toContain('tooshortsecret');
     });
+  });
+});
+
+describe('JWT_ALG and asymmetric rings', () => {
+  const es256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ed25519 = generateKeyPairSync('ed25519');
+  const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const pem = (key: KeyObject) => key.export({ format: 'pem', type: key.type === 'private' ? 'pkcs8' : 'spki' }) as string;
+  const env = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+  it('reads private keys as PEM or JWK, newest first, and gives their public keys', () => {
+    const ring = JSON.stringify([
+      { kid: 'k2', key: pem(es256.privateKey) },
+      { kid: 'k1', key: es256.privateKey.export({ format: 'jwk' }) },
+    ]);
+    const { tokens } = loadConfig({ ...env, JWT_ALG: 'ES256', JWT_KEYS: ring });
+    expect(tokens.keys).toEqual([]);
+    expect(tokens.asymmetric?.alg).toBe('ES256');
+    expect(tokens.asymmetric?.privateKeys.map(({ kid, key }) => [kid, key.type])).toEqual([
+      ['k2', 'private'],
+      ['k1', 'private'],
+    ]);
+    expect(tokens.asymmetric?.publicKeys.map(({ kid, key }) => [kid, key.type])).toEqual([
+      ['k2', 'public'],
+      ['k1', 'public'],
+    ]);
+  });
+
+  it('reads public keys alone for a deployment that only verifies', () => {
+    const { tokens } = loadConfig({ ...env, JWT_ALG: 'EdDSA', JWT_PUBLIC_KEYS: JSON.stringify([{ kid: 'e1', key: pem(ed25519.publicKey) }]) });
+    expect(tokens.asymmetric?.privateKeys).toEqual([]);
+    expect(tokens.asymmetric?.publicKeys.map(({ kid }) => kid)).toEqual(['e1']);
+  });
+
+  const secret = 'never-echo-this-0123456789abcdefghijkl';
+  it.each([
+    [{ JWT_ALG: 'RS256', JWT_SECRET: secret }, /JWT_ALG must be one of HS256, ES256, EdDSA, got "RS256"/],
+    [{ JWT_ALG: 'ES256', JWT_SECRET: secret }, /JWT_SECRET is an HS256 secret: with JWT_ALG ES256 set JWT_KEYS/],
+    [{ JWT_ALG: 'ES256' }, /JWT_ALG ES256 needs JWT_KEYS \(private keys, to sign\) or JWT_PUBLIC_KEYS/],
+    [{ JWT_PUBLIC_KEYS: '[]', JWT_SECRET: secret }, /JWT_PUBLIC_KEYS holds ES256 or EdDSA public keys: set JWT_ALG too/],
+    [{ JWT_ALG: 'ES256', JWT_KEYS: `kid:${secret}` }, /JWT_KEYS must be a non-empty JSON array/],
+    [{ JWT_ALG: 'ES256', JWT_KEYS: '[]' }, /JWT_KEYS must be a non-empty JSON array/],
+    [{ JWT_ALG: 'ES256', JWT_KEYS: JSON.stringify([{ kid: 'a b', key: 'x' }]) }, /JWT_KEYS entry 1 must have a kid of 1-64 letters/],
+    [
+      { JWT_ALG: 'ES256', JWT_KEYS: JSON.stringify([{ kid: 'k', key: `-----BEGIN PRIVATE KEY-----\n${secret}\n-----END PRIVATE KEY-----` }]) },
+      /JWT_KEYS entry 1 is not a private key in PEM or JWK form$/,
+    ],
+    [
+      { JWT_ALG: 'EdDSA', JWT_PUBLIC_KEYS: JSON.stringify([{ kid: 'k', key: 'ed-private' }]) },
+      /JWT_PUBLIC_KEYS entry 1 is a private key: give public keys only/,
+    ],
+    [
+      {
+        JWT_ALG: 'ES256',
+        JWT_KEYS: JSON.stringify([
+          { kid: 'k', key: 'es' },
+          { kid: 'k', key: 'es' },
+        ]),
+      },
+      /JWT_KEYS entry 2 repeats the kid of entry 1/,
+    ],
+  ])('refuses %p, naming the variable and never a key', (vars, message) => {
+    const substitute = (raw: string) =>
+      raw.replace('"ed-private"', JSON.stringify(pem(ed25519.privateKey))).replaceAll('"es"', JSON.stringify(pem(es256.privateKey)));
+    const resolved = Object.fromEntries(Object.entries(vars).map(([name, value]) => [name, substitute(value)]));
+    const error = configError({ ...env, ...resolved });
+    expect(error.message).toMatch(message);
+    expect(error.message).not.toContain(secret);
+    expect(error.message).not.toContain('BEGIN');
+  });
+
+  it('refuses a P-384 key for ES256, an EC key for EdDSA', () => {
+    expect(configError({ ...env, JWT_ALG: 'ES256', JWT_KEYS: JSON.stringify([{ kid: 'k', key: pem(p384.privateKey) }]) }).message).toBe(
+      'JWT_KEYS entry 1 is a key for no algorithm we support, not JWT_ALG ES256',
+    );
+    expect(configError({ ...env, JWT_ALG: 'EdDSA', JWT_KEYS: JSON.stringify([{ kid: 'k', key: pem(es256.privateKey) }]) }).message).toBe(
+      'JWT_KEYS entry 1 is a key for ES256, not JWT_ALG EdDSA',
+    );
   });
 });

@@ -107,7 +107,7 @@ describe('JWT_KEYS_SSM_PARAMETER', () => {
 
   it('leaves the keys to be fetched at cold start', () => {
     const config = loadConfig({ ...base, JWT_KEYS_SSM_PARAMETER: PARAMETER });
-    expect(config.keySource).toEqual({ from: 'ssm', parameterName: PARAMETER });
+    expect(config.keySource).toEqual({ from: 'ssm', parameterName: PARAMETER, alg: 'HS256' });
     expect(config.tokens.keys).toEqual([]);
   });
 
@@ -116,6 +116,6 @@ describe('JWT_KEYS_SSM_PARAMETER', () => {
   });
 
   it('is not needed when the keys are in the environment', () => {
-    expect(loadConfig({ ...base, JWT_SECRET: SECRET_A }).keySource).toEqual({ from: 'environment' });
+    expect(loadConfig({ ...base, JWT_SECRET: SECRET_A }).keySource).toEqual({ from: 'environment', alg: 'HS256' });
   });
 });
