@@ -254,7 +254,7 @@ export class TokenService {
   }
 
   /**
-   * Checks the signature (HS256, under the key the kid names), the claims (shape, exp, nbf, iss, aud), then
+   * Checks the signature (under the key the kid names, with that key's algorithm), the claims (shape, exp, nbf, iss, aud), then
    * the label and its subject's counter in one MGET: the only Redis call. Throws an AuthError subclass for
    * every reason to refuse, or StoreUnavailableError / KeyringUnavailableError when a dependency cannot answer.
    */
