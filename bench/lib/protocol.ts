@@ -11,7 +11,7 @@ export interface WarmSettings {
 }
 
 /** Which floor a row is compared with. */
-export type FloorId = 'authorizer' | 'sign' | 'logout' | 'refresh';
+export type FloorId = 'authorizer' | 'sign' | 'logout' | 'refresh' | 'authorizer-es256';
 
 export interface LatencyRow {
   id: string;

@@ -30,7 +30,8 @@ type LogLevel = 'silent' | 'info';
  * with its metrics: that line is the price of observability, so the authorizer and logout get a wider
  * limit there. Sign's floor is its own script through a bare client plus an HMAC, and it is held to its
  * limit with the line written. Refresh's floor is the same for its own script; refresh is held to its limit
- * with logging silent, as the authorizer and logout are.
+ * with logging silent, as the authorizer and logout are. The authorizer with an ES256 ring is held to its own floor
+ * (a raw ECDSA verify and a GET) with logging silent.
  */
 export const FLOORS: Record<FloorId, { floor: string; title: string; limits: Partial<Record<LogLevel, number>> }> = {
   authorizer: {
@@ -47,6 +48,11 @@ export const FLOORS: Record<FloorId, { floor: string; title: string; limits: Par
   refresh: {
     floor: 'floor-refresh',
     title: "Refresh — floor: HMAC-SHA256 sign + EVALSHA rotateRefresh (refresh's own script through a bare client: its one round trip)",
+    limits: { silent: 1.25 },
+  },
+  'authorizer-es256': {
+    floor: 'floor-authorizer-es256',
+    title: 'Authorizer with JWT_ALG=ES256 — floor: ECDSA P-256 verify (raw, KeyObject) + GET of the label',
     limits: { silent: 1.25 },
   },
 };

@@ -3,7 +3,7 @@
 // (frequency scaling, a noisy neighbour, GC) hits every one alike. The parent starts this process with
 // REDIS_URL, JWT_SECRET and LOG_LEVEL=info in its environment and stdout sent to /dev/null: handlers
 // write their one JSON line per request, as on Lambda, and that cost is measured.
-import { createHmac, createSecretKey, randomUUID, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, generateKeyPairSync, randomUUID, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { createClient, defineScript } from '@redis/client';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import jsonwebtoken, { type JwtPayload } from 'jsonwebtoken';
@@ -14,7 +14,8 @@ import { handler as logout } from '../../functions/logout';
 import { handler as refresh } from '../../functions/refresh';
 import { handler as sign } from '../../functions/sign';
 import { loadSessionConfig } from '../../shared/config';
-import { containerServices, type Services } from '../../shared/services';
+import { authorizerHandler } from '../../shared/handlers/authorizer';
+import { containerServices, createServices, type Services } from '../../shared/services';
 import { scripts, type NewSession, type PresentedRefresh, type RotationReply, type SessionCap, type SessionKeys } from '../../shared/sessions/lua';
 import { counterKey, indexKey, labelKey, newId, recordKey, subjectTag } from '../../shared/sessions/keys';
 import {
@@ -384,6 +385,60 @@ async function authorizerCandidates(bench: Bench): Promise<Candidate[]> {
       call: () => authorizer(readers.events[readers.next()] as APIGatewayTokenAuthorizerEvent, context()),
       check: expectAllow,
     })),
+  ];
+}
+
+/**
+ * The authorizer of a container whose ring is ES256 (one P-256 key, on the same Redis), against its floor: a raw
+ * ECDSA P-256 verify with a KeyObject, and a GET of the label. The authorizer's own floor (HMAC + MGET) beside it
+ * shows what asymmetric verification costs over HS256 per request.
+ */
+async function es256Candidates({ services, plain }: Bench): Promise<Candidate[]> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ring = JSON.stringify([{ kid: 'bench-es256', key: privateKey.export({ format: 'pem', type: 'pkcs8' }) }]);
+  const es256 = createServices({ ...process.env, JWT_SECRET: '', JWT_KEYS: ring, JWT_ALG: 'ES256' }, { redis: services.redis });
+  otherContainers.push(es256);
+  const handler = authorizerHandler(es256);
+  const issued = [];
+  for (let k = 0; k < READERS; k += 1) issued.push(await es256.tokens.issue({ sub: `bench-reader-${k}`, claims: CLAIMS, ttlSeconds: 3600 }));
+  const events = issued.map(({ token }) => tokenAuthorizerEvent(`Bearer ${token}`));
+  const labels = issued.map(({ jti }) => labelKey(jti));
+  const signed = issued.map(({ token }) => {
+    const dot = token.lastIndexOf('.');
+    return { input: Buffer.from(token.slice(0, dot)), signature: Buffer.from(token.slice(dot + 1), 'base64url') };
+  });
+  let reader = 0;
+  const next = () => (reader = (reader + 1) % READERS);
+  const ecdsa = (k: number) => {
+    const { input, signature } = signed[k] as (typeof signed)[number];
+    return verify('sha256', input, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+  };
+  const base = { floor: 'authorizer-es256', logLevel: 'info' } as const;
+  return [
+    {
+      ...base,
+      id: 'ecdsa',
+      label: 'ECDSA P-256 verify (raw, KeyObject)',
+      kind: 'baseline',
+      sync: true,
+      throughput: false,
+      call: () => ecdsa(next()),
+      check: expectTrue,
+    },
+    {
+      ...base,
+      id: 'floor-authorizer-es256',
+      label: 'floor: ECDSA P-256 verify + GET',
+      kind: 'floor',
+      throughput: false,
+      call: () => {
+        const k = next();
+        if (!ecdsa(k)) return Promise.resolve(null);
+        return plain.get(labels[k] as string);
+      },
+      check: expectLabel,
+    },
+    ...handlerRows('authorizer-es256', () => ({ call: () => handler(events[next()] as APIGatewayTokenAuthorizerEvent, context()), check: expectAllow }), false),
   ];
 }
 
@@ -879,7 +934,13 @@ async function main(options: WarmSettings): Promise<WarmResult> {
   const services = containerServices();
   const bench = await startBench(services);
   const live = new LiveSessions(services);
-  const candidates = [...(await authorizerCandidates(bench)), ...signCandidates(bench, live), ...logoutCandidates(bench, live), ...refreshCandidates(bench)];
+  const candidates = [
+    ...(await authorizerCandidates(bench)),
+    ...signCandidates(bench, live),
+    ...logoutCandidates(bench, live),
+    ...refreshCandidates(bench),
+    ...(await es256Candidates(bench)),
+  ];
   const flyers = candidates.filter((candidate) => candidate.throughput);
 
   const failures = new Failures();
@@ -899,9 +960,12 @@ async function main(options: WarmSettings): Promise<WarmResult> {
   };
 }
 
-/** The level of the handlers' logger: the one of the container their module-level services built. */
+/** Containers built here beside the handlers' own (the ES256 authorizer's), whose loggers follow theirs. */
+const otherContainers: Services[] = [];
+
+/** The level of the handlers' loggers: the one of the container their module-level services built, and the others'. */
 function setLogLevel(level: LogLevel): void {
-  containerServices().log.setLevel(level);
+  for (const services of [containerServices(), ...otherContainers]) services.log.setLevel(level);
 }
 
 /** What `run` writes to stdout with the handlers at log level `level`. */

@@ -46,6 +46,10 @@ const LATENCY_ROWS = [
   'refresh-crypto',
   'refresh-info',
   'refresh-silent',
+  'ecdsa',
+  'floor-authorizer-es256',
+  'authorizer-es256-info',
+  'authorizer-es256-silent',
 ];
 
 describe('bench smoke run (no timing asserted)', () => {
@@ -136,6 +140,7 @@ describe('bench smoke run (no timing asserted)', () => {
       ['logout warm p50 vs its floor (HMAC + DEL), log silent', '≤ 1.25×'],
       ['logout warm p50 vs its floor (HMAC + DEL), log info (one JSON line per request)', '≤ 1.35×'],
       ['refresh warm p50 vs its floor (HMAC-SHA256 sign + EVALSHA rotateRefresh), log silent', '≤ 1.25×'],
+      ['authorizer-es256 warm p50 vs its floor (ECDSA P-256 verify + GET), log silent', '≤ 1.25×'],
       ["authorizer throughput vs its floor's (HMAC check + MGET), 64 in flight, log silent", '≥ 80 %'],
       ['largest function bundle vs dependency core (minified)', '≤ 1.10×'],
       ['bundles carrying @redis/bloom, json, search or time-series', 'none'],
