@@ -4,7 +4,7 @@
 // secret (128 bits) is the same in every refresh token of the session: presenting it with a secret that is not
 // the current one proves the presenter holds a used refresh token of this session, which is theft, where a
 // stranger who only knows the sid proves nothing and ends nothing. The secret (256 bits) is new at each rotation.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { newIdInSlot, pooledRandomBytes, taggedId, TAG_LENGTH } from './keys';
 import type { PresentedRefresh } from './lua';
 
@@ -48,8 +48,9 @@ export const newSecret = (): string => pooledRandomBytes(SECRET_BYTES).toString(
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('base64url');
 
 /**
- * The next secret, sealed with a key only the presented secret gives: XORed with HMAC-SHA256(presented secret,
- * sid), a one-time pad, since a secret is rotated once. Redis keeps it for the grace window, so that a retry of a
+ * The next secret, sealed with a key only the presented secret gives: XORed with SHA-256(presented secret, sid), a
+ * one-time pad, since a secret is rotated once (a hash keyed by its 256-bit secret prefix: nothing here is ever
+ * extended, so HMAC's second pass would buy nothing). Redis keeps it for the grace window, so that a retry of a
  * rotation gets the same refresh token back; only a holder of the secret just rotated can open it, so Redis
  * holds no usable refresh token. Tampered with, it opens to a secret that is not the session's: refused.
  */
@@ -63,7 +64,7 @@ export function openNextSecret(presented: RefreshToken, sealed: string): string 
 }
 
 function xorPad({ sid, secret }: RefreshToken, bytes: Buffer): Buffer {
-  const pad = createHmac('sha256', secret).update(sid).digest();
+  const pad = createHash('sha256').update(secret).update('.').update(sid).digest();
   if (bytes.length !== pad.length) throw new TypeError('a sealed secret is 32 bytes');
   return Buffer.from(bytes.map((byte, i) => byte ^ (pad[i] as number)));
 }
