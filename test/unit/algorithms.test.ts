@@ -2,7 +2,9 @@
 // a signature only in the one spelling it writes.
 import { createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { expect } from '@jest/globals';
+import fc from 'fast-check';
 import { algorithmOf, asymmetric, hs256, publicJwk, readKey } from '../../shared/auth/algorithms';
+import { jwsKey, Keyring, verifyJws } from '../../shared/auth/jws';
 
 const INPUT = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0';
 const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -68,5 +70,44 @@ describe('shared/auth/algorithms', () => {
     expect(jwk).toEqual({ kty: 'EC', crv: 'P-256', x: expect.any(String), y: expect.any(String), kid: 'k1', alg: 'ES256', use: 'sig' });
     expect(publicJwk(ed25519.privateKey, 'k2')).toEqual({ kty: 'OKP', crv: 'Ed25519', x: expect.any(String), kid: 'k2', alg: 'EdDSA', use: 'sig' });
     expect(() => publicJwk(rsa.publicKey, 'k3')).toThrow(TypeError);
+  });
+});
+
+describe('shared/auth/jws with ES256 and EdDSA keys, any header, any signature', () => {
+  const ring = new Keyring([jwsKey('es', asymmetric(p256.publicKey, 'ES256')), jwsKey('ed', asymmetric(ed25519.publicKey, 'EdDSA'))]);
+  const signers = { es: jwsKey('es', asymmetric(p256.privateKey, 'ES256')), ed: jwsKey('ed', asymmetric(ed25519.privateKey, 'EdDSA')) };
+  const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const algs = fc.oneof(fc.constantFrom('ES256', 'EdDSA', 'HS256', 'none', 'ES384', 'ES512', 'RS256', 'PS256', 'Ed25519', 'es256', ''), fc.string());
+
+  it('verifies only a header that names a ring key with that key’s algorithm, signed by that key', () => {
+    fc.assert(
+      fc.property(algs, fc.constantFrom('es', 'ed', 'other'), fc.constantFrom('es', 'ed'), (alg, kid, signedBy) => {
+        const input = `${segment({ alg, kid, typ: 'JWT' })}.${segment({ sub: 'u' })}`;
+        const signer = signers[signedBy];
+        const token = `${input}.${signer.scheme.sign?.(input) ?? ''}`;
+        const expected = kid === signedBy && alg === signer.alg;
+        let verified: boolean;
+        try {
+          verifyJws(token, ring);
+          verified = true;
+        } catch {
+          verified = false;
+        }
+        expect({ alg, kid, signedBy, verified }).toEqual({ alg, kid, signedBy, verified: expected });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses any other signature text of any length, under either key', () => {
+    fc.assert(
+      fc.property(fc.constantFrom('ES256', 'EdDSA'), fc.string({ maxLength: 200 }), (alg, signature) => {
+        const signer = alg === 'ES256' ? signers.es : signers.ed;
+        const input = `${signer.encodedHeader}.${segment({ sub: 'u' })}`;
+        fc.pre(signature !== signer.scheme.sign?.(input));
+        expect(() => verifyJws(`${input}.${signature}`, ring)).toThrow();
+      }),
+      { numRuns: 300 },
+    );
   });
 });
