@@ -2,4 +2,4 @@
 import { authorizerHandler } from '../shared/handlers/authorizer';
 import { containerServices } from '../shared/services';
 
-export const handler = authorizerHandler(containerServices());
+export const handler = authorizerHandler(containerServices('verifying'));

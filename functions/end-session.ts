@@ -2,4 +2,4 @@
 import { endSessionHandler } from '../shared/handlers/end-session';
 import { containerServices } from '../shared/services';
 
-export const handler = endSessionHandler(containerServices());
+export const handler = endSessionHandler(containerServices('none'));

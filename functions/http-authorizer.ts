@@ -2,4 +2,4 @@
 import { httpAuthorizerHandler } from '../shared/handlers/http-authorizer';
 import { containerServices } from '../shared/services';
 
-export const handler = httpAuthorizerHandler(containerServices());
+export const handler = httpAuthorizerHandler(containerServices('verifying'));

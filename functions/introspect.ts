@@ -2,4 +2,4 @@
 import { introspectHandler } from '../shared/handlers/introspect';
 import { containerServices } from '../shared/services';
 
-export const handler = introspectHandler(containerServices());
+export const handler = introspectHandler(containerServices('verifying'));

@@ -2,4 +2,4 @@
 import { listSessionsHandler } from '../shared/handlers/list-sessions';
 import { containerServices } from '../shared/services';
 
-export const handler = listSessionsHandler(containerServices());
+export const handler = listSessionsHandler(containerServices('none'));

@@ -2,4 +2,4 @@
 import { logoutAllHandler } from '../shared/handlers/logout-all';
 import { containerServices } from '../shared/services';
 
-export const handler = logoutAllHandler(containerServices());
+export const handler = logoutAllHandler(containerServices('none'));

@@ -2,4 +2,4 @@
 import { logoutHandler } from '../shared/handlers/logout';
 import { containerServices } from '../shared/services';
 
-export const handler = logoutHandler(containerServices());
+export const handler = logoutHandler(containerServices('none'));

@@ -2,4 +2,4 @@
 import { refreshHandler } from '../shared/handlers/refresh';
 import { containerServices } from '../shared/services';
 
-export const handler = refreshHandler(containerServices());
+export const handler = refreshHandler(containerServices('signing'));

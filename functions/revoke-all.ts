@@ -2,4 +2,4 @@
 import { revokeAllHandler } from '../shared/handlers/revoke-all';
 import { containerServices } from '../shared/services';
 
-export const handler = revokeAllHandler(containerServices());
+export const handler = revokeAllHandler(containerServices('none'));

@@ -2,4 +2,4 @@
 import { revokeHandler } from '../shared/handlers/revoke';
 import { containerServices } from '../shared/services';
 
-export const handler = revokeHandler(containerServices());
+export const handler = revokeHandler(containerServices('none'));

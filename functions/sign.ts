@@ -2,4 +2,4 @@
 import { signHandler } from '../shared/handlers/sign';
 import { containerServices } from '../shared/services';
 
-export const handler = signHandler(containerServices());
+export const handler = signHandler(containerServices('signing'));

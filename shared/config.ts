@@ -125,7 +125,17 @@ export const CONFIG_VARIABLES = [
   'IS_OFFLINE',
 ] as const;
 
-export function loadConfig(env: Env): Config {
+/**
+ * The key material a function holds (shared/handlers/table.ts): the signing keys, the verifying keys only (an
+ * ES256 or EdDSA ring's public keys; HS256's secret, which is both), or none.
+ */
+export type KeyRole = 'signing' | 'verifying' | 'none';
+
+/** The variables that carry key material, or say where it is. */
+export const KEY_VARIABLES = ['JWT_SECRET', 'JWT_KEYS', 'JWT_PUBLIC_KEYS', 'JWT_KEYS_SSM_PARAMETER'] as const;
+
+/** The configuration of a function whose keys are `role`'s: a function refuses key material it must not hold. */
+export function loadConfig(env: Env, role: KeyRole = 'signing'): Config {
   const offline = env.IS_OFFLINE === 'true';
   const defaultTtlSeconds = readInteger(env, 'TOKEN_TTL', 900, 1);
   const maxTtlSeconds = readInteger(env, 'MAX_TTL', 86_400, 1, MAX_TTL_LIMIT);
@@ -142,14 +152,22 @@ export function loadConfig(env: Env): Config {
     throw new ConfigError('set one of JWT_KEYS_SSM_PARAMETER, JWT_KEYS, JWT_PUBLIC_KEYS or JWT_SECRET, not several');
   }
   const alg = readAlgorithm(env);
-  const asymmetric = alg !== 'HS256' && keyringParameter === '' ? readAsymmetricKeyring(env, alg) : undefined;
+  if (role === 'none') {
+    const held = KEY_VARIABLES.filter(set);
+    if (held.length > 0) throw new ConfigError(`${held.join(', ')}: this function verifies nothing and must hold no key material; leave it unset`);
+  }
+  if (role === 'verifying' && alg !== 'HS256' && (set('JWT_KEYS') || keyringParameter !== '')) {
+    throw new ConfigError(`${set('JWT_KEYS') ? 'JWT_KEYS' : 'JWT_KEYS_SSM_PARAMETER'} gives private keys: a function that only verifies takes JWT_PUBLIC_KEYS`);
+  }
+  const holdsKeys = role !== 'none';
+  const asymmetric = holdsKeys && alg !== 'HS256' && keyringParameter === '' ? readAsymmetricKeyring(env, alg) : undefined;
   if (alg === 'HS256' && set('JWT_PUBLIC_KEYS')) throw new ConfigError('JWT_PUBLIC_KEYS holds ES256 or EdDSA public keys: set JWT_ALG too');
   return {
     redis: loadRedisConfig(env),
     sessions,
     keySource: keyringParameter === '' ? { from: 'environment', alg } : { from: 'ssm', parameterName: keyringParameter, alg },
     tokens: {
-      keys: keyringParameter === '' && alg === 'HS256' ? readSigningKeys(env, offline) : [],
+      keys: holdsKeys && keyringParameter === '' && alg === 'HS256' ? readSigningKeys(env, offline) : [],
       ...(asymmetric === undefined ? {} : { asymmetric }),
       issuer: readNonEmpty(env, 'JWT_ISSUER', 'revocable-jwt'),
       audience: readNonEmpty(env, 'JWT_AUDIENCE', 'revocable-jwt-api'),

@@ -6,8 +6,9 @@
 import { createHandlers, type FunctionName } from '../shared/handlers/table';
 import { containerServices } from '../shared/services';
 
-// Built as every function's module builds its handler: on containerServices(), from this process's environment.
-const HANDLERS = createHandlers(containerServices());
+// Built as every function's module builds its handler, on containerServices() from this process's environment:
+// one container that signs, which every handler can run on.
+const HANDLERS = createHandlers(containerServices('signing'));
 export type HandlerName = FunctionName;
 
 export interface Invocation {
@@ -55,7 +56,7 @@ process.on('message', (message: Invocation) => {
     return;
   }
   if (message.handler === STATS) {
-    const stats: HostStats = { id: message.id, connectCount: containerServices().redis.connectCount, unhandled };
+    const stats: HostStats = { id: message.id, connectCount: containerServices('signing').redis.connectCount, unhandled };
     process.send?.(stats);
     return;
   }
@@ -64,7 +65,7 @@ process.on('message', (message: Invocation) => {
   const reply = (outcome: Outcome) => {
     const result: InvocationResult = {
       id: message.id,
-      connectCount: containerServices().redis.connectCount,
+      connectCount: containerServices('signing').redis.connectCount,
       elapsedMs: performance.now() - started,
       ...outcome,
     };

@@ -929,7 +929,7 @@ function throughputRows(flyers: Candidate[], rates: Map<string, number[]>): Thro
 
 async function main(options: WarmSettings): Promise<WarmResult> {
   const started = performance.now();
-  const services = containerServices();
+  const services = containerServices('signing');
   const bench = await startBench(services);
   const live = new LiveSessions(services);
   const candidates = [
@@ -963,7 +963,7 @@ const otherContainers: Services[] = [];
 
 /** The level of the handlers' loggers: the one of the container their module-level services built, and the others'. */
 function setLogLevel(level: LogLevel): void {
-  for (const services of [containerServices(), ...otherContainers]) services.log.setLevel(level);
+  for (const services of [containerServices('signing'), ...otherContainers]) services.log.setLevel(level);
 }
 
 /** What `run` writes to stdout with the handlers at log level `level`. */

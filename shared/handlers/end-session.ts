@@ -2,9 +2,9 @@
 // and refresh token it issued.
 import { authorizedRoute, type AuthorizedProxyHandler } from '../http/frame';
 import { errorBody, noContent, pathParameter } from '../http/messages';
-import type { Services } from '../services';
+import type { KeylessServices } from '../services';
 
-export function endSessionHandler({ config, log, sessions }: Services): AuthorizedProxyHandler {
+export function endSessionHandler({ config, log, sessions }: KeylessServices): AuthorizedProxyHandler {
   return authorizedRoute(
     'endSession',
     async (caller, event, scope) => {

@@ -1,9 +1,9 @@
 // GET /auth/sessions (behind the authorizer): the caller's live sessions, newest first.
 import { authorizedRoute, type AuthorizedProxyHandler } from '../http/frame';
 import { json } from '../http/messages';
-import type { Services } from '../services';
+import type { KeylessServices } from '../services';
 
-export function listSessionsHandler({ config, log, sessions, now }: Services): AuthorizedProxyHandler {
+export function listSessionsHandler({ config, log, sessions, now }: KeylessServices): AuthorizedProxyHandler {
   return authorizedRoute(
     'listSessions',
     async (caller, _request, scope) => {

@@ -2,9 +2,9 @@
 // as POST /auth/logout with { "scope": "global" }.
 import { authorizedRoute, type AuthorizedProxyHandler } from '../http/frame';
 import { noContent } from '../http/messages';
-import type { Services } from '../services';
+import type { KeylessServices } from '../services';
 
-export function logoutAllHandler({ config, log, sessions }: Services): AuthorizedProxyHandler {
+export function logoutAllHandler({ config, log, sessions }: KeylessServices): AuthorizedProxyHandler {
   return authorizedRoute(
     'logoutAll',
     async (caller, _request, scope) => {

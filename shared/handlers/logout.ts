@@ -3,9 +3,9 @@
 import { authorizedRoute, type AuthorizedProxyHandler } from '../http/frame';
 import { noContent, parseJsonBody } from '../http/messages';
 import { parseLogoutRequest } from '../http/validation';
-import type { Services } from '../services';
+import type { KeylessServices } from '../services';
 
-export function logoutHandler({ config, log, sessions }: Services): AuthorizedProxyHandler {
+export function logoutHandler({ config, log, sessions }: KeylessServices): AuthorizedProxyHandler {
   return authorizedRoute(
     'logout',
     async (caller, request, scope) => {

@@ -3,9 +3,9 @@
 import { route, type ProxyHandler } from '../http/frame';
 import { json, parseJsonBody } from '../http/messages';
 import { parseRevokeRequest } from '../http/validation';
-import type { Services } from '../services';
+import type { KeylessServices } from '../services';
 
-export function revokeHandler({ log, sessions }: Services): ProxyHandler {
+export function revokeHandler({ log, sessions }: KeylessServices): ProxyHandler {
   return route(
     'revoke',
     async (event, scope) => {

@@ -17,20 +17,24 @@ import { revokeHandler } from './revoke';
 import { revokeAllHandler } from './revoke-all';
 import { signHandler } from './sign';
 
+/**
+ * `keys`, the key material each function holds: the signing keys (`signing`: it signs), the verifying keys only
+ * (`verifying`: the public keys of an ES256 or EdDSA ring; with HS256 the secret, which is both), or none.
+ */
 export const FUNCTIONS = {
-  sign: { entry: 'functions/sign.ts', create: signHandler },
-  refresh: { entry: 'functions/refresh.ts', create: refreshHandler },
-  logout: { entry: 'functions/logout.ts', create: logoutHandler },
-  me: { entry: 'functions/me.ts', create: (services: Services) => meHandler({ corsOrigins: services.config.corsOrigins, log: services.log }) },
-  logoutAll: { entry: 'functions/logout-all.ts', create: logoutAllHandler },
-  listSessions: { entry: 'functions/list-sessions.ts', create: listSessionsHandler },
-  endSession: { entry: 'functions/end-session.ts', create: endSessionHandler },
-  revoke: { entry: 'functions/revoke.ts', create: revokeHandler },
-  introspect: { entry: 'functions/introspect.ts', create: introspectHandler },
-  jwks: { entry: 'functions/jwks.ts', create: jwksHandler },
-  authorizer: { entry: 'functions/authorizer.ts', create: authorizerHandler },
-  httpAuthorizer: { entry: 'functions/http-authorizer.ts', create: httpAuthorizerHandler },
-  revokeAll: { entry: 'functions/revoke-all.ts', create: revokeAllHandler },
+  sign: { entry: 'functions/sign.ts', keys: 'signing', create: signHandler },
+  refresh: { entry: 'functions/refresh.ts', keys: 'signing', create: refreshHandler },
+  logout: { entry: 'functions/logout.ts', keys: 'none', create: logoutHandler },
+  me: { entry: 'functions/me.ts', keys: 'none', create: (services: Services) => meHandler({ corsOrigins: services.config.corsOrigins, log: services.log }) },
+  logoutAll: { entry: 'functions/logout-all.ts', keys: 'none', create: logoutAllHandler },
+  listSessions: { entry: 'functions/list-sessions.ts', keys: 'none', create: listSessionsHandler },
+  endSession: { entry: 'functions/end-session.ts', keys: 'none', create: endSessionHandler },
+  revoke: { entry: 'functions/revoke.ts', keys: 'none', create: revokeHandler },
+  introspect: { entry: 'functions/introspect.ts', keys: 'verifying', create: introspectHandler },
+  jwks: { entry: 'functions/jwks.ts', keys: 'verifying', create: jwksHandler },
+  authorizer: { entry: 'functions/authorizer.ts', keys: 'verifying', create: authorizerHandler },
+  httpAuthorizer: { entry: 'functions/http-authorizer.ts', keys: 'verifying', create: httpAuthorizerHandler },
+  revokeAll: { entry: 'functions/revoke-all.ts', keys: 'none', create: revokeAllHandler },
 } as const;
 
 export type FunctionName = keyof typeof FUNCTIONS;

@@ -81,7 +81,8 @@ async function startContainer(node: string, host: string, bundle: string, export
 beforeAll(async () => {
   server = await startRedisServer();
   let node: string;
-  // The local target writes REDIS_URL and JWT_SECRET from the packaging shell into every function's environment.
+  // The local target writes REDIS_URL from the packaging shell into every function's environment, and JWT_SECRET into
+  // those that hold keys.
   [node, packaged] = await Promise.all([runtimeNode(MAJOR), packageService(apiEnvironment({ REDIS_URL: server.url, JWT_SECRET: SECRET }))]);
   workDir = mkdtempSync(join(tmpdir(), 'bundles-runtime-'));
   const host = join(workDir, 'bundle-host.js');

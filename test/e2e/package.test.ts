@@ -1,6 +1,7 @@
 // `serverless package` (no AWS credentials needed): the CloudFormation template and the function zips, for
 // both deployment targets: `local` (the default: settings from the shell, no VPC) and `aws` (stage prod: a VPC,
 // settings from SSM Parameter Store, here stubbed with --param so that no AWS call is made).
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { builtinModules } from 'node:module';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -173,18 +174,17 @@ describe('serverless package: the CloudFormation template', () => {
     expect(permissions.some((name) => name.includes('SignLambdaFunction'))).toBe(true);
   });
 
-  test('every function gets the full environment with the defaults shared/config.ts expects', () => {
+  test('every function gets the full environment with the defaults shared/config.ts expects, and the key material its row allows', () => {
     for (const name of FUNCTION_NAMES) {
+      // HS256: the secret is both signing and verifying key. Empty: a deployed function that needs it refuses to
+      // start until a real one is provided.
+      const keys = FUNCTIONS[name].keys === 'none' ? {} : { JWT_SECRET: '', JWT_KEYS: '', JWT_KEYS_SSM_PARAMETER: '' };
       expect(lambdaFunction(plain.template, name).Environment).toEqual({
         Variables: {
           // Empty: a deployed function refuses to start until REDIS_URL is provided.
           REDIS_URL: '',
-          // Empty: a deployed function refuses to start until a real secret is provided.
-          JWT_SECRET: '',
-          JWT_KEYS: '',
-          JWT_KEYS_SSM_PARAMETER: '',
+          ...keys,
           JWT_ALG: 'HS256',
-          JWT_PUBLIC_KEYS: '',
           TOKEN_TTL: '900',
           MAX_TTL: '86400',
           MAX_SESSIONS: '100',
@@ -208,10 +208,10 @@ describe('serverless package: the CloudFormation template', () => {
 
   // Documents the local target's known exposure (the aws target has none, see below): whoever can read the
   // stack can read the secret.
-  test('local target: JWT_SECRET from the packaging environment lands in plain text in every function, not in the bundles', () => {
+  test('local target: JWT_SECRET from the packaging environment lands in plain text in the functions that hold keys, in no bundle', () => {
     for (const name of FUNCTION_NAMES) {
       const environment = lambdaFunction(withSecrets.template, name).Environment as { Variables: Record<string, string> };
-      expect(environment.Variables.JWT_SECRET).toBe(SECRET_MARKER);
+      expect(environment.Variables.JWT_SECRET).toBe(FUNCTIONS[name].keys === 'none' ? undefined : SECRET_MARKER);
       for (const entry of readZip(join(withSecrets.dir, `${name}.zip`))) {
         expect(entry.content.includes(SECRET_MARKER)).toBe(false);
       }
@@ -413,14 +413,17 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
     }
   });
 
-  test("aws target: the environment has the Redis endpoint and the keyring parameter's name, and no secret", () => {
+  test("aws target: the environment has the Redis endpoint and, where the function holds keys, the keyring parameter's name, and no secret", () => {
     for (const name of FUNCTION_NAMES) {
       const { Variables: variables } = lambdaFunction(aws.template, name).Environment as { Variables: Record<string, string> };
-      expect(variables).toMatchObject({
-        REDIS_URL: AWS_STUBS.redisUrl,
-        JWT_SECRET: '',
-        JWT_KEYS: '',
-        JWT_KEYS_SSM_PARAMETER: '/revocable-jwt/prod/jwt-keys',
+      expect(variables).toMatchObject({ REDIS_URL: AWS_STUBS.redisUrl });
+      const keys = { JWT_SECRET: variables.JWT_SECRET, JWT_KEYS: variables.JWT_KEYS, JWT_KEYS_SSM_PARAMETER: variables.JWT_KEYS_SSM_PARAMETER };
+      expect({ name, keys }).toEqual({
+        name,
+        keys:
+          FUNCTIONS[name].keys === 'none'
+            ? { JWT_SECRET: undefined, JWT_KEYS: undefined, JWT_KEYS_SSM_PARAMETER: undefined }
+            : { JWT_SECRET: '', JWT_KEYS: '', JWT_KEYS_SSM_PARAMETER: '/revocable-jwt/prod/jwt-keys' },
       });
     }
   });
@@ -560,5 +563,41 @@ describe('serverless package: outputs for stacks that add their own routes', () 
     const joined = JSON.stringify(aws.template.Outputs?.RestApiExecutionArn?.Value);
     expect(joined).toContain('":execute-api:"');
     expect(joined).toContain('{"Ref":"ApiGatewayRestApi"},"/prod"');
+  });
+});
+
+describe('serverless package with JWT_ALG=ES256: least privilege per function', () => {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const privatePem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+  const publicPem = createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }) as string;
+  const ring = JSON.stringify([{ kid: 'es-1', key: privatePem }]);
+  let es256: Packaged;
+  let esAws: Packaged;
+  beforeAll(async () => {
+    [es256, esAws] = await Promise.all([
+      packageWith({ JWT_ALG: 'ES256', JWT_KEYS: ring }),
+      packageWith({ JWT_ALG: 'ES256' }, [...AWS_TARGET_ARGS, `--param=jwtPublicKeys=${JSON.stringify([{ kid: 'es-1', key: publicPem }])}`]),
+    ]);
+  }, 120_000);
+
+  test.each([
+    ['local', () => es256],
+    ['aws', () => esAws],
+  ])('%s target: the private keys only where tokens are signed, the public keys where they are checked, nothing elsewhere', (target, packaged) => {
+    for (const name of FUNCTION_NAMES) {
+      const variables = (lambdaFunction(packaged().template, name).Environment as { Variables: Record<string, string> }).Variables;
+      const held = Object.keys(variables).filter((variable) => ['JWT_SECRET', 'JWT_KEYS', 'JWT_PUBLIC_KEYS', 'JWT_KEYS_SSM_PARAMETER'].includes(variable));
+      const expected = {
+        signing: ['JWT_SECRET', 'JWT_KEYS', 'JWT_KEYS_SSM_PARAMETER'],
+        verifying: ['JWT_PUBLIC_KEYS'],
+        none: [],
+      }[FUNCTIONS[name].keys];
+      expect({ name, held: held.sort() }).toEqual({ name, held: expected.sort() });
+      const text = JSON.stringify(variables);
+      expect({ name, private: text.includes('PRIVATE KEY') }).toEqual({ name, private: target === 'local' && FUNCTIONS[name].keys === 'signing' });
+      if (FUNCTIONS[name].keys === 'verifying') {
+        expect(JSON.parse(variables.JWT_PUBLIC_KEYS as string)).toEqual([{ kid: 'es-1', key: publicPem }]);
+      }
+    }
   });
 });

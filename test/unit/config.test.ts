@@ -222,3 +222,32 @@ describe('JWT_ALG and asymmetric rings', () => {
     );
   });
 });
+
+describe('the keys a function may hold (its role)', () => {
+  const env = { REDIS_URL: 'redis://127.0.0.1:6379' };
+  const secret = 'role-secret-never-echoed-0123456789abcdef';
+  const es256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ring = (key: KeyObject) => JSON.stringify([{ kid: 'k1', key: key.export({ format: 'pem', type: key.type === 'private' ? 'pkcs8' : 'spki' }) }]);
+
+  it('a function that verifies nothing starts with no key, and refuses any key material, naming the variable only', () => {
+    expect(loadConfig(env, 'none').tokens.keys).toEqual([]);
+    for (const name of ['JWT_SECRET', 'JWT_KEYS', 'JWT_PUBLIC_KEYS', 'JWT_KEYS_SSM_PARAMETER']) {
+      const error = configError({ ...env, [name]: name === 'JWT_KEYS_SSM_PARAMETER' ? '/app/keys' : secret }, 'none');
+      expect(error.message).toBe(`${name}: this function verifies nothing and must hold no key material; leave it unset`);
+    }
+  });
+
+  it('a function that only verifies an ES256 ring takes its public keys, never the private ones', () => {
+    expect(loadConfig({ ...env, JWT_ALG: 'ES256', JWT_PUBLIC_KEYS: ring(es256.publicKey) }, 'verifying').tokens.asymmetric?.privateKeys).toEqual([]);
+    expect(configError({ ...env, JWT_ALG: 'ES256', JWT_KEYS: ring(es256.privateKey) }, 'verifying').message).toBe(
+      'JWT_KEYS gives private keys: a function that only verifies takes JWT_PUBLIC_KEYS',
+    );
+    expect(configError({ ...env, JWT_ALG: 'ES256', JWT_KEYS_SSM_PARAMETER: '/app/keys' }, 'verifying').message).toBe(
+      'JWT_KEYS_SSM_PARAMETER gives private keys: a function that only verifies takes JWT_PUBLIC_KEYS',
+    );
+  });
+
+  it('with HS256 the secret is both: a verifying function holds it', () => {
+    expect(loadConfig({ ...env, JWT_SECRET: secret }, 'verifying').tokens.keys).toEqual([{ kid: 'default', secret }]);
+  });
+});

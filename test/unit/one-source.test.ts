@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { CONFIG_VARIABLES, loadConfig, type Env } from '../../shared/config';
+import { CONFIG_VARIABLES, KEY_VARIABLES, loadConfig, type Env } from '../../shared/config';
 import { FUNCTIONS } from '../../shared/handlers/table';
 
 const ROOT = join(__dirname, '..', '..');
@@ -17,6 +17,26 @@ describe('the function table', () => {
     const deployed = Object.fromEntries(Object.entries(serverless.functions).map(([name, { handler }]) => [name, handler]));
     const table = Object.fromEntries(Object.entries(FUNCTIONS).map(([name, { entry }]) => [name, `${entry.replace(/\.ts$/, '')}.handler`]));
     expect(deployed).toEqual(table);
+  });
+
+  // Each function's module builds its container with the keys its row allows, and so refuses any other.
+  it.each(Object.entries(FUNCTIONS))("%s's module asks for its row's keys", (_name, { entry, keys }) => {
+    const source = readFileSync(join(ROOT, entry), 'utf8');
+    const asked = /containerServices\('(\w+)'\)/.exec(source)?.[1];
+    // me builds no container at all: it holds nothing, Redis included.
+    expect(asked ?? 'none').toBe(keys);
+  });
+
+  it("is deployed with each function's keys: the signing ones for sign and refresh, the verifying ones for the others that check tokens", () => {
+    const functions = serverless.functions as Record<string, { environment?: unknown }>;
+    for (const [name, { keys }] of Object.entries(FUNCTIONS)) {
+      const expected = {
+        signing: '${file(./deploy/keys.js):signingEnvironment}',
+        verifying: '${file(./deploy/keys.js):verifyingEnvironment}',
+        none: undefined,
+      }[keys];
+      expect({ name, environment: functions[name]?.environment }).toEqual({ name, environment: expected });
+    }
   });
 
   it('has a file in functions/ for each entry, and no other', () => {
@@ -52,8 +72,11 @@ describe('the configuration variables', () => {
     expect([...read].sort()).toEqual([...CONFIG_VARIABLES].sort());
   });
 
-  it("are serverless.yml's environment, but IS_OFFLINE, which serverless offline sets", () => {
-    expect(Object.keys(serverless.provider.environment).sort()).toEqual(CONFIG_VARIABLES.filter((name) => name !== 'IS_OFFLINE').sort());
+  it("are serverless.yml's environment, but IS_OFFLINE, which serverless offline sets, and the key material, which each function gets as its keys allow", () => {
+    const keyMaterial: readonly string[] = KEY_VARIABLES;
+    expect(Object.keys(serverless.provider.environment).sort()).toEqual(
+      CONFIG_VARIABLES.filter((name) => name !== 'IS_OFFLINE' && !keyMaterial.includes(name)).sort(),
+    );
   });
 
   it("are the README's table, with those only `npm start` reads", () => {
