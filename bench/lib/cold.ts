@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { build as esbuild, type BuildOptions, type Metafile } from 'esbuild';
 import { LAMBDA_BUILD as SHIPPED } from '../../deploy/esbuild-options';
 import { FUNCTIONS } from '../../shared/handlers/table';
+import { KEY_VARIABLES } from '../../shared/config';
 import { childEnv } from './env';
 import { median } from './stats';
 
@@ -180,6 +181,14 @@ export interface ColdInputs {
 export async function measureCold(inputs: ColdInputs): Promise<{ bare: { wallMs: number }; load: LoadRow[]; firstInvoke: FirstInvokeRow[] }> {
   const { dir, runs, progress } = inputs;
   const env = childEnv(inputs.env);
+  // As deployed: a function that holds no key gets none, and would refuse one.
+  const envOf = (name: string): NodeJS.ProcessEnv => {
+    const row = (FUNCTIONS as Record<string, { keys: string } | undefined>)[name];
+    if (row?.keys !== 'none') return env;
+    const keyless = { ...env };
+    for (const variable of KEY_VARIABLES) delete keyless[variable];
+    return keyless;
+  };
   const loader = join(dir, 'loader.js');
   writeFileSync(loader, LOADER);
 
@@ -201,7 +210,7 @@ export async function measureCold(inputs: ColdInputs): Promise<{ bare: { wallMs:
       const target = targets[(i + run) % targets.length] as (typeof targets)[number];
       const t0 = process.hrtime.bigint();
       const child = spawnSync(process.execPath, target.file === undefined ? [loader] : [loader, target.file], {
-        env,
+        env: envOf(target.name),
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -244,7 +253,7 @@ export async function measureCold(inputs: ColdInputs): Promise<{ bare: { wallMs:
       const bundle = inputs.bundles.find((candidate) => candidate.name === name);
       if (bundle === undefined) throw new Error(`no bundle for ${name}`);
       const child = spawnSync(process.execPath, [inputs.firstInvokeEntry, bundle.file], {
-        env: { ...env, BENCH_EVENTS: JSON.stringify(events) },
+        env: { ...envOf(name), BENCH_EVENTS: JSON.stringify(events) },
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
       });
