@@ -100,5 +100,7 @@ export function containerServices(role: KeyRole): KeylessServices {
     services.warmUp();
     container = services;
   }
+  // A Lambda container runs one function: a process that loads several (the bench) must load a keyed one first.
+  if (role !== 'none' && !('tokens' in container)) throw new Error(`this process's container was built without keys; a ${role} function cannot run on it`);
   return container;
 }
