@@ -192,11 +192,12 @@ export class TokenService {
     if (presented === undefined) throw new RefreshTokenInvalidError('malformed');
     // Before the rotation: keys that cannot load, or a function that cannot sign, must not leave a rotated
     // session without its new token.
-    signingKey(await this.keyring());
+    const keyring = this.#keyring ?? (await this.keyring());
+    signingKey(keyring);
     const next = newSecret();
     const rotation = rotationOf(presented, next, this.now(), this.sessions.limits);
     const reply = await this.sessions.rotate(presented.tag, rotation, scope);
-    return this.signRotation(presented, rotation.familyHash, next, reply, scope);
+    return this.signRotation(keyring, presented, rotation.familyHash, next, reply, scope);
   }
 
   /** readGrant, remembering the grants whose signature held: a session's grant is the same text at each refresh. */
@@ -210,11 +211,17 @@ export class TokenService {
     return grantTerms(payload, presented, familyHash);
   }
 
-  private async signRotation(presented: RefreshToken, familyHash: string, next: string, reply: RotationReply, scope?: RequestScope): Promise<RefreshedTokens> {
+  private async signRotation(
+    keyring: Keyring,
+    presented: RefreshToken,
+    familyHash: string,
+    next: string,
+    reply: RotationReply,
+    scope?: RequestScope,
+  ): Promise<RefreshedTokens> {
     if (reply[0] === 'refused') throw new RefreshTokenInvalidError(reply[1] as 'unknown' | 'expired' | 'revoked', { sid: presented.sid });
     if (reply[0] === 'reused') throw new RefreshTokenInvalidError('reused', { sid: presented.sid, sub: reply[1] });
     const [outcome, sealedNext, jti, iatText, expText, refreshExpiresText, grantToken] = reply;
-    const keyring = this.#keyring ?? (await this.keyring());
     const { verifying } = keyring;
     const signing = signingKey(keyring);
     const grant = this.readGrant(grantToken, verifying, presented, familyHash);

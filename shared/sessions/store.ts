@@ -144,15 +144,7 @@ export class SessionStore {
     const tag = tagOf(sid);
     if (tag === undefined) return false;
     const keys = sessionKeys(tag, sid);
-    const ended = await this.redis.run(
-      idempotent(
-        'endSession',
-        { key: keys.index },
-        this.replicated((client) => client.endSession(keys, sid)),
-      ),
-      scope,
-    );
-    return ended === 1;
+    return (await this.revoke('endSession', keys.index, (client) => client.endSession(keys, sid), scope)) === 1;
   }
 
   /** Ends one of `sub`'s sessions. Resolves false, touching nothing, if the sid is not one of theirs. */
@@ -164,14 +156,7 @@ export class SessionStore {
   /** Ends every session of `sub` but `keptSid`, with their access tokens. Resolves how many were live. */
   async endOthers(sub: string, keptSid: string, scope?: RequestScope): Promise<number> {
     const keys = subjectKeys(subjectTag(sub));
-    return this.redis.run(
-      idempotent(
-        'endOtherSessions',
-        { key: keys.index },
-        this.replicated((client) => client.endOtherSessions(keys, keptSid)),
-      ),
-      scope,
-    );
+    return this.revoke('endOtherSessions', keys.index, (client) => client.endOtherSessions(keys, keptSid), scope);
   }
 
   /** Ends one access token, whoever owns it; its session lives on. Resolves false if it was not live. */
@@ -179,15 +164,7 @@ export class SessionStore {
     const tag = tagOf(jti);
     if (tag === undefined) return false;
     const keys = { label: labelKey(jti), counter: counterKey(tag) };
-    const ended = await this.redis.run(
-      idempotent(
-        'endToken',
-        { key: keys.label },
-        this.replicated((client) => client.endToken(keys)),
-      ),
-      scope,
-    );
-    return ended === 1;
+    return (await this.revoke('endToken', keys.label, (client) => client.endToken(keys), scope)) === 1;
   }
 
   /**
@@ -197,14 +174,7 @@ export class SessionStore {
   async endAll(sub: string, scope?: RequestScope): Promise<number> {
     const keys = subjectKeys(subjectTag(sub));
     const maxTtlMs = this.limits.maxTtlSeconds * 1000;
-    return this.redis.run(
-      idempotent(
-        'endAllSessions',
-        { key: keys.index },
-        this.replicated((client) => client.endAllSessions(keys, maxTtlMs)),
-      ),
-      scope,
-    );
+    return this.revoke('endAllSessions', keys.index, (client) => client.endAllSessions(keys, maxTtlMs), scope);
   }
 
   /** The subject's live sessions, newest first. */
@@ -270,6 +240,11 @@ export class SessionStore {
       (scope?.log ?? log).warn('could not withdraw a session that may have been stored, for a token never handed out', { reason: describeError(error) }, scope);
     }
   }
+  /** A revocation on the node of `key`: idempotent (only deletes, or raises the counter), acknowledged once replicated. */
+  private revoke<T>(operation: string, key: string, write: Command<T>, scope?: RequestScope): Promise<T> {
+    return this.redis.run(idempotent(operation, { key }, this.replicated(write)), scope);
+  }
+
   /**
    * The write, then WAIT on the same connection (WAIT covers only that connection's writes) for as long
    * as the time bound leaves. Fewer replicas than asked is a failure: the revocation may not survive a
