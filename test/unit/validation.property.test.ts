@@ -245,6 +245,21 @@ function expectRefusedWith(error: unknown, message: string): void {
   expect((error as Error).message).toBe(message);
 }
 
+/**
+ * Holds a parse's outcome to the model: refused with exactly the model's `refusal`, or accepted where the model
+ * refuses nothing. True when accepted.
+ */
+function acceptedAsModelled<T>(outcome: { value: T } | { error: unknown }, refusal: string | undefined): outcome is { value: T } {
+  if ('error' in outcome) {
+    // toEqual: an unexpected refusal fails with the message the validator gave.
+    expect({ refused: (outcome.error as Error).message }).toEqual({ refused: refusal });
+    expectRefusedWith(outcome.error, refusal as string);
+    return false;
+  }
+  expect({ accepted: true, refusal }).toEqual({ accepted: true, refusal: undefined });
+  return true;
+}
+
 describe('Function: parseSignRequest, for any JSON value', () => {
   it('returns a request that keeps every promise when the body keeps the rules, and a ValidationError naming the first broken rule otherwise', () => {
     const seen = { accepted: 0, refused: 0, refresh: 0, session: 0 };
@@ -255,15 +270,11 @@ describe('Function: parseSignRequest, for any JSON value', () => {
         expect(prototypeKeys()).toEqual(before);
         expect(({} as Record<string, unknown>).admin).toBeUndefined();
         const refusal = expectedSignRefusal(body);
-        if ('error' in outcome) {
+        if (!acceptedAsModelled(outcome, refusal)) {
           seen.refused += 1;
-          // toEqual: an unexpected refusal fails with the message the validator gave.
-          expect({ refused: (outcome.error as Error).message }).toEqual({ refused: refusal });
-          expectRefusedWith(outcome.error, refusal as string);
           return;
         }
         seen.accepted += 1;
-        expect({ accepted: true, refusal }).toEqual({ accepted: true, refusal: undefined });
         const { sub, claims, ttlSeconds, refresh, session } = outcome.value;
         const input = body as Record<string, unknown>;
         expect(Object.keys(outcome.value).sort()).toEqual(['claims', 'refresh', 'session', 'sub', 'ttlSeconds']);
@@ -470,13 +481,10 @@ describe('Function: parseRevokeRequest, for any JSON value', () => {
       fc.property(bodies, (body) => {
         const outcome = attempt(() => parseRevokeRequest(body));
         const refusal = expectedRevokeRefusal(body);
-        if ('error' in outcome) {
+        if (!acceptedAsModelled(outcome, refusal)) {
           seen.refused += 1;
-          expect({ refused: (outcome.error as Error).message }).toEqual({ refused: refusal });
-          expectRefusedWith(outcome.error, refusal as string);
           return;
         }
-        expect({ accepted: true, refusal }).toEqual({ accepted: true, refusal: undefined });
         const request = outcome.value;
         expect(request).toEqual(body);
         expect(Object.keys(request)).toHaveLength(1);
@@ -518,14 +526,11 @@ describe('Function: parseRefreshRequest, for any JSON value', () => {
         const outcome = attempt(() => parseRefreshRequest(body));
         expect(prototypeKeys()).toEqual(before);
         const refusal = expectedRefreshRefusal(body);
-        if ('error' in outcome) {
+        if (!acceptedAsModelled(outcome, refusal)) {
           seen.refused += 1;
-          expect({ refused: (outcome.error as Error).message }).toEqual({ refused: refusal });
-          expectRefusedWith(outcome.error, refusal as string);
           return;
         }
         seen.accepted += 1;
-        expect({ accepted: true, refusal }).toEqual({ accepted: true, refusal: undefined });
         // The very string given, whatever it holds: judging it is the rotation's job, with one 401 for all.
         expect(outcome.value).toEqual({ refreshToken: (body as { refreshToken: string }).refreshToken });
         expect(Object.keys(outcome.value)).toEqual(['refreshToken']);
