@@ -1,14 +1,27 @@
 // @ts-check
-// The key material each group of functions gets (shared/handlers/table.ts, `keys`), read by serverless.yml as
-// `${file(./deploy/keys.js):name}` at package time: the functions that sign get the signing keys; those that only
-// verify get the public keys of an ES256 or EdDSA ring (with HS256, the secret, which is both); the others get
-// none, and refuse any (shared/config.ts, loadConfig).
+// What each function may hold and read, by the group its row of shared/handlers/table.ts names (`keys`), read by
+// serverless.yml at package time:
+//   `${file(./deploy/keys.js):environment.<function>}`  its key variables: the functions that sign get the signing
+//     keys; those that only verify the public keys of an ES256 or EdDSA ring (with HS256, the secret, which is
+//     both); the others none, and they refuse any (shared/config.ts, loadConfig);
+//   `${file(./deploy/keys.js):role.<function>}`  its group's IAM role, one per group, in `roles`: each may write
+//     its own functions' logs, and only a group whose variables name the keyring parameter may read it from SSM.
 'use strict';
 
-/**
- * @typedef {{ resolveVariable: (variable: string) => Promise<unknown> }} Resolver
- * @param {Resolver} resolver
- */
+/** @typedef {'signing' | 'verifying' | 'none'} KeyGroup */
+/** @typedef {{ resolveVariable: (variable: string) => Promise<unknown> }} Resolver */
+
+/** @type {Record<KeyGroup, string>} */
+const ROLE_OF_GROUP = { signing: 'SigningRole', verifying: 'VerifyingRole', none: 'KeylessRole' };
+
+/** The function table, loaded only when asked for: serverless reads this file for every command. */
+function functionGroups() {
+  /** @type {typeof import('../shared/handlers/table')} */
+  const table = require('tsx/cjs/api').require('../shared/handlers/table.ts', __filename);
+  return /** @type {Array<[string, KeyGroup]>} */ (Object.entries(table.FUNCTIONS).map(([name, { keys }]) => [name, keys]));
+}
+
+/** @param {Resolver} resolver */
 async function signingEnvironment({ resolveVariable }) {
   return {
     JWT_SECRET: await resolveVariable('self:custom.target.jwtSecret'),
@@ -25,6 +38,17 @@ async function verifyingEnvironment(resolver) {
   const publicKeys =
     parameter === '' ? await publicKeysFromEnvironment(resolver) : await resolver.resolveVariable(`param:jwtPublicKeys, ssm:${String(parameter)}`);
   return { JWT_PUBLIC_KEYS: publicKeys };
+}
+
+/**
+ * @param {KeyGroup} group
+ * @param {Resolver} resolver
+ * @returns {Promise<Record<string, unknown>>}
+ */
+async function groupEnvironment(group, resolver) {
+  if (group === 'signing') return signingEnvironment(resolver);
+  if (group === 'verifying') return verifyingEnvironment(resolver);
+  return {};
 }
 
 /**
@@ -47,4 +71,76 @@ async function publicKeysFromEnvironment({ resolveVariable }) {
   return JSON.stringify(publicKeys.map(({ kid, key }) => ({ kid, key: key.export({ format: 'pem', type: 'spki' }) })));
 }
 
-module.exports = { signingEnvironment, verifyingEnvironment };
+/** @param {Resolver} resolver */
+async function environment(resolver) {
+  const byGroup = {
+    signing: await groupEnvironment('signing', resolver),
+    verifying: await groupEnvironment('verifying', resolver),
+    none: await groupEnvironment('none', resolver),
+  };
+  return Object.fromEntries(functionGroups().map(([name, group]) => [name, byGroup[group]]));
+}
+
+function role() {
+  return Object.fromEntries(functionGroups().map(([name, group]) => [name, ROLE_OF_GROUP[group]]));
+}
+
+/** serverless's logical id of a function's log group (its naming.getLogGroupLogicalId, for camelCase names). */
+function logGroupId(/** @type {string} */ name) {
+  return `${name.charAt(0).toUpperCase()}${name.slice(1)}LogGroup`;
+}
+
+/** @param {string} parameterName e.g. /revocable-jwt/prod/jwt-keys */
+function parameterArn(parameterName) {
+  return {
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:parameter${parameterName}`]],
+  };
+}
+
+const VPC_ACCESS_POLICY = {
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']],
+};
+
+/**
+ * The three roles, as a `resources` entry. In a VPC (the aws target) each also gets AWS's policy for managing the
+ * functions' network interfaces. Reading the keyring parameter needs no KMS permission while it is encrypted with
+ * the default key aws/ssm; with a customer managed key, allow kms:Decrypt on that key to SigningRole (and, with
+ * HS256, VerifyingRole).
+ * @param {Resolver} resolver
+ */
+async function roles(resolver) {
+  const inVpc = (await resolver.resolveVariable('self:custom.target.vpc, null')) != null;
+  const groups = functionGroups();
+  /** @type {Record<string, unknown>} */
+  const resources = {};
+  for (const group of /** @type {KeyGroup[]} */ (['signing', 'verifying', 'none'])) {
+    const logGroups = groups.filter(([, of]) => of === group).map(([name]) => ({ 'Fn::GetAtt': [logGroupId(name), 'Arn'] }));
+    const keyringParameter = (await groupEnvironment(group, resolver)).JWT_KEYS_SSM_PARAMETER;
+    const statements = [
+      // The log groups exist already (serverless defines them): writing to them is all a function needs.
+      { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: logGroups },
+      ...(typeof keyringParameter === 'string' && keyringParameter !== ''
+        ? [{ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: parameterArn(keyringParameter) }]
+        : []),
+    ];
+    resources[ROLE_OF_GROUP[group]] = {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com'] }, Action: ['sts:AssumeRole'] }],
+        },
+        ManagedPolicyArns: inVpc ? [VPC_ACCESS_POLICY] : [],
+        Policies: [
+          {
+            PolicyName: `${ROLE_OF_GROUP[group].replace(/Role$/, '').toLowerCase()}-functions`,
+            PolicyDocument: { Version: '2012-10-17', Statement: statements },
+          },
+        ],
+      },
+    };
+  }
+  return { Resources: resources };
+}
+
+module.exports = { environment, role, roles };

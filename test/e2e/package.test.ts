@@ -257,32 +257,35 @@ function httpApiRoutes(template: Template): Map<string, Record<string, unknown>>
   return new Map(resourcesOfType(template, 'AWS::ApiGatewayV2::Route').map(([, resource]) => [String(resource.Properties.RouteKey), resource.Properties]));
 }
 
-/** The execution role's inline statements and managed policies: all the AWS API access the functions have. */
-function executionRole(template: Template): { statements: unknown[]; managedPolicies: unknown[] } {
-  const [roleId, role] = onlyResourceOfType(template, 'AWS::IAM::Role');
-  expect(roleId).toBe('IamRoleLambdaExecution');
-  const policies = role.Properties.Policies as { PolicyDocument: { Statement: unknown[] } }[];
-  expect(policies).toHaveLength(1);
+/** Each group's role (deploy/keys.js): the functions of a row with these `keys` run under it. */
+const ROLE_OF_GROUP = { signing: 'SigningRole', verifying: 'VerifyingRole', none: 'KeylessRole' } as const;
+const KEYRING_PARAMETER_ARN = {
+  'Fn::Join': [
+    '',
+    ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/revocable-jwt/prod/jwt-keys'],
+  ],
+};
+
+type Statement = { Effect: string; Action: string[]; Resource: unknown };
+
+/** All the AWS API access a function has: its role's inline statements and managed policies. */
+function permissions(template: Template, name: FunctionName): { role: string; statements: Statement[]; managedPolicies: unknown[] } {
+  const role = (lambdaFunction(template, name).Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  const properties = template.Resources[role]?.Properties;
+  if (properties === undefined) throw new Error(`${name}'s role ${role} is not in the template`);
+  const policies = properties.Policies as { PolicyDocument: { Statement: Statement[] } }[];
   return {
-    statements: (policies[0] as { PolicyDocument: { Statement: unknown[] } }).PolicyDocument.Statement,
-    managedPolicies: (role.Properties.ManagedPolicyArns as unknown[] | undefined) ?? [],
+    role,
+    statements: policies.flatMap((policy) => policy.PolicyDocument.Statement),
+    managedPolicies: (properties.ManagedPolicyArns as unknown[] | undefined) ?? [],
   };
 }
 
-/** What serverless grants every function: writing to its own log groups, nothing more. */
-function logStatements(stage: string): unknown[] {
-  return [
-    {
-      Effect: 'Allow',
-      Action: ['logs:CreateLogStream', 'logs:CreateLogGroup', 'logs:TagResource'],
-      Resource: [{ 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/revocable-jwt-${stage}*:*` }],
-    },
-    {
-      Effect: 'Allow',
-      Action: ['logs:PutLogEvents'],
-      Resource: [{ 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/revocable-jwt-${stage}*:*:*` }],
-    },
-  ];
+/** What `name` may ssm:GetParameter. */
+function readableParameters(template: Template, name: FunctionName): unknown[] {
+  return permissions(template, name)
+    .statements.filter((statement) => statement.Action.includes('ssm:GetParameter'))
+    .map((statement) => statement.Resource);
 }
 
 describe('serverless package: the HTTP API', () => {
@@ -353,9 +356,8 @@ describe('serverless package: the HTTP API', () => {
 });
 
 describe('serverless package: deployment targets, VPC and IAM', () => {
-  test('local target: no function is in a VPC, and the role may write logs and nothing else', () => {
+  test('local target: no function is in a VPC', () => {
     for (const name of FUNCTION_NAMES) expect(lambdaFunction(plain.template, name)).not.toHaveProperty('VpcConfig');
-    expect(executionRole(plain.template)).toEqual({ statements: logStatements('dev'), managedPolicies: [] });
   });
 
   test('aws target: every function runs in the VPC given for the stage', () => {
@@ -367,37 +369,54 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
     }
   });
 
-  test('aws target: the role may write logs, manage its VPC network interfaces, and read the keyring parameter; nothing else', () => {
-    expect(executionRole(aws.template)).toEqual({
-      statements: [
-        ...logStatements('prod'),
-        {
-          Effect: 'Allow',
-          Action: ['ssm:GetParameter'],
-          Resource: {
-            'Fn::Join': [
-              '',
-              ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/revocable-jwt/prod/jwt-keys'],
-            ],
-          },
-        },
-      ],
-      managedPolicies: [VPC_ACCESS_POLICY],
-    });
-  });
-
   test.each([
     ['local', () => plain],
     ['aws', () => aws],
-  ])('%s target: every function uses that one role, and the stack defines no other IAM', (_target, packaged) => {
+  ])("%s target: each function runs under its group's role, and the stack's IAM is those three roles", (_target, packaged) => {
     const { template } = packaged();
     for (const name of FUNCTION_NAMES) {
-      expect(lambdaFunction(template, name).Role).toEqual({ 'Fn::GetAtt': ['IamRoleLambdaExecution', 'Arn'] });
+      expect({ name, role: lambdaFunction(template, name).Role }).toEqual({ name, role: { 'Fn::GetAtt': [ROLE_OF_GROUP[FUNCTIONS[name].keys], 'Arn'] } });
     }
-    const iamTypes = Object.values(template.Resources)
-      .map((resource) => resource.Type)
-      .filter((type) => type.startsWith('AWS::IAM::'));
-    expect(iamTypes).toEqual(['AWS::IAM::Role']);
+    const iam = Object.entries(template.Resources).filter(([, resource]) => resource.Type.startsWith('AWS::IAM::'));
+    expect(iam.map(([id, resource]) => `${id} ${resource.Type}`).sort()).toEqual(
+      Object.values(ROLE_OF_GROUP)
+        .map((id) => `${id} AWS::IAM::Role`)
+        .sort(),
+    );
+  });
+
+  test.each([
+    ['local', () => plain, 'dev', []],
+    ['aws', () => aws, 'prod', [VPC_ACCESS_POLICY]],
+  ])(
+    "%s target: a function may write to the log groups of its group's functions, manage network interfaces in a VPC, read the keyring where it holds it, and nothing else",
+    (_target, packaged, stage, managedPolicies) => {
+      const { template } = packaged();
+      for (const name of FUNCTION_NAMES) {
+        const { statements, managedPolicies: managed } = permissions(template, name);
+        expect({ name, managed }).toEqual({ name, managed: managedPolicies });
+        const group = FUNCTION_NAMES.filter((other) => FUNCTIONS[other].keys === FUNCTIONS[name].keys);
+        const logGroups = group.map((member) => `/aws/lambda/revocable-jwt-${stage}-${member}`);
+        const [logs, ...others] = statements;
+        expect(logs).toMatchObject({ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] });
+        const granted = (logs?.Resource as { 'Fn::GetAtt': [string, 'Arn'] }[]).map(({ 'Fn::GetAtt': [id] }) => template.Resources[id]);
+        expect({ name, granted }).toEqual({
+          name,
+          granted: logGroups.map((logGroupName) => ({ Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: logGroupName, RetentionInDays: 14 } })),
+        });
+        for (const statement of others)
+          expect({ name, statement }).toEqual({ name, statement: { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: KEYRING_PARAMETER_ARN } });
+      }
+    },
+  );
+
+  test.each([
+    ['local', () => plain, { signing: [], verifying: [], none: [] }],
+    ['aws', () => aws, { signing: [KEYRING_PARAMETER_ARN], verifying: [KEYRING_PARAMETER_ARN], none: [] }],
+  ])('%s target with HS256: the functions that hold the secret, and they alone, may read the keyring parameter', (_target, packaged, expected) => {
+    for (const name of FUNCTION_NAMES) {
+      expect({ name, readable: readableParameters(packaged().template, name) }).toEqual({ name, readable: expected[FUNCTIONS[name].keys] });
+    }
   });
 
   test('aws target: without the stubs, packaging looks the settings up in SSM, and so fails without AWS credentials', async () => {
@@ -598,6 +617,15 @@ describe('serverless package with JWT_ALG=ES256: least privilege per function', 
       if (FUNCTIONS[name].keys === 'verifying') {
         expect(JSON.parse(variables.JWT_PUBLIC_KEYS as string)).toEqual([{ kid: 'es-1', key: publicPem }]);
       }
+    }
+  });
+
+  test.each([
+    ['local', () => es256, { signing: [], verifying: [], none: [] }],
+    ['aws', () => esAws, { signing: [KEYRING_PARAMETER_ARN], verifying: [], none: [] }],
+  ])('%s target: only sign and refresh may read the private keyring parameter', (_target, packaged, expected) => {
+    for (const name of FUNCTION_NAMES) {
+      expect({ name, readable: readableParameters(packaged().template, name) }).toEqual({ name, readable: expected[FUNCTIONS[name].keys] });
     }
   });
 });

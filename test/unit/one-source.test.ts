@@ -27,15 +27,15 @@ describe('the function table', () => {
     expect(asked ?? 'none').toBe(keys);
   });
 
-  it("is deployed with each function's keys: the signing ones for sign and refresh, the verifying ones for the others that check tokens", () => {
-    const functions = serverless.functions as Record<string, { environment?: unknown }>;
-    for (const [name, { keys }] of Object.entries(FUNCTIONS)) {
-      const expected = {
-        signing: '${file(./deploy/keys.js):signingEnvironment}',
-        verifying: '${file(./deploy/keys.js):verifyingEnvironment}',
-        none: undefined,
-      }[keys];
-      expect({ name, environment: functions[name]?.environment }).toEqual({ name, environment: expected });
+  it("is deployed with each function's key variables and IAM role, both taken from its row", () => {
+    const functions = serverless.functions as Record<string, { environment?: unknown; role?: unknown }>;
+    for (const name of Object.keys(FUNCTIONS)) {
+      const { environment, role } = functions[name] ?? {};
+      expect({ name, environment, role }).toEqual({
+        name,
+        environment: `\${file(./deploy/keys.js):environment.${name}}`,
+        role: `\${file(./deploy/keys.js):role.${name}}`,
+      });
     }
   });
 
