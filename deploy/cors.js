@@ -4,14 +4,16 @@
 // rules under `npm start`. Unset or empty, every export is "none", and the template holds no CORS at all.
 //
 // CORS applies to the browser routes alone: the Bearer routes, which a browser app calls with its user's token,
-// POST /auth/refresh, which it calls with its refresh token, and the public keys (GET /.well-known/jwks.json). The trusted
+// POST /auth/refresh, which it calls with its refresh token, the public keys (GET /.well-known/jwks.json), and on the
+// local target the demo page's POST /demo/login. The trusted
 // routes (POST /auth/token, /auth/revoke and /auth/introspect) are called server to server with a secret a browser must never
 // hold: they get no preflight, so no browser can send them their API key.
 'use strict';
 
 /**
  * The browser routes, as the HTTP API serves them (the REST API under /<stage>). test/e2e/cors-template.test.ts
- * checks this list against the packaged template: exactly the routes behind an authorizer, refresh and the JWKS.
+ * checks this list against the local target's packaged template: exactly the routes behind an authorizer, refresh,
+ * the JWKS and the demo login.
  * @type {ReadonlyArray<{ method: 'GET' | 'POST' | 'DELETE', path: string }>}
  */
 const BROWSER_ROUTES = [
@@ -22,6 +24,8 @@ const BROWSER_ROUTES = [
   { method: 'DELETE', path: '/auth/sessions/{sid}' },
   { method: 'POST', path: '/auth/refresh' },
   { method: 'GET', path: '/.well-known/jwks.json' },
+  // The local target's only (deploy/local.yml): elsewhere nothing is served at this path.
+  { method: 'POST', path: '/demo/login' },
 ];
 
 /** What a browser app sends: its token, and a JSON body. */

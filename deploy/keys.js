@@ -15,10 +15,22 @@
 const ROLE_OF_GROUP = { signing: 'SigningRole', verifying: 'VerifyingRole', none: 'KeylessRole' };
 
 /** The function table, loaded only when asked for: serverless reads this file for every command. */
-function functionGroups() {
+function functionTable() {
   /** @type {typeof import('../shared/handlers/table')} */
   const table = require('tsx/cjs/api').require('../shared/handlers/table.ts', __filename);
-  return /** @type {Array<[string, KeyGroup]>} */ (Object.entries(table.FUNCTIONS).map(([name, { keys }]) => [name, keys]));
+  return table;
+}
+
+/**
+ * Every function with its group; with a target, only the functions deployed there (a role may name no log group
+ * the stack lacks).
+ * @param {import('../shared/handlers/table').Target} [target]
+ * @returns {Array<[string, KeyGroup]>}
+ */
+function functionGroups(target) {
+  const { FUNCTIONS, functionsOn } = functionTable();
+  const names = target === undefined ? /** @type {Array<keyof typeof FUNCTIONS>} */ (Object.keys(FUNCTIONS)) : functionsOn(target);
+  return names.map((name) => [name, FUNCTIONS[name].keys]);
 }
 
 /** @param {Resolver} resolver */
@@ -110,7 +122,7 @@ const VPC_ACCESS_POLICY = {
  */
 async function roles(resolver) {
   const inVpc = (await resolver.resolveVariable('self:custom.target.vpc, null')) != null;
-  const groups = functionGroups();
+  const groups = functionGroups(/** @type {import('../shared/handlers/table').Target} */ (await resolver.resolveVariable('param:target')));
   /** @type {Record<string, unknown>} */
   const resources = {};
   for (const group of /** @type {KeyGroup[]} */ (['signing', 'verifying', 'none'])) {

@@ -1,4 +1,14 @@
 import type { Server } from 'node:http';
 
-export function createLocalGateway(options: { upstreamPort: number; stage: string; origins: readonly string[] }): Server;
+export interface StaticFile {
+  type: string;
+  body: Buffer;
+}
+
+export function createLocalGateway(options: {
+  upstreamPort: number;
+  stage: string;
+  origins: readonly string[];
+  files?: ReadonlyMap<string, StaticFile>;
+}): Server;
 export function browserMethods(pathname: string, stage: string): string[];

@@ -8,7 +8,9 @@
 //     the authorizer's context, so one valid token plus that header would act as any user;
 //   - with CORS_ORIGINS set, on the browser routes only (deploy/cors.js), under /<stage> (REST API) and at
 //     the root (HTTP API): a preflight from an allowed origin is answered here, as API Gateway would, and
-//     a response gets Access-Control-Allow-Origin for an allowed origin, and `Vary: Origin`.
+//     a response gets Access-Control-Allow-Origin for an allowed origin, and `Vary: Origin`;
+//   - GET and HEAD of a static file's path (the demo page, scripts/demo-page.js) are answered here: the page
+//     then shares the HTTP API's origin, and calls it without CORS.
 'use strict';
 const { createServer, request, Agent } = require('node:http');
 const { pipeline } = require('node:stream');
@@ -18,17 +20,37 @@ const { BROWSER_ROUTES, ALLOWED_HEADERS } = require('../deploy/cors.js');
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding']);
 /** Offline's switch to replace the authorizer's context with the header's JSON (src/events/http). */
 const AUTHORIZER_OVERRIDE = 'sls-offline-authorizer-override';
+/**
+ * The static files' headers. The page and its script come from here alone, and it calls this origin alone: a
+ * script injected into it could neither load code nor call anything elsewhere.
+ */
+const STATIC_HEADERS = {
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+};
+
+/** @typedef {{ type: string, body: Buffer }} StaticFile */
 
 /**
- * @param {{ upstreamPort: number, stage: string, origins: readonly string[] }} options
- *   upstreamPort: serverless offline's HTTP port; stage: the REST API's; origins: CORS_ORIGINS, parsed
+ * @param {{ upstreamPort: number, stage: string, origins: readonly string[], files?: ReadonlyMap<string, StaticFile> }} options
+ *   upstreamPort: serverless offline's HTTP port; stage: the REST API's; origins: CORS_ORIGINS, parsed;
+ *   files: what to serve at these exact paths instead of passing the request on (GET and HEAD only)
  * @returns {import('node:http').Server} not yet listening
  */
-function createLocalGateway({ upstreamPort, stage, origins }) {
+function createLocalGateway({ upstreamPort, stage, origins, files = new Map() }) {
   const agent = new Agent({ keepAlive: true });
   return createServer((req, res) => {
+    const pathname = (req.url ?? '/').split('?')[0] ?? '/';
+    const file = req.method === 'GET' || req.method === 'HEAD' ? files.get(pathname) : undefined;
+    if (file !== undefined) {
+      res.writeHead(200, { ...STATIC_HEADERS, 'Content-Type': file.type, 'Content-Length': file.body.length });
+      res.end(req.method === 'HEAD' ? undefined : file.body);
+      return;
+    }
     const origin = req.headers.origin;
-    const methods = browserMethods((req.url ?? '/').split('?')[0] ?? '/', stage);
+    const methods = browserMethods(pathname, stage);
     const cors = origins.length > 0 && methods.length > 0;
     const allowed = cors && origin !== undefined && origins.includes(origin);
 

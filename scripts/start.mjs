@@ -1,6 +1,7 @@
 // @ts-check
 // `npm start`: serves the API locally with serverless offline, behind a small gateway (local-gateway.js)
-// that applies API Gateway's CORS rules, which offline gets wrong.
+// that applies API Gateway's CORS rules, which offline gets wrong, and serves the demo page at /demo/
+// (demo-page.js: demo/, bundled with the typed client at startup).
 //
 //   PORT          HTTP port (default 3000): the REST API under /<stage>, e.g. http://localhost:3000/dev/me,
 //                 the HTTP API at the root, e.g. http://localhost:3000/me. Offline itself runs on a free port.
@@ -21,6 +22,7 @@ import { constants, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cors from '../deploy/cors.js';
+import demoPage from './demo-page.js';
 import localGateway from './local-gateway.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -65,9 +67,15 @@ async function main() {
   // Validated as the functions will (a ConfigError naming CORS_ORIGINS), before anything starts.
   const origins = cors.parseOrigins(process.env.CORS_ORIGINS);
 
+  // The API does not need the demo page: a page that does not build is said, and not served.
+  const files = await demoPage.buildDemoPage().catch((/** @type {unknown} */ error) => {
+    fail(`the demo page did not build, and is not served: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  });
+
   // The ports first: a clash fails here, in one line, not in a stack trace from offline after startup.
   const offlinePort = await freePort();
-  const gateway = localGateway.createLocalGateway({ upstreamPort: offlinePort, stage, origins });
+  const gateway = localGateway.createLocalGateway({ upstreamPort: offlinePort, stage, origins, files });
   await listen(gateway, Number(port), 'PORT');
   const lambdaPort = portFrom('LAMBDA_PORT', undefined) ?? String(await freePort());
   // Only a check: offline binds it itself, a moment later.
@@ -141,15 +149,15 @@ async function main() {
     beforeReady = (beforeReady + chunk).slice(-4096); // the line may arrive split across chunks
     if (READY_LINE.test(beforeReady)) {
       beforeReady = undefined;
-      printBanner({ origin: `http://localhost:${port}`, stage, signApiKey, redisUrl, ownRedis: redisServer !== undefined, origins });
+      printBanner({ origin: `http://localhost:${port}`, stage, signApiKey, redisUrl, ownRedis: redisServer !== undefined, origins, demo: files !== undefined });
     }
   });
 }
 
 /**
- * @param {{ origin: string, stage: string, signApiKey: string, redisUrl: string, ownRedis: boolean, origins: string[] }} info
+ * @param {{ origin: string, stage: string, signApiKey: string, redisUrl: string, ownRedis: boolean, origins: string[], demo: boolean }} info
  */
-function printBanner({ origin, stage, signApiKey, redisUrl, ownRedis, origins }) {
+function printBanner({ origin, stage, signApiKey, redisUrl, ownRedis, origins, demo }) {
   const base = `${origin}/${stage}`;
   const secret =
     nonEmpty(process.env.JWT_KEYS) !== undefined
@@ -162,6 +170,7 @@ function printBanner({ origin, stage, signApiKey, redisUrl, ownRedis, origins })
     '  revocable-jwt is up',
     `    API          ${base}`,
     `    HTTP API     ${origin}`,
+    `    Demo         ${demo ? `${origin}/demo/   (sign in as a demo user, no password)` : 'not served (it did not build, see above)'}`,
     `    x-api-key    ${signApiKey}${nonEmpty(process.env.SIGN_API_KEY) === undefined ? '   (generated for this run)' : ''}`,
     `    Redis        ${redactUrl(redisUrl)}${ownRedis ? '   (started for this run, stopped on exit)' : ''}`,
     `    JWT secret   ${secret}`,

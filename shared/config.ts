@@ -91,6 +91,8 @@ export interface Config {
   logLevel: LogLevel;
   /** CORS_ORIGINS: browser origins that may read the browser routes' answers (deploy/cors.js); none by default. */
   corsOrigins: string[];
+  /** IS_OFFLINE: under `serverless offline`, where alone the development secret and the demo login may serve. */
+  offline: boolean;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -176,6 +178,7 @@ export function loadConfig(env: Env, role: KeyRole = 'signing'): Config {
     },
     logLevel: loadLogLevel(env),
     corsOrigins: loadCorsOrigins(env),
+    offline,
   };
 }
 

@@ -21,7 +21,11 @@ export class ValidationError extends AppError {
 }
 
 /** Base of every reason a presented token is refused. All of them mean 401. */
-export abstract class AuthError extends AppError {}
+export abstract class AuthError extends AppError {
+  // Named here, so that the answer a 401 may carry (shared/http/messages.ts, ERROR_CODES) cannot miss one.
+  abstract override readonly code:
+    'TOKEN_MISSING' | 'TOKEN_MALFORMED' | 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'TOKEN_NOT_YET_VALID' | 'TOKEN_REVOKED' | 'REFRESH_TOKEN_INVALID';
+}
 
 export class TokenMissingError extends AuthError {
   readonly code = 'TOKEN_MISSING';
@@ -58,7 +62,7 @@ export class TokenRevokedError extends AuthError {
   /** The signature was good, so whose token it was is known, and worth logging. */
   constructor(
     message: string,
-    readonly identity: { jti: string; sub: string },
+    readonly identity: { jti: string; sid?: string; sub: string },
     options?: { cause?: unknown },
   ) {
     super(message, options);

@@ -5,7 +5,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build as esbuild, type BuildOptions, type Metafile } from 'esbuild';
 import { LAMBDA_BUILD as SHIPPED } from '../../deploy/esbuild-options';
-import { FUNCTIONS } from '../../shared/handlers/table';
+import { FUNCTIONS, functionsOn } from '../../shared/handlers/table';
 import { KEY_VARIABLES } from '../../shared/config';
 import { childEnv } from './env';
 import { median } from './stats';
@@ -134,8 +134,9 @@ export async function buildBundles(
     { ...LAMBDA_BUILD, plugins: [] },
   );
   const bundles: BundleRow[] = [];
-  for (const [name, { entry }] of Object.entries(FUNCTIONS).sort(([a], [b]) => a.localeCompare(b))) {
-    const bundle = await build(root, name, join(dir, `${name}.js`), { path: join(root, entry) });
+  // What ships to AWS: the local target's demo login is no deployment's cost.
+  for (const name of functionsOn('aws').sort((a, b) => a.localeCompare(b))) {
+    const bundle = await build(root, name, join(dir, `${name}.js`), { path: join(root, FUNCTIONS[name].entry) });
     const extra = Object.entries(bundle.packages)
       .map(([pkg, bytes]) => ({ name: pkg, bytes: bytes - (core.packages[pkg] ?? 0) }))
       .filter((entry) => entry.bytes >= 100)

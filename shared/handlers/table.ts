@@ -1,9 +1,10 @@
 // Every function the service deploys, once: its name (the key in serverless.yml, the `Function` metric
 // dimension), its entry file, and how to build its handler from a container's services. serverless.yml's
-// function list is checked against this table (test/unit/handler-table.test.ts); tests, the bench and the
+// function list is checked against this table (test/unit/one-source.test.ts); tests, the bench and the
 // soak build their containers from it.
 import type { Services } from '../services';
 import { authorizerHandler } from './authorizer';
+import { demoLoginHandler } from './demo-login';
 import { endSessionHandler } from './end-session';
 import { httpAuthorizerHandler } from './http-authorizer';
 import { introspectHandler } from './introspect';
@@ -20,6 +21,8 @@ import { signHandler } from './sign';
 /**
  * `keys`, the key material each function holds: the signing keys (`signing`: it signs), the verifying keys only
  * (`verifying`: the public keys of an ES256 or EdDSA ring; with HS256 the secret, which is both), or none.
+ * `target`, where it is deployed: `local` for a development aid that must never reach AWS (serverless.yml takes
+ * its definition from deploy/local.yml); every target when unset.
  */
 export const FUNCTIONS = {
   sign: { entry: 'functions/sign.ts', keys: 'signing', create: signHandler },
@@ -35,9 +38,22 @@ export const FUNCTIONS = {
   authorizer: { entry: 'functions/authorizer.ts', keys: 'verifying', create: authorizerHandler },
   httpAuthorizer: { entry: 'functions/http-authorizer.ts', keys: 'verifying', create: httpAuthorizerHandler },
   revokeAll: { entry: 'functions/revoke-all.ts', keys: 'none', create: revokeAllHandler },
+  // Signs a demo user in without a password: npm start's demo page.
+  demoLogin: { entry: 'functions/demo-login.ts', keys: 'signing', target: 'local', create: demoLoginHandler },
 } as const;
 
 export type FunctionName = keyof typeof FUNCTIONS;
+
+/** serverless.yml's `target` param: deploy/<target>.yml. */
+export type Target = 'local' | 'aws';
+
+/** The functions deployed on `target`. */
+export function functionsOn(target: Target): FunctionName[] {
+  return (Object.keys(FUNCTIONS) as FunctionName[]).filter((name) => {
+    const row = FUNCTIONS[name];
+    return !('target' in row) || row.target === target;
+  });
+}
 
 /** Every handler of one container, built on `services`. */
 export type Handlers = { [Name in FunctionName]: ReturnType<(typeof FUNCTIONS)[Name]['create']> };

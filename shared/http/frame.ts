@@ -74,19 +74,41 @@ export function authorizedRoute(
   return async (event, context) => withCors(await handle(event, context), corsOrigins, requestOrigin(event.headers));
 }
 
+/** Who sent a request, as the gateway saw it. Descriptive only: nothing may be decided on it. */
+export interface RequestSource {
+  ip: string | undefined;
+  userAgent: string | undefined;
+}
+
+/** What a public route receives: the request, and where it came from. */
+export interface PublicRouteRequest extends RouteRequest {
+  source: RequestSource;
+}
+
 /**
  * A route that needs no authorizer and no API key, on both APIs, called by browsers: its body is its credential
  * (a refresh token). Its answers carry CORS headers as the Bearer routes' do.
  */
 export function publicRoute(
   name: string,
-  run: (request: RouteRequest, scope: RequestScope) => Promise<RouteResult>,
+  run: (request: PublicRouteRequest, scope: RequestScope) => Promise<RouteResult>,
   { corsOrigins, log }: AuthorizedRouteOptions,
 ): AuthorizedProxyHandler {
   const handle = frame(name, log, async (event: AuthorizedProxyEvent, scope) =>
-    run({ body: event.body ?? null, isBase64Encoded: event.isBase64Encoded, pathParameters: event.pathParameters ?? null }, scope),
+    run(
+      { body: event.body ?? null, isBase64Encoded: event.isBase64Encoded, pathParameters: event.pathParameters ?? null, source: requestSource(event) },
+      scope,
+    ),
   );
   return async (event, context) => withCors(await handle(event, context), corsOrigins, requestOrigin(event.headers));
+}
+
+/** Payload 2.0 says it in requestContext.http, 1.0 in requestContext.identity (which a test event may leave empty). */
+function requestSource(event: AuthorizedProxyEvent): RequestSource {
+  const said: { sourceIp?: unknown; userAgent?: unknown } | undefined =
+    'http' in event.requestContext ? event.requestContext.http : event.requestContext.identity;
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+  return { ip: text(said?.sourceIp), userAgent: text(said?.userAgent) };
 }
 
 function frame<E>(

@@ -26,7 +26,28 @@ export function noContent(): APIGatewayProxyResult {
   return { statusCode: 204, headers: { 'Cache-Control': 'no-store' }, body: '' };
 }
 
-export function errorBody(statusCode: number, code: string, message: string, headers: Record<string, string> = {}): APIGatewayProxyResult {
+/**
+ * Every `error` code an answer of ours can carry: the frame's, one per error it maps, and the routes' own.
+ * docs/openapi.yaml's HandlerErrorCode lists exactly these (test/unit/openapi.test.ts).
+ */
+export const ERROR_CODES = [
+  'BAD_REQUEST',
+  'TOKEN_MISSING',
+  'TOKEN_MALFORMED',
+  'TOKEN_INVALID',
+  'TOKEN_EXPIRED',
+  'TOKEN_NOT_YET_VALID',
+  'TOKEN_REVOKED',
+  'REFRESH_TOKEN_INVALID',
+  'SESSION_LIMIT_REACHED',
+  'SESSION_NOT_FOUND',
+  'STORE_UNAVAILABLE',
+  'KEYRING_UNAVAILABLE',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export function errorBody(statusCode: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): APIGatewayProxyResult {
   return json(statusCode, { error: code, message }, headers);
 }
 

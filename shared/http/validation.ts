@@ -12,6 +12,7 @@ const SESSION_FIELDS = ['device', 'ip'];
 export const MAX_DEVICE_LENGTH = 128;
 /** Control characters, and the bidirectional marks and overrides that could make a listing show another device. */
 const UNSHOWABLE = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+const EVERY_UNSHOWABLE = new RegExp(UNSHOWABLE.source, 'gu');
 
 export interface SignLimits {
   defaultTtlSeconds: number;
@@ -55,10 +56,23 @@ function parseSessionMetadata(session: unknown): SessionMetadata {
       throw new ValidationError(`session.device must be a string of 1 to ${MAX_DEVICE_LENGTH} characters, without control or bidirectional characters`);
     }
   }
-  // A zone id (fe80::1%eth0) names an interface of the sender's host, of any length: not a client's address.
-  if (ip !== undefined && (typeof ip !== 'string' || isIP(ip) === 0 || ip.includes('%')))
-    throw new ValidationError('session.ip must be an IPv4 or IPv6 address');
+  if (ip !== undefined && !isClientIp(ip)) throw new ValidationError('session.ip must be an IPv4 or IPv6 address');
   return { ...(device === undefined ? {} : { device }), ...(ip === undefined ? {} : { ip }) };
+}
+
+/** What session.ip accepts: an IPv4 or IPv6 address. */
+export function isClientIp(ip: unknown): ip is string {
+  // A zone id (fe80::1%eth0) names an interface of the sender's host, of any length: not a client's address.
+  return typeof ip === 'string' && isIP(ip) !== 0 && !ip.includes('%');
+}
+
+/**
+ * Free text (a User-Agent) made into what session.device accepts: without the characters it refuses, cut to its
+ * length; undefined when nothing is left.
+ */
+export function deviceLabel(text: string): string | undefined {
+  const label = [...text.toWellFormed().replace(EVERY_UNSHOWABLE, '').trim()].slice(0, MAX_DEVICE_LENGTH).join('').trimEnd();
+  return label === '' ? undefined : label;
 }
 
 function parseSubject(sub: unknown): string {
@@ -112,6 +126,15 @@ export function parseRevokeRequest(body: unknown): RevokeRequest {
   }
   if (!isId(body.jti)) throw new ValidationError('jti must be a jti issued by this service');
   return { jti: body.jti };
+}
+
+/** `{ "username": … }`, one of `users`: who signs in on the demo page. */
+export function parseDemoLoginRequest<User extends string>(body: unknown, users: readonly User[]): User {
+  if (!isPlainObject(body)) throw new ValidationError('request body must be a JSON object: { "username": … }');
+  refuseUnknownFields(body, ['username']);
+  const user = users.find((candidate) => candidate === body.username);
+  if (user === undefined) throw new ValidationError(`username must be one of ${users.join(', ')}`);
+  return user;
 }
 
 /** `{ "refreshToken": … }`. Its content is not judged here: any string is a refresh token to refuse or rotate (401). */

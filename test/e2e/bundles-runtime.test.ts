@@ -12,6 +12,7 @@ import { buildSync } from 'esbuild';
 import type { BundleHostReady, BundleInvocation, BundleInvocationResult } from '../../testkit/bundle-host';
 import { proxyEvent, tokenAuthorizerEvent } from '../../testkit/events';
 import { httpAuthorizerEvent, proxyEventV2 } from '../../testkit/events-v2';
+import { assertMatchesContract, type Api } from '../../testkit/openapi';
 import { packageService, readZip, resourcesOfType, type Packaged } from '../../testkit/package-service';
 import { startRedisServer, type RedisServer } from '../../testkit/redis-server';
 import { runtimeNode, serviceRuntimeMajor } from '../../testkit/runtime-node';
@@ -139,6 +140,14 @@ function call(name: string, event: unknown): Promise<unknown> {
   return container.invoke(event);
 }
 
+/** A route's answer, once docs/openapi.yaml is found to document it, as every answer over `npm start` is (request()). */
+function documented(api: Api, method: string, path: string, answer: unknown): APIGatewayProxyResult {
+  const { statusCode, headers, body } = answer as APIGatewayProxyResult;
+  const text = Object.fromEntries(Object.entries(headers ?? {}).map(([name, value]) => [name, String(value)]));
+  assertMatchesContract({ api, method, path, status: statusCode, headers: text, body });
+  return answer as APIGatewayProxyResult;
+}
+
 interface Issued {
   token: string;
   jti: string;
@@ -147,10 +156,12 @@ interface Issued {
 }
 
 async function sign(sub: string, extra: Record<string, unknown> = {}): Promise<Issued> {
-  const response = (await call(
-    'sign',
-    proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims: { role: 'tester' }, ...extra }) }),
-  )) as APIGatewayProxyResult;
+  const response = documented(
+    'rest',
+    'POST',
+    '/auth/token',
+    await call('sign', proxyEvent({ method: 'POST', path: '/auth/token', body: JSON.stringify({ sub, claims: { role: 'tester' }, ...extra }) })),
+  );
   expect(response.statusCode).toBe(201);
   return JSON.parse(response.body) as Issued;
 }
@@ -159,7 +170,7 @@ async function sign(sub: string, extra: Record<string, unknown> = {}): Promise<I
 async function refresh(refreshToken: string, payload: '1.0' | '2.0'): Promise<{ statusCode: number; body: Issued & { error?: string } }> {
   const body = JSON.stringify({ refreshToken });
   const event = payload === '1.0' ? proxyEvent({ method: 'POST', path: '/auth/refresh', body }) : proxyEventV2({ method: 'POST', path: '/auth/refresh', body });
-  const response = (await call('refresh', event)) as APIGatewayProxyResult;
+  const response = documented(payload === '1.0' ? 'rest' : 'http', 'POST', '/auth/refresh', await call('refresh', event));
   return { statusCode: response.statusCode, body: JSON.parse(response.body) as Issued & { error?: string } };
 }
 
@@ -171,10 +182,12 @@ function authorize(token: string): Promise<APIGatewayAuthorizerResult> {
 /** A REST API request behind the authorizer, with the context it passed on. */
 async function restRequest(name: string, method: string, path: string, token: string, pathParameters?: Record<string, string>): Promise<APIGatewayProxyResult> {
   const { context } = await authorize(token);
-  return (await call(
-    name,
-    proxyEvent({ method, path, authorizer: context ?? {}, ...(pathParameters === undefined ? {} : { pathParameters }) }),
-  )) as APIGatewayProxyResult;
+  return documented(
+    'rest',
+    method,
+    path,
+    await call(name, proxyEvent({ method, path, authorizer: context ?? {}, ...(pathParameters === undefined ? {} : { pathParameters }) })),
+  );
 }
 
 describe(`the bundles under the Lambda runtime's Node.js (nodejs${MAJOR}.x)`, () => {
@@ -199,7 +212,7 @@ describe(`the bundles under the Lambda runtime's Node.js (nodejs${MAJOR}.x)`, ()
     const me = await restRequest('me', 'GET', '/me', token);
     expect(me.statusCode).toBe(200);
     expect(JSON.parse(me.body)).toMatchObject({ sub: 'bundle-user', jti, sid, claims: { role: 'tester' } });
-    const meV2 = (await call('me', proxyEventV2({ method: 'GET', path: '/me', lambda: simple.context }))) as APIGatewayProxyResult;
+    const meV2 = documented('http', 'GET', '/me', await call('me', proxyEventV2({ method: 'GET', path: '/me', lambda: simple.context })));
     expect([meV2.statusCode, JSON.parse(meV2.body)]).toEqual([200, expect.objectContaining({ sub: 'bundle-user', jti })]);
 
     expect((await restRequest('logout', 'POST', '/auth/logout', token)).statusCode).toBe(204);
@@ -230,7 +243,7 @@ describe(`the bundles under the Lambda runtime's Node.js (nodejs${MAJOR}.x)`, ()
     const bySubject = await sign('bundle-revoked');
     const revoke = async (body: unknown) =>
       JSON.parse(
-        ((await call('revoke', proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify(body) }))) as APIGatewayProxyResult).body,
+        documented('rest', 'POST', '/auth/revoke', await call('revoke', proxyEvent({ method: 'POST', path: '/auth/revoke', body: JSON.stringify(body) }))).body,
       ) as unknown;
     await expect(revoke({ jti: byJti.jti })).resolves.toEqual({ revoked: 1 });
     await expect(authorize(byJti.token)).rejects.toThrow(/^Unauthorized$/);

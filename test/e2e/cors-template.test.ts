@@ -15,6 +15,10 @@ const BROWSER = BROWSER_ROUTES.map(({ method, path }) => `${method} ${path}`).so
 const REFRESH = 'POST /auth/refresh';
 /** The public keys: no authorizer, no API key. */
 const JWKS = 'GET /.well-known/jwks.json';
+/** The demo page's passwordless login (the local target, packaged here): no authorizer, no API key. */
+const DEMO_LOGIN = 'POST /demo/login';
+/** The browser routes behind no authorizer. */
+const PUBLIC = [REFRESH, JWKS, DEMO_LOGIN];
 /** The gateway responses a browser route's caller can meet. */
 const CORS_GATEWAY_RESPONSES = ['UNAUTHORIZED', 'DEFAULT_4XX', 'DEFAULT_5XX'];
 /** Only the trusted routes' callers meet these: a wrong API key, and IAM's refusal (trustedCallers=iam). */
@@ -81,23 +85,23 @@ function httpRoutes(template: Template): Map<string, Record<string, unknown>> {
 }
 
 describe('deploy/cors.js: the one list of browser routes', () => {
-  test('is exactly the REST API methods behind the TOKEN authorizer, POST /auth/refresh and GET /.well-known/jwks.json', () => {
+  test('is exactly the REST API methods behind the TOKEN authorizer, POST /auth/refresh, GET /.well-known/jwks.json and POST /demo/login', () => {
     const custom = [...restMethods(none)].filter(([, method]) => method.AuthorizationType === 'CUSTOM').map(([route]) => route);
-    expect([...custom, REFRESH, JWKS].sort()).toEqual(BROWSER);
+    expect([...custom, ...PUBLIC].sort()).toEqual(BROWSER);
   });
 
-  test('is exactly the HTTP API routes: those behind its authorizer, POST /auth/refresh and GET /.well-known/jwks.json', () => {
+  test('is exactly the HTTP API routes: those behind its authorizer, POST /auth/refresh, GET /.well-known/jwks.json and POST /demo/login', () => {
     const routes = httpRoutes(none);
     expect([...routes.keys()].sort()).toEqual(BROWSER);
     const authorized = [...routes].filter(([, route]) => route.AuthorizationType === 'CUSTOM').map(([key]) => key);
-    expect([...authorized, REFRESH, JWKS].sort()).toEqual(BROWSER);
+    expect([...authorized, ...PUBLIC].sort()).toEqual(BROWSER);
   });
 
   test.each([
     ['unset', () => none],
     ['set', () => one],
-  ])('with CORS_ORIGINS %s, POST /auth/refresh and the JWKS need no authorizer and no API key on either API', (_case, template) => {
-    for (const route of [REFRESH, JWKS]) {
+  ])('with CORS_ORIGINS %s, POST /auth/refresh, the JWKS and the demo login need no authorizer and no API key on either API', (_case, template) => {
+    for (const route of PUBLIC) {
       const rest = restMethods(template()).get(route);
       expect(rest).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: false });
       expect(rest).not.toHaveProperty('AuthorizerId');

@@ -427,13 +427,15 @@ describe('serverless offline: sign, use, log out', () => {
   test("offline's Lambda invoke endpoint lets no web page read its answers (corsAllowOrigin: none)", async () => {
     const invoke = `http://localhost:${lambdaPort}/2015-03-31/functions/revocable-jwt-dev-me/invocations`;
     const origin = 'https://evil.example.com';
-    const answer = await request(invoke, { method: 'POST', headers: { origin, 'content-type': 'text/plain' }, body: '{}' });
+    const notTheApi = { outsideContract: "offline's Lambda invoke endpoint, not the API" };
+    const answer = await request(invoke, { method: 'POST', headers: { origin, 'content-type': 'text/plain' }, body: '{}' }, notTheApi);
     expect(answer.status).toBe(200);
     expect(answer.headers.get('access-control-allow-origin')).toBeNull();
-    const preflight = await request(invoke, {
-      method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
-    });
+    const preflight = await request(
+      invoke,
+      { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } },
+      notTheApi,
+    );
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
   });
 

@@ -16,12 +16,18 @@ import {
   type Template,
   type ZipEntry,
 } from '../../testkit/package-service';
-import { FUNCTIONS, type FunctionName } from '../../shared/handlers/table';
+import { FUNCTIONS, functionsOn, type FunctionName, type Target } from '../../shared/handlers/table';
 import { apiEnvironment } from './start-api';
 
 jest.setTimeout(60_000);
 
-const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
+/** Every function of the table: the local target deploys them all. */
+const FUNCTION_NAMES = functionsOn('local');
+/** The functions `target` deploys: the local target's demo login is not among the aws target's. */
+function deployedOn(target: string): FunctionName[] {
+  if (target !== 'local' && target !== 'aws') throw new Error(`no target ${target}`);
+  return functionsOn(target satisfies Target);
+}
 /** The routes behind an authorizer: on the REST API (under the stage) and on the HTTP API alike. */
 const PROTECTED_ROUTES = [
   ['GET', '/me'],
@@ -34,6 +40,8 @@ const PROTECTED_ROUTES = [
 const REFRESH_ROUTE = ['POST', '/auth/refresh'] as const;
 /** The public keys, for anyone: no authorizer, no API key. */
 const JWKS_ROUTE = ['GET', '/.well-known/jwks.json'] as const;
+/** The demo page's passwordless login: on the local target only, behind no authorizer and no API key. */
+const DEMO_LOGIN_ROUTE = ['POST', '/demo/login'] as const;
 const API_KEY_MARKER = 'package-test-api-key-0123456789';
 const SECRET_MARKER = 'package-test-secret-marker-0123456789abcdef';
 const KEYRING_MARKER = `package-test:${'keyring-marker-'.repeat(3)}`;
@@ -154,13 +162,38 @@ describe('serverless package: the CloudFormation template', () => {
     expect(given.Properties.Value).toBe(API_KEY_MARKER);
   });
 
-  test('there are exactly the expected functions, each on nodejs24.x and arm64 with bounded settings', () => {
-    const handlers = resourcesOfType(plain.template, 'AWS::Lambda::Function').map(([, resource]) => resource.Properties.Handler);
+  test.each([
+    ['local', () => plain],
+    ['aws', () => aws],
+  ])('%s target: there are exactly the functions it deploys', (target, packaged) => {
+    const handlers = resourcesOfType(packaged().template, 'AWS::Lambda::Function').map(([, resource]) => resource.Properties.Handler);
     expect(handlers.sort()).toEqual(
-      Object.values(FUNCTIONS)
-        .map(({ entry }) => `${entry.replace(/\.ts$/, '')}.handler`)
+      deployedOn(target)
+        .map((name) => `${FUNCTIONS[name].entry.replace(/\.ts$/, '')}.handler`)
         .sort(),
     );
+  });
+
+  test('local target: the demo login is POST /demo/login on both APIs, behind no authorizer and no API key, under the signing role', () => {
+    const { template } = plain;
+    const rest = method(template, ...DEMO_LOGIN_ROUTE);
+    expect(rest).toMatchObject({ AuthorizationType: 'NONE', ApiKeyRequired: false });
+    expect(rest).not.toHaveProperty('AuthorizerId');
+    expect(JSON.stringify(rest.Integration)).toContain('"DemoLoginLambdaFunction","Arn"');
+    const http = httpApiRoutes(template).get(DEMO_LOGIN_ROUTE.join(' '));
+    expect(http?.AuthorizationType ?? 'NONE').toBe('NONE');
+    expect(http).not.toHaveProperty('AuthorizerId');
+    expect(JSON.stringify(http?.Target)).toContain('HttpApiIntegrationDemoLogin');
+    expect(lambdaFunction(template, 'demoLogin').Role).toEqual({ 'Fn::GetAtt': ['SigningRole', 'Arn'] });
+  });
+
+  test('aws target: no trace of the demo login: no function, route, log group, permission or policy names it', () => {
+    expect(JSON.stringify(aws.template)).not.toMatch(/demo/i);
+    // The same check finds it on the local target: it is not blind.
+    expect(JSON.stringify(plain.template)).toMatch(/DemoLoginLogGroup/);
+  });
+
+  test('every function is on nodejs24.x and arm64 with bounded settings', () => {
     for (const name of FUNCTION_NAMES) {
       // The kill switch SCANs the whole keyspace: it alone may run for minutes.
       const timeout = name === 'revokeAll' ? 900 : 6;
@@ -319,16 +352,17 @@ describe('serverless package: the HTTP API', () => {
     ['local', () => plain],
     ['aws', () => aws],
   ])(
-    '%s target: serves exactly the protected routes, each behind its authorizer, and POST /auth/refresh and the JWKS behind none, on the $default stage',
-    (_target, packaged) => {
+    '%s target: serves exactly the protected routes, each behind its authorizer, and POST /auth/refresh, the JWKS (and locally the demo login) behind none, on the $default stage',
+    (target, packaged) => {
       const { template } = packaged();
       const routes = httpApiRoutes(template);
       const refreshKey = REFRESH_ROUTE.join(' ');
       const jwksKey = JWKS_ROUTE.join(' ');
-      expect([...routes.keys()].sort()).toEqual([...PROTECTED_ROUTES.map(([method, path]) => `${method} ${path}`), refreshKey, jwksKey].sort());
+      const demoKeys = target === 'local' ? [DEMO_LOGIN_ROUTE.join(' ')] : [];
+      expect([...routes.keys()].sort()).toEqual([...PROTECTED_ROUTES.map(([method, path]) => `${method} ${path}`), refreshKey, jwksKey, ...demoKeys].sort());
       expect(routes.get(jwksKey)?.AuthorizationType ?? 'NONE').toBe('NONE');
       for (const [key, properties] of routes) {
-        if (key === refreshKey || key === jwksKey) continue;
+        if (key === refreshKey || key === jwksKey || demoKeys.includes(key)) continue;
         expect(properties).toMatchObject({ AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: 'HttpApiAuthorizerHttpAuthorizer' } });
       }
       const refresh = routes.get(refreshKey);
@@ -361,7 +395,7 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
   });
 
   test('aws target: every function runs in the VPC given for the stage', () => {
-    for (const name of FUNCTION_NAMES) {
+    for (const name of deployedOn('aws')) {
       expect(lambdaFunction(aws.template, name).VpcConfig).toEqual({
         SecurityGroupIds: { 'Fn::Split': [',', AWS_STUBS.securityGroupIds] },
         SubnetIds: { 'Fn::Split': [',', AWS_STUBS.subnetIds] },
@@ -372,9 +406,9 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
   test.each([
     ['local', () => plain],
     ['aws', () => aws],
-  ])("%s target: each function runs under its group's role, and the stack's IAM is those three roles", (_target, packaged) => {
+  ])("%s target: each function runs under its group's role, and the stack's IAM is those three roles", (target, packaged) => {
     const { template } = packaged();
-    for (const name of FUNCTION_NAMES) {
+    for (const name of deployedOn(target)) {
       expect({ name, role: lambdaFunction(template, name).Role }).toEqual({ name, role: { 'Fn::GetAtt': [ROLE_OF_GROUP[FUNCTIONS[name].keys], 'Arn'] } });
     }
     const iam = Object.entries(template.Resources).filter(([, resource]) => resource.Type.startsWith('AWS::IAM::'));
@@ -390,16 +424,18 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
     ['aws', () => aws, 'prod', [VPC_ACCESS_POLICY]],
   ])(
     "%s target: a function may write to the log groups of its group's functions, manage network interfaces in a VPC, read the keyring where it holds it, and nothing else",
-    (_target, packaged, stage, managedPolicies) => {
+    (target, packaged, stage, managedPolicies) => {
       const { template } = packaged();
-      for (const name of FUNCTION_NAMES) {
+      for (const name of deployedOn(target)) {
         const { statements, managedPolicies: managed } = permissions(template, name);
         expect({ name, managed }).toEqual({ name, managed: managedPolicies });
-        const group = FUNCTION_NAMES.filter((other) => FUNCTIONS[other].keys === FUNCTIONS[name].keys);
+        // Only the log groups of functions the target deploys: a role naming another would fail the deployment.
+        const group = deployedOn(target).filter((other) => FUNCTIONS[other].keys === FUNCTIONS[name].keys);
         const logGroups = group.map((member) => `/aws/lambda/revocable-jwt-${stage}-${member}`);
         const [logs, ...others] = statements;
         expect(logs).toMatchObject({ Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] });
-        const granted = (logs?.Resource as { 'Fn::GetAtt': [string, 'Arn'] }[]).map(({ 'Fn::GetAtt': [id] }) => template.Resources[id]);
+        // A log group the stack lacks shows as such (toEqual would skip an undefined entry).
+        const granted = (logs?.Resource as { 'Fn::GetAtt': [string, 'Arn'] }[]).map(({ 'Fn::GetAtt': [id] }) => template.Resources[id] ?? `no resource ${id}`);
         expect({ name, granted }).toEqual({
           name,
           granted: logGroups.map((logGroupName) => ({ Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: logGroupName, RetentionInDays: 14 } })),
@@ -413,8 +449,8 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
   test.each([
     ['local', () => plain, { signing: [], verifying: [], none: [] }],
     ['aws', () => aws, { signing: [KEYRING_PARAMETER_ARN], verifying: [KEYRING_PARAMETER_ARN], none: [] }],
-  ])('%s target with HS256: the functions that hold the secret, and they alone, may read the keyring parameter', (_target, packaged, expected) => {
-    for (const name of FUNCTION_NAMES) {
+  ])('%s target with HS256: the functions that hold the secret, and they alone, may read the keyring parameter', (target, packaged, expected) => {
+    for (const name of deployedOn(target)) {
       expect({ name, readable: readableParameters(packaged().template, name) }).toEqual({ name, readable: expected[FUNCTIONS[name].keys] });
     }
   });
@@ -433,7 +469,7 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
   });
 
   test("aws target: the environment has the Redis endpoint and, where the function holds keys, the keyring parameter's name, and no secret", () => {
-    for (const name of FUNCTION_NAMES) {
+    for (const name of deployedOn('aws')) {
       const { Variables: variables } = lambdaFunction(aws.template, name).Environment as { Variables: Record<string, string> };
       expect(variables).toMatchObject({ REDIS_URL: AWS_STUBS.redisUrl });
       const keys = { JWT_SECRET: variables.JWT_SECRET, JWT_KEYS: variables.JWT_KEYS, JWT_KEYS_SSM_PARAMETER: variables.JWT_KEYS_SSM_PARAMETER };
@@ -451,7 +487,7 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
     const template = JSON.stringify(aws.template);
     for (const marker of [SECRET_MARKER, KEYRING_MARKER, API_KEY_MARKER]) {
       expect(template.includes(marker)).toBe(false);
-      for (const name of FUNCTION_NAMES) {
+      for (const name of deployedOn('aws')) {
         for (const entry of readZip(join(aws.dir, `${name}.zip`))) expect(entry.content.includes(marker)).toBe(false);
       }
     }
@@ -603,7 +639,7 @@ describe('serverless package with JWT_ALG=ES256: least privilege per function', 
     ['local', () => es256],
     ['aws', () => esAws],
   ])('%s target: the private keys only where tokens are signed, the public keys where they are checked, nothing elsewhere', (target, packaged) => {
-    for (const name of FUNCTION_NAMES) {
+    for (const name of deployedOn(target)) {
       const variables = (lambdaFunction(packaged().template, name).Environment as { Variables: Record<string, string> }).Variables;
       const held = Object.keys(variables).filter((variable) => ['JWT_SECRET', 'JWT_KEYS', 'JWT_PUBLIC_KEYS', 'JWT_KEYS_SSM_PARAMETER'].includes(variable));
       const expected = {
@@ -623,8 +659,8 @@ describe('serverless package with JWT_ALG=ES256: least privilege per function', 
   test.each([
     ['local', () => es256, { signing: [], verifying: [], none: [] }],
     ['aws', () => esAws, { signing: [KEYRING_PARAMETER_ARN], verifying: [], none: [] }],
-  ])('%s target: only sign and refresh may read the private keyring parameter', (_target, packaged, expected) => {
-    for (const name of FUNCTION_NAMES) {
+  ])('%s target: only the functions that sign may read the private keyring parameter', (target, packaged, expected) => {
+    for (const name of deployedOn(target)) {
       expect({ name, readable: readableParameters(packaged().template, name) }).toEqual({ name, readable: expected[FUNCTIONS[name].keys] });
     }
   });

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { CONFIG_VARIABLES } from '../../shared/config';
+import { assertMatchesContract, type Api } from '../../testkit/openapi';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 const START_SCRIPT = join(REPO_ROOT, 'scripts', 'start.mjs');
@@ -95,8 +96,10 @@ export async function startApi(variables: Record<string, string>, launcher: Laun
     killGroup();
     throw error;
   });
+  runningBanners.add(banner);
 
   const stop = async () => {
+    runningBanners.delete(banner);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     const timer = setTimeout(killGroup, STOP_TIMEOUT_MS);
     await exited;
@@ -139,9 +142,20 @@ export interface JsonResponse {
   body: unknown;
 }
 
-export async function request(url: string, init: RequestInit = {}): Promise<JsonResponse> {
+export interface RequestOptions {
+  /**
+   * Why this answer is not the service's, so not checked against docs/openapi.yaml: offline's own 404 for a route
+   * the API does not have, offline's Lambda invoke endpoint. Every other answer is checked.
+   */
+  outsideContract?: string;
+}
+
+/** The answer, once docs/openapi.yaml has been found to document it (checkAgainstContract), unless `outsideContract` says why not. */
+export async function request(url: string, init: RequestInit = {}, { outsideContract }: RequestOptions = {}): Promise<JsonResponse> {
+  if (outsideContract?.trim() === '') throw new Error("request(): outsideContract must say why the answer is not the service's");
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
   const text = await response.text();
+  if (outsideContract === undefined) checkAgainstContract(url, init.method ?? 'GET', { status: response.status, headers: response.headers, body: text });
   let body: unknown;
   try {
     body = text === '' ? undefined : (JSON.parse(text) as unknown);
@@ -149,4 +163,28 @@ export async function request(url: string, init: RequestInit = {}): Promise<Json
     body = undefined;
   }
   return { status: response.status, headers: response.headers, text, body };
+}
+
+/** The APIs startApi started and did not stop yet: a URL's base says which of them answered, and on which API. */
+const runningBanners = new Set<Banner>();
+
+/** Whether the URL is on an API startApi started: the pages of a browser test are not. */
+export function isApiUrl(url: string): boolean {
+  return locate(url) !== undefined;
+}
+
+function locate(url: string): { api: Api; path: string } | undefined {
+  for (const { baseUrl, httpApiUrl } of runningBanners) {
+    // The REST API's base (…/dev) starts with the HTTP API's: it goes first.
+    if (url.startsWith(`${baseUrl}/`)) return { api: 'rest', path: url.slice(baseUrl.length) };
+    if (url.startsWith(`${httpApiUrl}/`)) return { api: 'http', path: url.slice(httpApiUrl.length) };
+  }
+  return undefined;
+}
+
+/** Throws, naming the operation, the status and what is wrong, unless docs/openapi.yaml documents this answer from `url`. */
+export function checkAgainstContract(url: string, method: string, answer: { status: number; headers: Headers | Record<string, string>; body: string }): void {
+  const located = locate(url);
+  if (located === undefined) throw new Error(`${method} ${url} is on no API startApi started: if the answer is not the service's, say why (outsideContract)`);
+  assertMatchesContract({ ...located, method, ...answer });
 }

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { expect } from '@jest/globals';
-import { createLocalGateway } from '../../scripts/local-gateway';
+import { createLocalGateway, type StaticFile } from '../../scripts/local-gateway';
 
 const APP = 'http://localhost:5173';
 const OTHER = 'https://evil.example.com';
@@ -63,8 +63,8 @@ beforeEach(() => {
   seen.length = 0;
 });
 
-async function gateway(origins: string[], port = upstreamPort): Promise<string> {
-  const server = createLocalGateway({ upstreamPort: port, stage: 'dev', origins });
+async function gateway(origins: string[], port = upstreamPort, files?: ReadonlyMap<string, StaticFile>): Promise<string> {
+  const server = createLocalGateway({ upstreamPort: port, stage: 'dev', origins, ...(files === undefined ? {} : { files }) });
   gateways.push(server);
   server.listen(0, 'localhost');
   await once(server, 'listening');
@@ -246,5 +246,33 @@ describe('Local gateway: API Gateway CORS in front of serverless offline', () =>
     const answer = await call(`${await gateway([APP], port)}/dev/me`);
     expect(answer.status).toBe(502);
     expect(JSON.parse(answer.body)).toMatchObject({ error: 'BAD_GATEWAY' });
+  });
+});
+
+describe('Local gateway: static files (the demo page)', () => {
+  const page = { type: 'text/html; charset=utf-8', body: Buffer.from('<!doctype html><title>demo</title>') };
+  const files = new Map([['/demo/', page]]);
+
+  test("answers GET and HEAD of a file's exact path itself, with no caching, no sniffing, and its own origin only", async () => {
+    const base = await gateway([APP], upstreamPort, files);
+    const got = await call(`${base}/demo/?from=banner`);
+    expect(got).toMatchObject({ status: 200, body: page.body.toString() });
+    expect(got.headers).toMatchObject({
+      'content-type': page.type,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': expect.stringContaining("default-src 'none'; script-src 'self'"),
+    });
+    expect(await call(`${base}/demo/`, { method: 'HEAD' })).toMatchObject({ status: 200, body: '' });
+    expect(seen).toEqual([]);
+  });
+
+  test.each([
+    ['another method at its path', 'POST', '/demo/'],
+    ['another path', 'GET', '/demo/other'],
+  ])('passes %s on to offline', async (_case, method, path) => {
+    const answer = await call(`${await gateway([APP], upstreamPort, files)}${path}`, { method });
+    expect(answer.status).toBe(418);
+    expect(seen).toEqual([expect.objectContaining({ method, url: path })]);
   });
 });

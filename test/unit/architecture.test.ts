@@ -1,5 +1,5 @@
 // Which code may import which: shared/ is a graph without cycles, test/ is imported by nothing, testkit/ only
-// by tests, tools and itself, and shared/ never by way of functions/.
+// by tests, tools and itself, shared/ never by way of functions/, and client/ imports nothing but itself.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -23,7 +23,7 @@ function importsOf(file: string): string[] {
   );
 }
 
-const FOLDERS = ['functions', 'shared', 'testkit', 'test', 'bench', 'scripts', 'deploy'];
+const FOLDERS = ['functions', 'shared', 'testkit', 'test', 'bench', 'scripts', 'deploy', 'client'];
 const files = FOLDERS.flatMap(sourceFiles);
 const edges = new Map(files.map((file) => [file.replace(/\.(ts|js|mjs)$/, ''), importsOf(file)]));
 
@@ -58,6 +58,20 @@ describe('the import graph', () => {
     const wrong = [...edges]
       .filter(([from]) => from.startsWith('shared/'))
       .flatMap(([from, imports]) => imports.filter((to) => !to.startsWith('shared/')).map((to) => `${from} → ${to}`));
+    expect(wrong).toEqual([]);
+  });
+
+  it('keeps client/ on its own: no import outside it, no package, no node: module (it runs in browsers, bundled alone)', () => {
+    const ANY_IMPORT =
+      /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]|\b(?:require|import)\(\s*['"]([^'"]+)['"]\s*\)/g;
+    const clientFiles = files.filter((file) => file.startsWith('client/'));
+    const wrong = clientFiles.flatMap((file) =>
+      [...readFileSync(join(ROOT, file), 'utf8').matchAll(ANY_IMPORT)]
+        .map((match) => match[1] ?? match[2] ?? match[3] ?? '')
+        .filter((specifier) => !specifier.startsWith('.') || !relative(ROOT, resolve(ROOT, dirname(file), specifier)).startsWith('client/'))
+        .map((specifier) => `${file} → ${specifier}`),
+    );
+    expect(clientFiles).toContain('client/src/session.ts');
     expect(wrong).toEqual([]);
   });
 

@@ -4,19 +4,43 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { CONFIG_VARIABLES, KEY_VARIABLES, loadConfig, type Env } from '../../shared/config';
-import { FUNCTIONS } from '../../shared/handlers/table';
+import { FUNCTIONS, functionsOn, type Target } from '../../shared/handlers/table';
 
 const ROOT = join(__dirname, '..', '..');
-const serverless = load(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as {
+const TARGETS: Target[] = ['local', 'aws'];
+type Definition = { handler: string; environment?: unknown; role?: unknown };
+const readYaml = (file: string) => load(readFileSync(join(ROOT, file), 'utf8')) as Record<string, unknown>;
+const serverless = readYaml('serverless.yml') as {
   provider: { environment: Record<string, unknown> };
-  functions: Record<string, { handler: string }>;
+  functions: Record<string, Definition | string>;
 };
 
+/**
+ * serverless.yml's functions as a target deploys them: an entry `${self:custom.target.<name>, null}` is
+ * deploy/<target>.yml's `<name>`, and serverless drops it where that file has none.
+ */
+function functionsDeployedOn(target: Target): Record<string, Definition> {
+  const settings = readYaml(`deploy/${target}.yml`);
+  return Object.fromEntries(
+    Object.entries(serverless.functions).flatMap(([name, definition]) => {
+      if (typeof definition !== 'string') return [[name, definition]];
+      expect(definition).toBe(`\${self:custom.target.${name}, null}`);
+      const fromTarget = settings[name] as Definition | undefined;
+      return fromTarget === undefined ? [] : [[name, fromTarget]];
+    }),
+  );
+}
+
 describe('the function table', () => {
-  it("is exactly serverless.yml's functions, each with its entry file", () => {
-    const deployed = Object.fromEntries(Object.entries(serverless.functions).map(([name, { handler }]) => [name, handler]));
-    const table = Object.fromEntries(Object.entries(FUNCTIONS).map(([name, { entry }]) => [name, `${entry.replace(/\.ts$/, '')}.handler`]));
+  it.each(TARGETS)("is exactly serverless.yml's functions on the %s target, each with its entry file", (target) => {
+    const deployed = Object.fromEntries(Object.entries(functionsDeployedOn(target)).map(([name, { handler }]) => [name, handler]));
+    const table = Object.fromEntries(functionsOn(target).map((name) => [name, `${FUNCTIONS[name].entry.replace(/\.ts$/, '')}.handler`]));
     expect(deployed).toEqual(table);
+  });
+
+  it('leaves the demo login off the aws target, and only it', () => {
+    expect(Object.keys(FUNCTIONS).filter((name) => !functionsOn('aws').includes(name as keyof typeof FUNCTIONS))).toEqual(['demoLogin']);
+    expect(functionsOn('local')).toEqual(Object.keys(FUNCTIONS));
   });
 
   // Each function's module builds its container with the keys its row allows, and so refuses any other.
@@ -27,9 +51,9 @@ describe('the function table', () => {
     expect(asked ?? 'none').toBe(keys);
   });
 
-  it("is deployed with each function's key variables and IAM role, both taken from its row", () => {
-    const functions = serverless.functions as Record<string, { environment?: unknown; role?: unknown }>;
-    for (const name of Object.keys(FUNCTIONS)) {
+  it.each(TARGETS)("is deployed on the %s target with each function's key variables and IAM role, both taken from its row", (target) => {
+    const functions = functionsDeployedOn(target);
+    for (const name of functionsOn(target)) {
       const { environment, role } = functions[name] ?? {};
       expect({ name, environment, role }).toEqual({
         name,
