@@ -20,7 +20,12 @@ export function decider(tokens: TokenService, log: Logger, functionName: string)
     const started = performance.now();
     try {
       const token = await tokens.verify(parseBearer(authorization), scope);
-      writeRequestLine('info', { message: 'authorize', outcome: 'allow', fields: { outcome: 'allow', jti: token.jti, sub: token.sub } }, started, scope);
+      writeRequestLine(
+        'info',
+        { message: 'authorize', outcome: 'allow', fields: { outcome: 'allow', jti: token.jti, sid: token.sid, sub: token.sub } },
+        started,
+        scope,
+      );
       return { allowed: true, token };
     } catch (error) {
       if (error instanceof AuthError) {

@@ -269,7 +269,7 @@ export class TokenService {
     const { verifying } = this.#keyring ?? (await this.keyring());
     const verified = readClaims(verifyJws(token, verifying), this.config, Math.floor(this.now() / 1000));
     if ((await readLiveLabel(this.#redis, verified.jti, scope)) === null) {
-      throw new TokenRevokedError('token has been revoked', { jti: verified.jti, sub: verified.sub });
+      throw new TokenRevokedError('token has been revoked', { jti: verified.jti, sid: verified.sid, sub: verified.sub });
     }
     return verified;
   }

@@ -2,35 +2,41 @@
 // which CloudWatch Logs turns into metrics. No API call, no extra line, no client library in the bundle.
 import { elapsedMs, type Fields, type Logger, type RequestScope } from './log';
 
-const METRICS_NAMESPACE = 'RevocableJwt';
+/**
+ * Every metric the service emits, and the dimension sets it carries: the one definition the log lines, the stack's
+ * dashboard and alarms (deploy/monitoring.js) and their template test all read.
+ */
+export const METRICS_NAMESPACE = 'RevocableJwt';
+
+/** On every request's line: `Function` is the row name in shared/handlers/table.ts. */
+export const REQUEST_METRICS = {
+  dimensions: [
+    ['Function', 'Outcome'],
+    ['Function', 'Outcome', 'Reason'],
+  ],
+  metrics: [
+    { Name: 'Decisions', Unit: 'Count' },
+    { Name: 'Latency', Unit: 'Milliseconds' },
+    { Name: 'RedisLatency', Unit: 'Milliseconds' },
+    { Name: 'RedisCalls', Unit: 'Count' },
+  ],
+} as const;
+
+/** On the line each new Redis connection writes. */
+export const CONNECT_METRICS = {
+  dimensions: [[]],
+  metrics: [
+    { Name: 'RedisConnects', Unit: 'Count' },
+    { Name: 'RedisConnectLatency', Unit: 'Milliseconds' },
+  ],
+} as const;
+
+/** The authorizers' `Outcome`s; their `Reason` is the refusal's or the failure's code. */
+export const AUTHORIZER_OUTCOMES = ['allow', 'deny', 'error'] as const;
 
 // Serialized once: the definitions never change, and a line is written on every request.
-const REQUEST_DEFINITION = JSON.stringify([
-  {
-    Namespace: METRICS_NAMESPACE,
-    Dimensions: [
-      ['Function', 'Outcome'],
-      ['Function', 'Outcome', 'Reason'],
-    ],
-    Metrics: [
-      { Name: 'Decisions', Unit: 'Count' },
-      { Name: 'Latency', Unit: 'Milliseconds' },
-      { Name: 'RedisLatency', Unit: 'Milliseconds' },
-      { Name: 'RedisCalls', Unit: 'Count' },
-    ],
-  },
-]);
-
-const CONNECT_DEFINITION = JSON.stringify([
-  {
-    Namespace: METRICS_NAMESPACE,
-    Dimensions: [[]],
-    Metrics: [
-      { Name: 'RedisConnects', Unit: 'Count' },
-      { Name: 'RedisConnectLatency', Unit: 'Milliseconds' },
-    ],
-  },
-]);
+const REQUEST_DEFINITION = JSON.stringify([{ Namespace: METRICS_NAMESPACE, Dimensions: REQUEST_METRICS.dimensions, Metrics: REQUEST_METRICS.metrics }]);
+const CONNECT_DEFINITION = JSON.stringify([{ Namespace: METRICS_NAMESPACE, Dimensions: CONNECT_METRICS.dimensions, Metrics: CONNECT_METRICS.metrics }]);
 
 /** The one line a request writes: an authorizer's decision, or a route's answer. */
 export interface RequestLine {
