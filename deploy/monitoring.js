@@ -99,6 +99,11 @@ async function resources(resolver) {
     id: 'search',
     expression: `SEARCH('{${namespace},${schema}} ${filter}', '${stat}', 60)`,
   });
+  /** p50 and p99 of `metricName` on the paths that matter most: the authorizers allowing, sign issuing. */
+  const medianAndTail = (/** @type {string} */ metricName) =>
+    [...AUTHORIZERS.map((fn) => [fn, 'allow']), ['sign', 'issued']].flatMap(([fn, outcome]) =>
+      ['p50', 'p99'].map((stat) => [namespace, metricName, 'Function', fn, 'Outcome', outcome, { stat, label: `${fn} ${stat}` }]),
+    );
   const perFunction = (/** @type {string} */ metricName, /** @type {string} */ stat) =>
     deployed.map((name) => ['AWS/Lambda', metricName, 'FunctionName', lambdaName(name), { stat, label: name }]);
 
@@ -125,26 +130,8 @@ async function resources(resolver) {
       },
     ]),
     ...rowOf([
-      {
-        title: 'Latency p50 / p99 (ms): authorizers allowing, sign issuing',
-        view: 'timeSeries',
-        period: 60,
-        metrics: [
-          ...[...AUTHORIZERS.map((fn) => [fn, 'allow']), ['sign', 'issued']].flatMap(([fn, outcome]) =>
-            ['p50', 'p99'].map((stat) => [namespace, 'Latency', 'Function', fn, 'Outcome', outcome, { stat, label: `${fn} ${stat}` }]),
-          ),
-        ],
-      },
-      {
-        title: 'Redis latency p50 / p99 within a request (ms)',
-        view: 'timeSeries',
-        period: 60,
-        metrics: [
-          ...[...AUTHORIZERS.map((fn) => [fn, 'allow']), ['sign', 'issued']].flatMap(([fn, outcome]) =>
-            ['p50', 'p99'].map((stat) => [namespace, 'RedisLatency', 'Function', fn, 'Outcome', outcome, { stat, label: `${fn} ${stat}` }]),
-          ),
-        ],
-      },
+      { title: 'Latency p50 / p99 (ms): authorizers allowing, sign issuing', view: 'timeSeries', period: 60, metrics: medianAndTail('Latency') },
+      { title: 'Redis latency p50 / p99 within a request (ms)', view: 'timeSeries', period: 60, metrics: medianAndTail('RedisLatency') },
       {
         title: 'Redis connects per minute, and connect latency p99 (ms)',
         view: 'timeSeries',

@@ -7,17 +7,10 @@
 // ever refreshed twice with one token would end its own session, which the tests would see.
 import { randomBytes } from 'node:crypto';
 import { expect } from '@jest/globals';
-import {
-  AuthBackend,
-  AuthSession,
-  memoryStorage,
-  RevocableJwtError,
-  type FetchLike,
-  type SessionEndedEvent,
-  type SignResponseWithRefresh,
-} from '../../client/src';
+import { AuthBackend, AuthSession, memoryStorage, type FetchLike, type SessionEndedEvent, type SignResponseWithRefresh } from '../../client/src';
 import { freePort } from '../../testkit/redis-server';
 import { checkAgainstContract, startApi, type RunningApi } from './start-api';
+import { rejection } from '../../testkit/client-errors';
 
 jest.setTimeout(60_000);
 
@@ -69,15 +62,6 @@ const contractChecked: FetchLike = async (request) => {
   checkAgainstContract(request.url, request.method, { status: response.status, headers: response.headers, body: await response.clone().text() });
   return response;
 };
-
-async function rejection(promise: Promise<unknown>): Promise<RevocableJwtError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof RevocableJwtError)) throw new Error(`expected a RevocableJwtError, got ${String(error)}`);
-  return error;
-}
 
 /** How many refreshes rotated (not replayed) since `since` characters of the server's output. */
 const rotations = (since: number) =>

@@ -1,27 +1,18 @@
 // A real browser (Debian's chromium, driven by playwright-core) calling `npm start`'s API from a page: the
 // allowed origin can read answers and errors of the browser routes (the Bearer routes and POST /auth/refresh)
 // on both APIs; another origin cannot, and no page can call the API-key routes. Only loopback is used.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { expect } from '@jest/globals';
-import { chromium, type Browser, type Page, type Response } from 'playwright-core';
+import { type Browser, type Page, type Response } from 'playwright-core';
+import { launchChromium } from '../../testkit/chromium';
 import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
 import { checkAgainstContract, isApiUrl, request, startApi, type RunningApi } from './start-api';
 
 jest.setTimeout(60_000);
 
 const SIGN_API_KEY = randomBytes(20).toString('hex');
-const BROWSER_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let redis: RedisServer;
 let api: RunningApi;
@@ -77,14 +68,6 @@ function checkPageAnswer(response: Response): void {
   );
 }
 
-function chromiumPath(): string {
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-  } catch {
-    throw new Error('chromium is not installed: apt-get install -y chromium (.ci/run does so)');
-  }
-}
-
 beforeAll(async () => {
   redis = await startRedisServer();
   const [allowedOrigin, otherOrigin] = await Promise.all([servePage(await freePort()), servePage(await freePort())]);
@@ -96,7 +79,7 @@ beforeAll(async () => {
     JWT_SECRET: randomBytes(48).toString('base64'),
     CORS_ORIGINS: allowedOrigin,
   });
-  browser = await chromium.launch({ executablePath: chromiumPath(), args: BROWSER_ARGS });
+  browser = await launchChromium();
   [allowedPage, otherPage] = await Promise.all([openPage(allowedOrigin), openPage(otherOrigin)]);
 }, 90_000);
 

@@ -2,13 +2,13 @@
 // cors-browser.test.ts. Alice signs in from two browsers, sees both sessions with their devices, ends one from the
 // other, logs out the others, replays a stolen refresh token and signs out; at each step the service agrees. Each
 // step leaves a screenshot in test-output/demo-browser/NN-step.png (gitignored): see `screenshot` below.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { expect } from '@jest/globals';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../../testkit/chromium';
 import { DEMO_USERS } from '../../shared/handlers/demo-login';
 import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
 import { REPO_ROOT, request, startApi, type RunningApi } from './start-api';
@@ -16,15 +16,6 @@ import { REPO_ROOT, request, startApi, type RunningApi } from './start-api';
 jest.setTimeout(60_000);
 
 const OUTPUT = join(REPO_ROOT, 'test-output', 'demo-browser');
-const BROWSER_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /**
  * Two browsers of alice's, told apart by their User-Agent, which the demo login makes the session's device. The
  * markup must show as text: the page renders what it is sent as text only.
@@ -46,14 +37,6 @@ interface Signed {
   token: string;
   sid: string;
   refreshToken: string;
-}
-
-function chromiumPath(): string {
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-  } catch {
-    throw new Error('chromium is not installed: apt-get install -y chromium (.ci/run does so)');
-  }
 }
 
 async function openDemo(userAgent: string): Promise<Page> {
@@ -81,7 +64,7 @@ beforeAll(async () => {
   const link = /^ +Demo +(http\S+)/m.exec(api.output())?.[1];
   if (link === undefined) throw new Error(`the banner has no Demo link:\n${api.output()}`);
   demoUrl = link;
-  browser = await chromium.launch({ executablePath: chromiumPath(), args: BROWSER_ARGS });
+  browser = await launchChromium();
   [laptop, phone] = await Promise.all([openDemo(LAPTOP_AGENT), openDemo(PHONE_AGENT)]);
 }, 90_000);
 
@@ -133,14 +116,19 @@ interface Row {
   ip: string;
 }
 
-/** The sessions the page lists, as it shows them. */
+/**
+ * The sessions the page lists, as it shows them: read in one go in the page, since the page redraws the list
+ * whenever it reloads it, and a row found a moment before may be gone.
+ */
 async function rowsOf(page: Page): Promise<Row[]> {
-  return Promise.all(
-    (await page.getByTestId('session-row').all()).map(async (row) => ({
-      sid: (await row.getAttribute('data-sid')) ?? '',
-      current: (await row.getAttribute('data-current')) === 'true',
-      device: (await row.getByTestId('session-device').textContent()) ?? '',
-      ip: (await row.getByTestId('session-ip').textContent()) ?? '',
+  // The root tsconfig has no DOM types: what the callback reads of an element, typed here.
+  type ElementLike = { getAttribute(name: string): string | null; querySelector(selector: string): { textContent: string | null } | null };
+  return page.getByTestId('session-row').evaluateAll((rows: ElementLike[]) =>
+    rows.map((row) => ({
+      sid: row.getAttribute('data-sid') ?? '',
+      current: row.getAttribute('data-current') === 'true',
+      device: row.querySelector('[data-testid="session-device"]')?.textContent ?? '',
+      ip: row.querySelector('[data-testid="session-ip"]')?.textContent ?? '',
     })),
   );
 }

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { expect } from '@jest/globals';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { AuthBackend, RevocableJwtError, type FetchLike } from '../../client/src';
+import { AuthBackend, type FetchLike } from '../../client/src';
+import { rejection } from '../../testkit/client-errors';
 
 const BASE = 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod';
 const API_KEY = 'backend-api-key-0123456789abcdef';
@@ -22,15 +23,6 @@ function answering(status: number, body: unknown): { fetch: FetchLike; sent: Cap
     return new Response(typeof body === 'string' ? body : JSON.stringify(body), { status });
   };
   return { fetch, sent };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RevocableJwtError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof RevocableJwtError)) throw new Error(`expected a RevocableJwtError, got ${String(error)}`);
-  return error;
 }
 
 const SIGNED = { token: 'a.b.c', tokenType: 'Bearer', expiresIn: 600, jti: '{t}j', sid: '{t}s', refreshToken: 'r', refreshExpiresIn: 604_800 };

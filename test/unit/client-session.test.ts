@@ -1,14 +1,7 @@
 // AuthSession against a fake of the service's browser routes: refresh before expiry (by an injected clock) and
 // once on a refused token, one refresh for many callers, the end of a session, logout scopes, storage.
-import {
-  AuthSession,
-  RevocableJwtError,
-  webStorage,
-  type RefreshResponse,
-  type SessionEndedEvent,
-  type StoredTokens,
-  type TokenStorage,
-} from '../../client/src';
+import { AuthSession, webStorage, type RefreshResponse, type SessionEndedEvent, type StoredTokens, type TokenStorage } from '../../client/src';
+import { rejection } from '../../testkit/client-errors';
 
 const BASE = 'https://api.example.test/dev';
 const SID = '{tag}session-one';
@@ -132,15 +125,6 @@ function endedEvents(auth: AuthSession): SessionEndedEvent[] {
   const events: SessionEndedEvent[] = [];
   auth.on('ended', (event) => events.push(event));
   return events;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RevocableJwtError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!(error instanceof RevocableJwtError)) throw new Error(`expected a RevocableJwtError, got ${String(error)}`);
-  return error;
 }
 
 /** Well-formed stored tokens. */
