@@ -109,13 +109,27 @@ function parameterArn(parameterName) {
   };
 }
 
-const VPC_ACCESS_POLICY = {
-  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']],
+/**
+ * What Lambda needs to attach a function to the VPC: AWS's AWSLambdaVPCAccessExecutionRole without its logs
+ * actions on every log group, which would let any function write into every other's logs (and their metrics).
+ * DescribeNetworkInterfaces and DescribeSubnets take no resource but `*`.
+ */
+const VPC_NETWORK_INTERFACES = {
+  Effect: 'Allow',
+  Action: [
+    'ec2:CreateNetworkInterface',
+    'ec2:DescribeNetworkInterfaces',
+    'ec2:DescribeSubnets',
+    'ec2:DeleteNetworkInterface',
+    'ec2:AssignPrivateIpAddresses',
+    'ec2:UnassignPrivateIpAddresses',
+  ],
+  Resource: '*',
 };
 
 /**
- * The three roles, as a `resources` entry. In a VPC (the aws target) each also gets AWS's policy for managing the
- * functions' network interfaces. Reading the keyring parameter needs no KMS permission while it is encrypted with
+ * The three roles, as a `resources` entry. In a VPC (the aws target) each may also manage the functions' network
+ * interfaces. Reading the keyring parameter needs no KMS permission while it is encrypted with
  * the default key aws/ssm; with a customer managed key, allow kms:Decrypt on that key to SigningRole (and, with
  * HS256, VerifyingRole).
  * @param {Resolver} resolver
@@ -134,6 +148,7 @@ async function roles(resolver) {
       ...(typeof keyringParameter === 'string' && keyringParameter !== ''
         ? [{ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: parameterArn(keyringParameter) }]
         : []),
+      ...(inVpc ? [VPC_NETWORK_INTERFACES] : []),
     ];
     resources[ROLE_OF_GROUP[group]] = {
       Type: 'AWS::IAM::Role',
@@ -142,7 +157,6 @@ async function roles(resolver) {
           Version: '2012-10-17',
           Statement: [{ Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com'] }, Action: ['sts:AssumeRole'] }],
         },
-        ManagedPolicyArns: inVpc ? [VPC_ACCESS_POLICY] : [],
         Policies: [
           {
             PolicyName: `${ROLE_OF_GROUP[group].replace(/Role$/, '').toLowerCase()}-functions`,

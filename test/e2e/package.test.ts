@@ -45,7 +45,19 @@ const DEMO_LOGIN_ROUTE = ['POST', '/demo/login'] as const;
 const API_KEY_MARKER = 'package-test-api-key-0123456789';
 const SECRET_MARKER = 'package-test-secret-marker-0123456789abcdef';
 const KEYRING_MARKER = `package-test:${'keyring-marker-'.repeat(3)}`;
-const VPC_ACCESS_POLICY = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']] };
+/** AWSLambdaVPCAccessExecutionRole's network-interface actions, without its logs actions on every log group. */
+const VPC_NETWORK_INTERFACES = {
+  Effect: 'Allow',
+  Action: [
+    'ec2:CreateNetworkInterface',
+    'ec2:DescribeNetworkInterfaces',
+    'ec2:DescribeSubnets',
+    'ec2:DeleteNetworkInterface',
+    'ec2:AssignPrivateIpAddresses',
+    'ec2:UnassignPrivateIpAddresses',
+  ],
+  Resource: '*',
+};
 /** Optional peers a library require()s inside try/catch only when asked to; esbuild leaves them unresolved. */
 const OPTIONAL_PEERS = new Set([
   '@opentelemetry/api', // @redis/client, only from OpenTelemetry.init(), which we never call
@@ -421,14 +433,14 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
 
   test.each([
     ['local', () => plain, 'dev', []],
-    ['aws', () => aws, 'prod', [VPC_ACCESS_POLICY]],
+    ['aws', () => aws, 'prod', [VPC_NETWORK_INTERFACES]],
   ])(
     "%s target: a function may write to the log groups of its group's functions, manage network interfaces in a VPC, read the keyring where it holds it, and nothing else",
-    (target, packaged, stage, managedPolicies) => {
+    (target, packaged, stage, inVpc) => {
       const { template } = packaged();
       for (const name of deployedOn(target)) {
-        const { statements, managedPolicies: managed } = permissions(template, name);
-        expect({ name, managed }).toEqual({ name, managed: managedPolicies });
+        const { statements, managedPolicies } = permissions(template, name);
+        expect({ name, managedPolicies }).toEqual({ name, managedPolicies: [] });
         // Only the log groups of functions the target deploys: a role naming another would fail the deployment.
         const group = deployedOn(target).filter((other) => FUNCTIONS[other].keys === FUNCTIONS[name].keys);
         const logGroups = group.map((member) => `/aws/lambda/revocable-jwt-${stage}-${member}`);
@@ -440,8 +452,11 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
           name,
           granted: logGroups.map((logGroupName) => ({ Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: logGroupName, RetentionInDays: 14 } })),
         });
-        for (const statement of others)
+        // No logs action on any other resource: one function cannot write into another's logs, or their metrics.
+        const keyring = others.filter((statement) => statement.Action.includes('ssm:GetParameter'));
+        for (const statement of keyring)
           expect({ name, statement }).toEqual({ name, statement: { Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: KEYRING_PARAMETER_ARN } });
+        expect({ name, rest: others.filter((statement) => !keyring.includes(statement)) }).toEqual({ name, rest: inVpc });
       }
     },
   );
