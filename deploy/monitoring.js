@@ -71,7 +71,8 @@ async function resources(resolver) {
   const params = {};
   for (const name of ALARM_PARAMS) {
     const value = await resolver.resolveVariable(`param:${name}`);
-    params[name] = name === 'alarmTopicArn' ? String(value ?? '') : positiveNumber(name, value);
+    if (name === 'alarmTopicArn') params[name] = String(value ?? '');
+    else params[name] = name.endsWith('Period') ? alarmPeriod(name, value) : positiveNumber(name, value);
   }
   const deployed = table.functionsOn(target);
   const namespace = metrics.METRICS_NAMESPACE;
@@ -307,6 +308,19 @@ function positiveNumber(name, value) {
   const number = Number(value);
   if (!Number.isFinite(number) || number <= 0) throw new Error(`--param ${name} must be a positive number, not ${JSON.stringify(value)}`);
   return number;
+}
+
+/**
+ * A period CloudWatch accepts for an alarm on these metrics: 10 or 30 seconds, or a multiple of 60; and at most a
+ * day over the 3 periods an alarm here evaluates at most.
+ * @param {string} name @param {unknown} value
+ */
+function alarmPeriod(name, value) {
+  const seconds = positiveNumber(name, value);
+  if (!(seconds === 10 || seconds === 30 || seconds % 60 === 0) || 3 * seconds > 86_400) {
+    throw new Error(`--param ${name} must be 10, 30 or a multiple of 60 seconds, and at most 28800, not ${JSON.stringify(value)}`);
+  }
+  return seconds;
 }
 
 module.exports = { resources };

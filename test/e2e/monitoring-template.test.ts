@@ -239,10 +239,18 @@ test('--param alarmTopicArn notifies that topic on alarm and on recovery, and a 
   expect(withTopic.template.Resources.AuthorizerLatencyAlarm?.Properties.Threshold).toBe(250);
 });
 
-test('a threshold that is not a positive number is refused while packaging, naming the param', async () => {
-  const failure = await packageService(apiEnvironment({}), ['--param=alarmThrottles=none']).then(
+test.each([
+  ['a threshold that is not a positive number', '--param=alarmThrottles=none', '--param alarmThrottles must be a positive number'],
+  ['a period CloudWatch would refuse', '--param=alarmReconnectPeriod=45', '--param alarmReconnectPeriod must be 10, 30 or a multiple of 60'],
+  [
+    'a period longer than 3 of them fit in a day',
+    '--param=alarmAuthorizerErrorPeriod=36000',
+    '--param alarmAuthorizerErrorPeriod must be 10, 30 or a multiple of 60',
+  ],
+])('%s is refused while packaging, naming the param', async (_case, param, message) => {
+  const failure = await packageService(apiEnvironment({}), [param]).then(
     () => undefined,
     (error: unknown) => error as { stdout: string; stderr: string },
   );
-  expect(`${failure?.stdout}${failure?.stderr}`).toContain('--param alarmThrottles must be a positive number');
+  expect(`${failure?.stdout}${failure?.stderr}`).toContain(message);
 });
