@@ -12,7 +12,10 @@ export type ClientErrorCode =
   | 'BAD_RESPONSE'
   /** An error status whose body names no code: API Gateway's own answers, such as `{"message":"Forbidden"}`. */
   | 'HTTP_ERROR'
-  /** The session holds no tokens: never started, logged out, or ended. */
+  /**
+   * The session holds no tokens (never started, logged out, or ended), or no longer the session a call was for: a
+   * start() (or another tab sharing the storage) put another one in its place while the call waited.
+   */
   | 'SIGNED_OUT';
 
 export class RevocableJwtError extends Error {

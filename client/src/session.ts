@@ -1,6 +1,9 @@
 // AuthSession: an app's side of one session. It holds the access and refresh tokens, refreshes shortly before
 // the access token expires or once when a route refuses it, shares one refresh among concurrent callers, and
 // says when the session has ended (README "Refreshing, for a client").
+//
+// Every answer is applied to the session that asked, never to whatever is stored when it arrives: storage may
+// have changed meanwhile (start() of another session, a logout, another tab sharing localStorage).
 import { errorFromResponse, isRecord, RevocableJwtError } from './errors';
 import { emptyOf, fetchOf, JSON_HEADERS, joinUrl, jsonOf, routeOf, send, type FetchLike } from './http';
 import { memoryStorage, type StoredTokens, type TokenStorage } from './storage';
@@ -17,6 +20,8 @@ export interface AuthSessionOptions {
   fetch?: FetchLike;
   /** The clock, ms since the epoch; Date.now by default. */
   now?: () => number;
+  /** Waits this many ms, between the attempts of a refresh; setTimeout by default. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** What start() takes: POST /auth/token's answer with `refresh: true`, or POST /auth/refresh's. */
@@ -39,15 +44,38 @@ export type SessionEndedListener = (event: SessionEndedEvent) => void;
  */
 const REFUSED = new Set([401, 403]);
 
+/**
+ * A refresh that got no answer, a 5xx or a garbled one may have gone through: it is sent again, with the same
+ * refresh token, at most this many times. Within REFRESH_REUSE_GRACE the service answers a repeat with the pair
+ * the lost one rotated to; a repeat only at the app's next call, maybe later than that, would end the session.
+ */
+const REFRESH_RETRIES = 2;
+/** The wait before a repeat when the answer gives no Retry-After (the service's 503 says 1 s). */
+const RETRY_WAIT_MS = 1000;
+/** The longest wait before a repeat, whatever Retry-After says: the repeats must land within the grace window (10 s by default). */
+const MAX_RETRY_WAIT_MS = 2000;
+
+/** A refresh in flight, of one session: callers for that session share it. */
+interface Flight {
+  sid: string;
+  tokens: Promise<StoredTokens>;
+}
+
+/** One attempt of a refresh: the new pair, or the error with, when a repeat may succeed, how long to wait first. */
+type Attempt = { tokens: StoredTokens } | { error: unknown; retryInMs: number | undefined };
+
 export class AuthSession {
   private readonly baseUrl: string;
   private readonly storage: TokenStorage;
   private readonly leewayMs: number;
   private readonly send: FetchLike;
   private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
   private readonly listeners = new Set<SessionEndedListener>();
-  /** The refresh in flight, shared by every caller; dropped when it settles, so a failure is not kept. */
-  private refreshing: Promise<StoredTokens> | undefined;
+  /** The refresh in flight, shared by every caller of its session; dropped when it settles, so a failure is not kept. */
+  private refreshing: Flight | undefined;
+  /** The tail of this client's storage writes, run one at a time: see exclusive(). */
+  private writes: Promise<unknown> = Promise.resolve();
 
   constructor(options: AuthSessionOptions) {
     this.baseUrl = options.baseUrl;
@@ -55,11 +83,15 @@ export class AuthSession {
     this.leewayMs = (options.refreshLeewaySeconds ?? 60) * 1000;
     this.send = fetchOf(options.fetch);
     this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   /** Starts holding a session: the tokens of a sign-in (sign with `refresh: true`) or of a refresh. */
   async start(tokens: SessionTokens): Promise<void> {
-    await this.storage.save(storedTokens('start', tokens, this.now()));
+    const stored = storedTokens('start', tokens, this.now());
+    // Whoever needs a refresh from now on refreshes these tokens, not the ones a refresh in flight started from.
+    this.refreshing = undefined;
+    await this.exclusive(() => this.storage.save(stored));
   }
 
   async isSignedIn(): Promise<boolean> {
@@ -68,11 +100,10 @@ export class AuthSession {
 
   /** A live access token: refreshed first when it expires within the leeway. */
   async accessToken(): Promise<string> {
-    const tokens = await this.tokens();
-    return (this.expiresSoon(tokens) ? await this.refreshFrom(tokens) : tokens).accessToken;
+    return (await this.live()).accessToken;
   }
 
-  /** Refreshes now (joining a refresh already in flight). */
+  /** Refreshes now (joining a refresh of this session already in flight). */
   async refresh(): Promise<void> {
     await this.refreshFrom(await this.tokens());
   }
@@ -83,14 +114,7 @@ export class AuthSession {
    * behind this service's authorizers: whoever receives the request holds the token.
    */
   async fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const request = new Request(input, init);
-    const token = await this.accessToken();
-    // A clone: the body of a request can be read once, and a retry sends it again.
-    const first = await this.authorized(request.clone(), token);
-    if (!REFUSED.has(first.status)) return first;
-    // Read no further: it frees the connection the answer holds.
-    await first.body?.cancel();
-    return this.authorized(request, await this.renewAfterRefusal(token));
+    return (await this.sendAuthorized(new Request(input, init))).response;
   }
 
   /** GET /me: the caller as the authorizer established it. */
@@ -105,23 +129,26 @@ export class AuthSession {
     return body.sessions as SessionInfo[];
   }
 
-  /** DELETE /auth/sessions/{sid}: ends one of the caller's sessions; ending this one signs this client out. */
+  /** DELETE /auth/sessions/{sid}: ends one of the caller's sessions; ending the one this client holds signs it out. */
   async endSession(sid: string): Promise<void> {
-    const { sid: own } = await this.tokens();
     // A sid holds `{` and `}`.
     await emptyOf('DELETE /auth/sessions/{sid}', await this.call('DELETE', `/auth/sessions/${encodeURIComponent(sid)}`));
-    if (sid === own) await this.end('logged-out');
+    // Whatever session this client holds now: another one started meanwhile is not the one that ended.
+    await this.endIfHeld((held) => held.sid === sid, 'logged-out');
   }
 
   /**
    * POST /auth/logout. `local` (the default) ends this session, `global` every session of the caller: both drop
-   * this client's tokens. `others` ends the caller's other sessions and keeps this one. On a failure (a 503 or
-   * no answer: the outcome is unknown) the tokens are kept, so that the logout can be retried.
+   * this client's tokens, unless it holds another session by the time the answer comes (started meanwhile).
+   * `others` ends the caller's other sessions and keeps this one. On a failure (a 503 or no answer: the outcome
+   * is unknown) the tokens are kept, so that the logout can be retried.
    */
   async logout({ scope = 'local' }: { scope?: LogoutScope } = {}): Promise<void> {
     const body: LogoutRequest = { scope };
-    await emptyOf('POST /auth/logout', await this.call('POST', '/auth/logout', body));
-    if (scope !== 'others') await this.end('logged-out');
+    const { response, sid } = await this.sendAuthorized(this.request('POST', '/auth/logout', body));
+    await emptyOf('POST /auth/logout', response);
+    // The session the logout was sent for, by sid: a refresh meanwhile rotated its refresh token, not its end.
+    if (scope !== 'others') await this.endIfHeld((held) => held.sid === sid, 'logged-out');
   }
 
   /** Calls `listener` when the session ends; returns what removes it. */
@@ -133,9 +160,25 @@ export class AuthSession {
     };
   }
 
-  private call(method: string, path: string, body?: unknown): Promise<Response> {
+  private request(method: string, path: string, body?: unknown): Request {
     const init = body === undefined ? { method } : { method, headers: JSON_HEADERS, body: JSON.stringify(body) };
-    return this.fetch(joinUrl(this.baseUrl, path), init);
+    return new Request(joinUrl(this.baseUrl, path), init);
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<Response> {
+    return (await this.sendAuthorized(this.request(method, path, body))).response;
+  }
+
+  /** The answer, and the sid of the session whose access token it was sent with (both sendings: the same). */
+  private async sendAuthorized(request: Request): Promise<{ response: Response; sid: string }> {
+    const sent = await this.live();
+    // A clone: the body of a request can be read once, and a retry sends it again.
+    const first = await this.authorized(request.clone(), sent.accessToken);
+    if (!REFUSED.has(first.status)) return { response: first, sid: sent.sid };
+    // Read no further: it frees the connection the answer holds.
+    await first.body?.cancel();
+    const renewed = await this.renewAfterRefusal(sent);
+    return { response: await this.authorized(request, renewed.accessToken), sid: renewed.sid };
   }
 
   private authorized(request: Request, token: string): Promise<Response> {
@@ -149,49 +192,107 @@ export class AuthSession {
     return tokens;
   }
 
+  /** The stored tokens, refreshed first when the access token expires within the leeway. */
+  private async live(): Promise<StoredTokens> {
+    const tokens = await this.tokens();
+    return this.expiresSoon(tokens) ? this.refreshFrom(tokens) : tokens;
+  }
+
   private expiresSoon(tokens: StoredTokens): boolean {
     // At most half the lifetime: a token shorter-lived than the leeway is not refreshed at every call.
     const leeway = Math.min(this.leewayMs, (tokens.expiresIn * 1000) / 2);
     return tokens.accessTokenExpiresAt - this.now() <= leeway;
   }
 
-  /** The token to retry with once `refused` was refused: the one another caller's refresh brought meanwhile, or a new one. */
-  private async renewAfterRefusal(refused: string): Promise<string> {
+  /**
+   * The tokens to send a request again with once `sent`'s access token was refused: the ones another caller's
+   * refresh brought meanwhile, or new ones; never another session's (a sign-in meanwhile), which would send the
+   * request as someone else.
+   */
+  private async renewAfterRefusal(sent: StoredTokens): Promise<StoredTokens> {
     const tokens = await this.tokens();
-    if (tokens.accessToken !== refused) return tokens.accessToken;
-    return (await this.refreshFrom(tokens)).accessToken;
+    if (tokens.sid !== sent.sid) throw replaced();
+    if (tokens.accessToken !== sent.accessToken) return tokens;
+    return this.refreshFrom(tokens);
   }
 
+  /** A refresh of `tokens`' session: the one in flight for it, or a new one. */
   private refreshFrom(tokens: StoredTokens): Promise<StoredTokens> {
-    this.refreshing ??= this.rotate(tokens).finally(() => {
-      this.refreshing = undefined;
-    });
-    return this.refreshing;
+    if (this.refreshing?.sid === tokens.sid) return this.refreshing.tokens;
+    const flight: Flight = {
+      sid: tokens.sid,
+      tokens: this.rotate(tokens).finally(() => {
+        // Only its own: a start() meanwhile may have put another session's refresh in its place.
+        if (this.refreshing === flight) this.refreshing = undefined;
+      }),
+    };
+    this.refreshing = flight;
+    return flight.tokens;
   }
 
+  /** Refreshes `used`, sending its refresh token again after a failure that may have gone through. */
   private async rotate(used: StoredTokens): Promise<StoredTokens> {
-    const body: RefreshRequest = { refreshToken: used.refreshToken };
+    for (let retries = REFRESH_RETRIES; ; retries -= 1) {
+      const attempt = await this.attempt(used.refreshToken);
+      if ('tokens' in attempt) return this.keep(used, attempt.tokens);
+      const { error, retryInMs } = attempt;
+      // Only this ends the session, and only if it is still the one stored: not a session started meanwhile.
+      if (error instanceof RevocableJwtError && error.code === 'REFRESH_TOKEN_INVALID') {
+        await this.endIfHeld((held) => held.refreshToken === used.refreshToken, 'refresh-refused');
+      }
+      // A 503 or no answer, once the repeats are spent, leaves the tokens: the next refresh presents the same
+      // refresh token, which within REFRESH_REUSE_GRACE still gets the pair a lost one rotated to.
+      if (retryInMs === undefined || retries === 0) throw error;
+      await this.sleep(retryInMs);
+      // Moved on while it waited (another tab refreshed, a logout, a sign-in): what is stored decides, with no repeat.
+      const current = await this.storage.load();
+      if (current?.refreshToken !== used.refreshToken) return sameSession(used, current);
+    }
+  }
+
+  /** One POST /auth/refresh. */
+  private async attempt(refreshToken: string): Promise<Attempt> {
+    const body: RefreshRequest = { refreshToken };
     const request = new Request(joinUrl(this.baseUrl, '/auth/refresh'), { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(body) });
     const route = routeOf(request);
-    const response = await send(this.send, request);
-    if (!response.ok) {
-      const error = await errorFromResponse(route, response);
-      // Only this ends the session. A 503 or no answer leaves the tokens: a retry with the same refresh token
-      // within REFRESH_REUSE_GRACE gets the pair this one may have rotated to.
-      if (error.code === 'REFRESH_TOKEN_INVALID') await this.end('refresh-refused');
-      throw error;
+    let response: Response;
+    try {
+      response = await send(this.send, request);
+    } catch (error) {
+      return { error, retryInMs: mayHaveGoneThrough(error) ? RETRY_WAIT_MS : undefined };
     }
-    const fresh = storedTokens(route, await jsonOf(route, response), this.now());
-    // Logged out meanwhile, or another tab sharing the storage rotated first: what is stored now wins.
-    const current = await this.storage.load();
-    if (current === undefined) throw signedOut();
-    if (current.refreshToken !== used.refreshToken) return current;
-    await this.storage.save(fresh);
-    return fresh;
+    if (!response.ok) {
+      const retryInMs = response.status >= 500 ? retryAfterMs(response.headers.get('retry-after')) : undefined;
+      return { error: await errorFromResponse(route, response), retryInMs };
+    }
+    try {
+      return { tokens: storedTokens(route, await jsonOf(route, response), this.now()) };
+    } catch (error) {
+      // A body cut off, or not a pair (a proxy's page): the refresh may have gone through all the same.
+      return { error, retryInMs: mayHaveGoneThrough(error) ? RETRY_WAIT_MS : undefined };
+    }
   }
 
-  private async end(reason: SessionEndedEvent['reason']): Promise<void> {
-    await this.storage.clear();
+  /** Stores the pair a refresh of `used` brought, if `used` is still what is stored (compare-and-set). */
+  private keep(used: StoredTokens, fresh: StoredTokens): Promise<StoredTokens> {
+    return this.exclusive(async () => {
+      const current = await this.storage.load();
+      // Another tab sharing the storage rotated first, a logout, or a sign-in meanwhile: what is stored wins.
+      if (current?.refreshToken !== used.refreshToken) return sameSession(used, current);
+      await this.storage.save(fresh);
+      return fresh;
+    });
+  }
+
+  /** Drops the tokens and says `reason`, if what is stored still `holds` the session that ended (compare-and-clear). */
+  private async endIfHeld(holds: (held: StoredTokens) => boolean, reason: SessionEndedEvent['reason']): Promise<void> {
+    const ended = await this.exclusive(async () => {
+      const current = await this.storage.load();
+      if (current === undefined || !holds(current)) return false;
+      await this.storage.clear();
+      return true;
+    });
+    if (!ended) return;
     for (const listener of [...this.listeners]) {
       try {
         listener({ reason });
@@ -202,6 +303,17 @@ export class AuthSession {
         });
       }
     }
+  }
+
+  /**
+   * Runs `task` after this client's earlier storage writes: a compare-and-set (or -clear) reads then writes, and
+   * with an asynchronous storage a start() could otherwise save another session between the two, to be lost.
+   * ! Other tabs sharing the storage are not in this queue: against them it is as good as the storage's own order.
+   */
+  private exclusive<T>(task: () => T | Promise<T>): Promise<T> {
+    const run = this.writes.then(task);
+    this.writes = run.catch(() => undefined);
+    return run;
   }
 }
 
@@ -214,8 +326,31 @@ function storedTokens(route: string, body: unknown, receivedAt: number): StoredT
   return { accessToken: token, accessTokenExpiresAt: receivedAt + expiresIn * 1000, expiresIn, refreshToken, sid };
 }
 
+/** What is stored now, if it is still `used`'s session (rotated by another tab); else the call was for a session no longer held. */
+function sameSession(used: StoredTokens, current: StoredTokens | undefined): StoredTokens {
+  if (current === undefined) throw signedOut();
+  if (current.sid !== used.sid) throw replaced();
+  return current;
+}
+
+/** No answer, or a garbled one: the service may have rotated the refresh token all the same. An abort is not retried. */
+function mayHaveGoneThrough(error: unknown): boolean {
+  return error instanceof RevocableJwtError && (error.code === 'NETWORK_ERROR' || error.code === 'BAD_RESPONSE');
+}
+
+/** A Retry-After in seconds, as ms no longer than MAX_RETRY_WAIT_MS; RETRY_WAIT_MS without one (or with a date). */
+function retryAfterMs(header: string | null): number {
+  const seconds = header === null || header.trim() === '' ? NaN : Number(header);
+  if (!Number.isFinite(seconds) || seconds < 0) return RETRY_WAIT_MS;
+  return Math.min(seconds * 1000, MAX_RETRY_WAIT_MS);
+}
+
 function signedOut(): RevocableJwtError {
   return new RevocableJwtError('the session is signed out: start it with the tokens of a sign-in', { code: 'SIGNED_OUT' });
+}
+
+function replaced(): RevocableJwtError {
+  return new RevocableJwtError('the session this call was for is no longer held: another one was started meanwhile', { code: 'SIGNED_OUT' });
 }
 
 function badTokens(route: string): RevocableJwtError {

@@ -1,10 +1,22 @@
 // AuthSession against a fake of the service's browser routes: refresh before expiry (by an injected clock) and
-// once on a refused token, one refresh for many callers, the end of a session, logout scopes, storage.
-import { AuthSession, webStorage, type RefreshResponse, type SessionEndedEvent, type StoredTokens, type TokenStorage } from '../../client/src';
+// once on a refused token, one refresh for many callers, the end of a session, logout scopes, storage; answers
+// released by hand against a session started meanwhile, and a refresh sent again after a failure.
+import {
+  AuthSession,
+  memoryStorage,
+  webStorage,
+  type RefreshResponse,
+  type SessionEndedEvent,
+  type SessionTokens,
+  type StoredTokens,
+  type TokenStorage,
+} from '../../client/src';
 import { rejection } from '../../testkit/client-errors';
 
 const BASE = 'https://api.example.test/dev';
 const SID = '{tag}session-one';
+/** Another sign-in's session: another user's, or the same user's after a sign-out. */
+const SID_TWO = '{tag}session-two';
 const T0 = 1_764_547_200_000;
 
 interface Sent {
@@ -18,6 +30,20 @@ function deferred<T = void>() {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((settle) => (resolve = settle));
   return { promise, resolve };
+}
+
+/** An answer the fake gives when the test releases it: `arrived` once the request is in, `answer` to release it. */
+function held() {
+  const arrived = deferred();
+  const released = deferred<Response>();
+  return {
+    arrived: arrived.promise,
+    answer: released.resolve,
+    reply: () => {
+      arrived.resolve();
+      return released.promise;
+    },
+  };
 }
 
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
@@ -37,23 +63,34 @@ class FakeService {
   /** Holds GET /slow until it opens. */
   slowGate: Promise<void> | undefined;
   /** Answers the next Bearer route instead of the route, once. */
-  routeAnswer: (() => Response) | undefined;
+  routeAnswer: (() => Response | Promise<Response>) | undefined;
+  /** The session of the current refresh token. */
+  currentSid = SID;
+  private readonly waiting: { path: string; arrived: () => void }[] = [];
 
-  /** A sign-in: what the login backend hands the app. */
-  signIn(expiresIn = 600): RefreshResponse {
+  /** A sign-in: what the login backend hands the app; a refresh's answer too. */
+  signIn(expiresIn = 600, sid = SID): RefreshResponse {
     this.issued += 1;
     const pair = {
       token: `access.${this.issued}.eyJzdWIiOiJ1c2VyLTQyIn0`,
       tokenType: 'Bearer' as const,
       expiresIn,
       jti: `{tag}jti-${this.issued}`,
-      sid: SID,
+      sid,
       refreshToken: `refresh.${this.issued}.family-secret.secret-${this.issued}`,
       refreshExpiresIn: 604_800,
     };
     this.live.add(pair.token);
     this.current = pair.refreshToken;
+    this.currentSid = sid;
     return pair;
+  }
+
+  /** Resolves once a request for `path` (after the stage) is in. */
+  arrival(path: string): Promise<void> {
+    const arrived = deferred();
+    this.waiting.push({ path: `/dev${path}`, arrived: arrived.resolve });
+    return arrived.promise;
   }
 
   refreshes(): Sent[] {
@@ -65,6 +102,7 @@ class FakeService {
     const body = await request.text();
     const sent = { method: request.method, path: pathname, authorization: request.headers.get('authorization'), body };
     this.sent.push(sent);
+    for (const waiter of this.waiting.filter((waiting) => waiting.path === pathname)) waiter.arrived();
     if (pathname === '/dev/auth/refresh') return this.refresh(body);
     if (pathname === '/dev/slow') await this.slowGate;
     const token = /^Bearer (.+)$/.exec(sent.authorization ?? '')?.[1];
@@ -81,7 +119,7 @@ class FakeService {
     if (answer !== undefined) return answer();
     const { refreshToken } = JSON.parse(body) as { refreshToken: string };
     if (refreshToken !== this.current) return json(401, { error: 'REFRESH_TOKEN_INVALID', message: 'refresh token is not valid: sign in again' });
-    return json(200, this.signIn());
+    return json(200, this.signIn(600, this.currentSid));
   }
 
   private route(method: string, path: string, body: string, token: string): Response {
@@ -104,12 +142,18 @@ class FakeService {
 let service: FakeService;
 let clock: number;
 let storage: TokenStorage;
+/** What each wait between the attempts of a refresh was asked to last, ms; the default sleep returns at once. */
+let waits: number[];
 
-function session(options: { leeway?: number; storage?: TokenStorage } = {}): AuthSession {
+function session(options: { leeway?: number; storage?: TokenStorage; sleep?: (ms: number) => Promise<void> } = {}): AuthSession {
   return new AuthSession({
     baseUrl: BASE,
     fetch: service.fetch,
     now: () => clock,
+    sleep: (ms) => {
+      waits.push(ms);
+      return options.sleep?.(ms) ?? Promise.resolve();
+    },
     storage: options.storage ?? storage,
     ...(options.leeway === undefined ? {} : { refreshLeewaySeconds: options.leeway }),
   });
@@ -145,6 +189,7 @@ beforeEach(() => {
   service = new FakeService();
   clock = T0;
   storage = webStorage(webArea(), 'tokens');
+  waits = [];
 });
 
 describe('Class: AuthSession', () => {
@@ -213,16 +258,17 @@ describe('Class: AuthSession', () => {
     it('does not keep a failed refresh: the callers that shared it all fail, and the next call tries again', async () => {
       const auth = await started();
       clock = T0 + 590_000;
-      service.refreshAnswers.push(() => json(503, { error: 'STORE_UNAVAILABLE', message: 'Redis unavailable' }));
+      // Three: the first attempt and its two repeats.
+      service.refreshAnswers.push(...Array.from({ length: 3 }, () => () => json(503, { error: 'STORE_UNAVAILABLE', message: 'Redis unavailable' })));
       const gate = deferred();
       service.refreshGate = gate.promise;
       const both = [auth.accessToken(), auth.accessToken()].map(rejection);
       gate.resolve();
       expect((await Promise.all(both)).map((error) => error.code)).toEqual(['STORE_UNAVAILABLE', 'STORE_UNAVAILABLE']);
-      expect(service.refreshes()).toHaveLength(1);
+      expect(service.refreshes()).toHaveLength(3);
 
       expect(await auth.accessToken()).toBe('access.2.eyJzdWIiOiJ1c2VyLTQyIn0');
-      expect(service.refreshes()).toHaveLength(2);
+      expect(service.refreshes()).toHaveLength(4);
     });
 
     it('retries with the token another caller refreshed to meanwhile, refreshing no second time', async () => {
@@ -331,29 +377,30 @@ describe('Class: AuthSession', () => {
     });
 
     it.each([
-      ['a 503', () => json(503, { error: 'STORE_UNAVAILABLE', message: 'Redis unavailable' }), 'STORE_UNAVAILABLE', 503],
-      ['a 401 of another code', () => json(401, { error: 'Unauthorized', message: 'Unauthorized' }), 'Unauthorized', 401],
+      ['a 503, three times', () => json(503, { error: 'STORE_UNAVAILABLE', message: 'Redis unavailable' }), 3, 'STORE_UNAVAILABLE', 503],
+      ['a 401 of another code, not repeated', () => json(401, { error: 'Unauthorized', message: 'Unauthorized' }), 1, 'Unauthorized', 401],
       [
-        'no answer',
+        'no answer, three times',
         () => {
           throw new TypeError('fetch failed');
         },
+        3,
         'NETWORK_ERROR',
         undefined,
       ],
-    ])('does not end on %s: the error surfaces, the tokens stay, a later refresh uses the same refresh token', async (_case, answer, code, status) => {
-      const auth = await started();
-      const events = endedEvents(auth);
-      service.refreshAnswers.push(answer);
-      expect(await rejection(auth.refresh())).toMatchObject({ code, status });
-      expect(events).toEqual([]);
-      expect(await auth.isSignedIn()).toBe(true);
-      await auth.refresh();
-      expect(service.refreshes().map((request) => request.body)).toEqual([
-        '{"refreshToken":"refresh.1.family-secret.secret-1"}',
-        '{"refreshToken":"refresh.1.family-secret.secret-1"}',
-      ]);
-    });
+    ])(
+      'does not end on %s: the error surfaces, the tokens stay, a later refresh uses the same refresh token',
+      async (_case, answer, attempts, code, status) => {
+        const auth = await started();
+        const events = endedEvents(auth);
+        service.refreshAnswers.push(...Array.from({ length: attempts }, () => answer));
+        expect(await rejection(auth.refresh())).toMatchObject({ code, status });
+        expect(events).toEqual([]);
+        expect(await auth.isSignedIn()).toBe(true);
+        await auth.refresh();
+        expect(service.refreshes().map((request) => request.body)).toEqual(Array(attempts + 1).fill('{"refreshToken":"refresh.1.family-secret.secret-1"}'));
+      },
+    );
 
     it('tells every listener, once, and no longer one that unsubscribed', async () => {
       const auth = await started();
@@ -420,6 +467,406 @@ describe('Class: AuthSession', () => {
       gate.resolve();
       await refreshing;
       expect(await storage.load()).toEqual(otherTab);
+    });
+  });
+
+  describe('an answer applies to the session that asked, not to one started meanwhile', () => {
+    const REFUSED_REFRESH = () => json(401, { error: 'REFRESH_TOKEN_INVALID', message: 'refresh token is not valid: sign in again' });
+    const RT1 = '{"refreshToken":"refresh.1.family-secret.secret-1"}';
+
+    it('a refresh refused after start() of another session leaves that session stored, and says no "ended"', async () => {
+      const auth = await started();
+      const events = endedEvents(auth);
+      const refresh = held();
+      service.refreshAnswers.push(refresh.reply);
+      const refreshing = rejection(auth.refresh());
+      await refresh.arrived;
+      const two = service.signIn(600, SID_TWO);
+      await auth.start(two);
+
+      refresh.answer(REFUSED_REFRESH());
+      expect(await refreshing).toMatchObject({ code: 'REFRESH_TOKEN_INVALID', status: 401 });
+      expect(events).toEqual([]);
+      expect(await storage.load()).toMatchObject({ sid: SID_TWO, refreshToken: two.refreshToken });
+      expect(await auth.accessToken()).toBe(two.token);
+    });
+
+    it("a refresh that succeeds after start() of another session is not stored, nor handed to that session's callers: SIGNED_OUT", async () => {
+      const auth = await started();
+      const refresh = held();
+      service.refreshAnswers.push(refresh.reply);
+      const refreshing = rejection(auth.refresh());
+      await refresh.arrived;
+      const two = service.signIn(600, SID_TWO);
+      await auth.start(two);
+
+      refresh.answer(json(200, service.signIn(600, SID)));
+      expect(await refreshing).toMatchObject({ code: 'SIGNED_OUT', status: undefined });
+      expect(await storage.load()).toMatchObject({ accessToken: two.token, sid: SID_TWO, refreshToken: two.refreshToken });
+    });
+
+    it('a request refused while its refresh is in flight is not sent again as the user who signed in meanwhile: SIGNED_OUT', async () => {
+      const auth = await started();
+      service.live.clear();
+      const refresh = held();
+      service.refreshAnswers.push(refresh.reply);
+      const ordering = rejection(auth.fetch(`${BASE}/orders`, { method: 'POST', body: 'order of user A' }));
+      await refresh.arrived;
+      const userB = service.signIn(600, SID_TWO);
+      await auth.start(userB);
+
+      refresh.answer(json(200, service.signIn(600, SID)));
+      expect(await ordering).toMatchObject({ code: 'SIGNED_OUT' });
+      expect(service.sent.filter((request) => request.path === '/dev/orders').map((request) => request.authorization)).toEqual([
+        'Bearer access.1.eyJzdWIiOiJ1c2VyLTQyIn0',
+      ]);
+      expect(service.sent.some((request) => request.authorization === `Bearer ${userB.token}`)).toBe(false);
+    });
+
+    it('a request refused after start() of another session is not sent again with its token, nor refreshes it: SIGNED_OUT', async () => {
+      const auth = await started();
+      const slow = deferred();
+      service.slowGate = slow.promise;
+      const arrived = service.arrival('/slow');
+      const request = rejection(auth.fetch(`${BASE}/slow`, { method: 'POST', body: 'order of user A' }));
+      await arrived;
+      service.live.clear();
+      const userB = service.signIn(600, SID_TWO);
+      await auth.start(userB);
+
+      slow.resolve();
+      expect(await request).toMatchObject({ code: 'SIGNED_OUT' });
+      expect(service.sent.map(({ path, authorization }) => [path, authorization])).toEqual([['/dev/slow', 'Bearer access.1.eyJzdWIiOiJ1c2VyLTQyIn0']]);
+      expect(await storage.load()).toMatchObject({ sid: SID_TWO, accessToken: userB.token });
+    });
+
+    it("start() during a refresh: the new session's callers get a refresh of their own, and the old one's answer is not theirs", async () => {
+      const auth = await started();
+      const one = held();
+      service.refreshAnswers.push(one.reply);
+      const first = rejection(auth.refresh());
+      await one.arrived;
+      // Session one's answer first: the fake then takes session two's refresh token as its current one.
+      const oneRotated = service.signIn(600, SID);
+      const two = service.signIn(600, SID_TWO);
+      await auth.start(two);
+
+      const second = auth.refresh();
+      one.answer(json(200, oneRotated));
+      await second;
+      expect((await first).code).toBe('SIGNED_OUT');
+      expect(service.refreshes().map((request) => request.body)).toEqual([RT1, JSON.stringify({ refreshToken: two.refreshToken })]);
+      expect(await storage.load()).toMatchObject({ sid: SID_TWO, refreshToken: service.current });
+    });
+
+    it('start() with newer tokens of the same session (refreshed elsewhere) drops the refresh in flight: a refresh after it presents them', async () => {
+      const auth = await started();
+      const events = endedEvents(auth);
+      const one = held();
+      service.refreshAnswers.push(one.reply);
+      const first = rejection(auth.refresh());
+      await one.arrived;
+      const elsewhere = service.signIn();
+      await auth.start(elsewhere);
+
+      const second = auth.refresh();
+      // The first refresh token was used elsewhere: refused.
+      one.answer(REFUSED_REFRESH());
+      await second;
+      expect((await first).code).toBe('REFRESH_TOKEN_INVALID');
+      expect(service.refreshes().map((request) => request.body)).toEqual([RT1, JSON.stringify({ refreshToken: elsewhere.refreshToken })]);
+      expect(events).toEqual([]);
+      expect(await storage.load()).toMatchObject({ sid: SID, refreshToken: service.current });
+    });
+
+    it("the old session's refresh, settling, leaves the new session's in flight: its callers still share it", async () => {
+      const auth = await started();
+      const [one, two] = [held(), held()];
+      service.refreshAnswers.push(one.reply, two.reply);
+      const first = rejection(auth.refresh());
+      await one.arrived;
+      await auth.start(service.signIn(600, SID_TWO));
+      const second = auth.refresh();
+      await two.arrived;
+
+      one.answer(json(200, service.signIn(600, SID)));
+      expect((await first).code).toBe('SIGNED_OUT');
+      const third = auth.refresh();
+      two.answer(json(200, service.signIn(600, SID_TWO)));
+      await Promise.all([second, third]);
+      expect(service.refreshes()).toHaveLength(2);
+    });
+
+    it("another tab's sign-in (shared storage) during a refresh: this client's next refresh is of the stored session, not a join", async () => {
+      const auth = await started();
+      const one = held();
+      service.refreshAnswers.push(one.reply);
+      const first = rejection(auth.refresh());
+      await one.arrived;
+      const oneRotated = service.signIn(600, SID);
+      const otherTab = service.signIn(600, SID_TWO);
+      await session().start(otherTab);
+
+      const second = auth.refresh();
+      one.answer(json(200, oneRotated));
+      await second;
+      expect((await first).code).toBe('SIGNED_OUT');
+      expect(service.refreshes().map((request) => request.body)).toEqual([RT1, JSON.stringify({ refreshToken: otherTab.refreshToken })]);
+    });
+
+    it('logout()\'s answer arriving after start() of another session leaves that session stored, and says no "ended"', async () => {
+      const auth = await started();
+      const events = endedEvents(auth);
+      const logout = held();
+      service.routeAnswer = logout.reply;
+      const loggingOut = auth.logout();
+      await logout.arrived;
+      const two = service.signIn(600, SID_TWO);
+      await auth.start(two);
+
+      logout.answer(new Response(null, { status: 204 }));
+      await loggingOut;
+      expect(events).toEqual([]);
+      expect(await storage.load()).toMatchObject({ sid: SID_TWO, refreshToken: two.refreshToken });
+    });
+
+    it('logout() still drops its session when a refresh of that session rotated the refresh token meanwhile', async () => {
+      const auth = await started();
+      const events = endedEvents(auth);
+      const logout = held();
+      service.routeAnswer = logout.reply;
+      const loggingOut = auth.logout();
+      await logout.arrived;
+      await auth.refresh();
+      expect(await storage.load()).toMatchObject({ sid: SID, refreshToken: 'refresh.2.family-secret.secret-2' });
+
+      logout.answer(new Response(null, { status: 204 }));
+      await loggingOut;
+      expect(events).toEqual([{ reason: 'logged-out' }]);
+      expect(await auth.isSignedIn()).toBe(false);
+    });
+
+    it("endSession() of this client's own sid, answered after start() of another session, leaves that session stored", async () => {
+      const auth = await started();
+      const events = endedEvents(auth);
+      const ending = held();
+      service.routeAnswer = ending.reply;
+      const endSession = auth.endSession(SID);
+      await ending.arrived;
+      const two = service.signIn(600, SID_TWO);
+      await auth.start(two);
+
+      ending.answer(new Response(null, { status: 204 }));
+      await endSession;
+      expect(events).toEqual([]);
+      expect(await storage.load()).toMatchObject({ sid: SID_TWO, refreshToken: two.refreshToken });
+    });
+
+    it('a refresh refused after this client logged out says "ended" once, for the logout', async () => {
+      const auth = await started();
+      const events = endedEvents(auth);
+      const refresh = held();
+      service.refreshAnswers.push(refresh.reply);
+      const refreshing = rejection(auth.refresh());
+      await refresh.arrived;
+      await auth.logout();
+
+      refresh.answer(REFUSED_REFRESH());
+      expect((await refreshing).code).toBe('REFRESH_TOKEN_INVALID');
+      expect(events).toEqual([{ reason: 'logged-out' }]);
+    });
+
+    it.each([
+      ['a refused refresh (compare-and-clear)', REFUSED_REFRESH, [{ reason: 'refresh-refused' }]],
+      ['a refresh (compare-and-set)', () => json(200, service.signIn(600, SID)), []],
+    ])('with an asynchronous storage, start() cannot slip between the read and the write of %s', async (_case, answer, ended) => {
+      const memory = memoryStorage();
+      let paused: { arrived: () => void; release: Promise<void> } | undefined;
+      const slow: TokenStorage = {
+        load: async () => {
+          const value = memory.load();
+          const pause = paused;
+          paused = undefined;
+          pause?.arrived();
+          await pause?.release;
+          return value;
+        },
+        save: async (tokens) => memory.save(tokens),
+        clear: async () => memory.clear(),
+      };
+      const auth = session({ storage: slow });
+      const events = endedEvents(auth);
+      await auth.start(service.signIn());
+      const refresh = held();
+      service.refreshAnswers.push(refresh.reply);
+      const refreshing = auth.refresh().catch(() => undefined);
+      await refresh.arrived;
+      const [reading, release] = [deferred(), deferred()];
+      paused = { arrived: reading.resolve, release: release.promise };
+
+      refresh.answer(answer());
+      await reading.promise;
+      const two = service.signIn(600, SID_TWO);
+      const starting = auth.start(two);
+      release.resolve();
+      await Promise.all([refreshing, starting]);
+      expect(memory.load()).toMatchObject({ sid: SID_TWO, refreshToken: two.refreshToken });
+      expect(events).toEqual(ended);
+    });
+  });
+
+  describe('a refresh that may have gone through is sent again, with the same refresh token', () => {
+    const RT1 = '{"refreshToken":"refresh.1.family-secret.secret-1"}';
+    const unavailable = (retryAfter?: string) => () =>
+      new Response(JSON.stringify({ error: 'STORE_UNAVAILABLE', message: 'Redis unavailable, try again' }), {
+        status: 503,
+        headers: { 'content-type': 'application/json', ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }) },
+      });
+
+    it.each<[string, string | undefined, number]>([
+      ['Retry-After: 1', '1', 1000],
+      ['no Retry-After', undefined, 1000],
+      ['Retry-After: 0', '0', 0],
+      ['Retry-After: 30, capped', '30', 2000],
+      ['Retry-After as a date', 'Wed, 21 Oct 2015 07:28:00 GMT', 1000],
+      ['Retry-After: -1', '-1', 1000],
+    ])('a 503 with %s: waits as long as it says (1 s without, 2 s at most), sends it again, and keeps the pair', async (_case, retryAfter, wait) => {
+      const auth = await started();
+      const events = endedEvents(auth);
+      service.refreshAnswers.push(unavailable(retryAfter));
+      await auth.refresh();
+      expect(waits).toEqual([wait]);
+      expect(service.refreshes().map((request) => request.body)).toEqual([RT1, RT1]);
+      expect(await auth.accessToken()).toBe('access.2.eyJzdWIiOiJ1c2VyLTQyIn0');
+      expect(events).toEqual([]);
+    });
+
+    it.each<[string, () => Response]>([
+      [
+        'no answer (NETWORK_ERROR)',
+        () => {
+          throw new TypeError('fetch failed');
+        },
+      ],
+      ['a 500', () => json(500, { error: 'INTERNAL', message: 'x' })],
+      ["API Gateway's 502", () => json(502, { message: 'Internal server error' })],
+      ["API Gateway's 504", () => json(504, { message: 'Endpoint request timed out' })],
+      ['a 200 that is not a pair (BAD_RESPONSE)', () => new Response('<html>proxy</html>', { status: 200 })],
+      [
+        'a body cut off (NETWORK_ERROR)',
+        () => new Response(new ReadableStream({ start: (controller) => controller.error(new TypeError('terminated')) }), { status: 200 }),
+      ],
+    ])('after %s: waits 1 s and sends the same refresh token again', async (_case, answer) => {
+      const auth = await started();
+      service.refreshAnswers.push(answer);
+      await auth.refresh();
+      expect(waits).toEqual([1000]);
+      expect(service.refreshes().map((request) => request.body)).toEqual([RT1, RT1]);
+      expect(await auth.accessToken()).toBe('access.2.eyJzdWIiOiJ1c2VyLTQyIn0');
+    });
+
+    it('gives up after two repeats: the last error surfaces, the tokens stay, no "ended"', async () => {
+      const auth = await started();
+      const events = endedEvents(auth);
+      service.refreshAnswers.push(unavailable('1'), unavailable('1'), unavailable('1'));
+      expect(await rejection(auth.refresh())).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 });
+      expect(waits).toEqual([1000, 1000]);
+      expect(service.refreshes().map((request) => request.body)).toEqual([RT1, RT1, RT1]);
+      expect(await storage.load()).toMatchObject({ refreshToken: 'refresh.1.family-secret.secret-1' });
+      expect(events).toEqual([]);
+    });
+
+    it('a 503 then a refusal ends the session: the repeat was refused', async () => {
+      const auth = await started();
+      const events = endedEvents(auth);
+      service.refreshAnswers.push(unavailable('1'));
+      service.current = 'ended meanwhile';
+      expect(await rejection(auth.refresh())).toMatchObject({ code: 'REFRESH_TOKEN_INVALID' });
+      expect(service.refreshes()).toHaveLength(2);
+      expect(events).toEqual([{ reason: 'refresh-refused' }]);
+    });
+
+    it.each<[string, () => Response, string]>([
+      ['REFRESH_TOKEN_INVALID', () => json(401, { error: 'REFRESH_TOKEN_INVALID', message: 'x' }), 'REFRESH_TOKEN_INVALID'],
+      ['a 400', () => json(400, { error: 'BAD_REQUEST', message: 'x' }), 'BAD_REQUEST'],
+      ["API Gateway's 429", () => json(429, { message: 'Too Many Requests' }), 'HTTP_ERROR'],
+    ])('does not send it again after %s', async (_case, answer, code) => {
+      const auth = await started();
+      service.refreshAnswers.push(answer);
+      expect(await rejection(auth.refresh())).toMatchObject({ code });
+      expect(waits).toEqual([]);
+      expect(service.refreshes()).toHaveLength(1);
+    });
+
+    it('does not send it again after an abort, which passes as it is', async () => {
+      const abort = new DOMException('aborted', 'AbortError');
+      const auth = new AuthSession({
+        baseUrl: BASE,
+        storage,
+        now: () => clock,
+        sleep: () => Promise.reject(new Error('no wait expected')),
+        fetch: () => Promise.reject(abort),
+      });
+      await auth.start(service.signIn());
+      await expect(auth.refresh()).rejects.toBe(abort);
+    });
+
+    it('the callers that share a refresh share its repeats', async () => {
+      const auth = await started();
+      clock = T0 + 590_000;
+      service.refreshAnswers.push(unavailable('1'));
+      const tokens = await Promise.all([auth.accessToken(), auth.accessToken(), auth.fetch(`${BASE}/orders`).then((response) => response.status)]);
+      expect(tokens).toEqual(['access.2.eyJzdWIiOiJ1c2VyLTQyIn0', 'access.2.eyJzdWIiOiJ1c2VyLTQyIn0', 200]);
+      expect(service.refreshes()).toHaveLength(2);
+      expect(waits).toEqual([1000]);
+    });
+
+    it.each<[string, () => SessionTokens | undefined, string | undefined]>([
+      ['start() of another session: SIGNED_OUT', () => service.signIn(600, SID_TWO), 'SIGNED_OUT'],
+      ['a logout: SIGNED_OUT', () => undefined, 'SIGNED_OUT'],
+      ["another tab's refresh of this session: its pair", () => service.signIn(600, SID), undefined],
+    ])('sends no repeat once the session moved on while it waited, by %s', async (_case, movedTo, code) => {
+      const [asleep, wake] = [deferred(), deferred()];
+      const auth = session({
+        sleep: () => {
+          asleep.resolve();
+          return wake.promise;
+        },
+      });
+      await auth.start(service.signIn());
+      service.refreshAnswers.push(unavailable('1'));
+      const refreshing = auth.refresh().then(
+        () => undefined,
+        (error: unknown) => (error as { code?: string }).code,
+      );
+      await asleep.promise;
+      const tokens = movedTo();
+      // Written by another client over the same storage, as another tab would.
+      if (tokens === undefined) await storage.clear();
+      else await session().start(tokens);
+
+      wake.resolve();
+      expect(await refreshing).toBe(code);
+      expect(service.refreshes()).toHaveLength(1);
+      expect((await storage.load())?.refreshToken).toBe(tokens?.refreshToken);
+    });
+
+    it('waits with setTimeout when given no sleep', async () => {
+      const delays: (number | undefined)[] = [];
+      const timer = jest.spyOn(globalThis, 'setTimeout').mockImplementation(((callback: () => void, ms?: number) => {
+        delays.push(ms);
+        callback();
+      }) as unknown as typeof setTimeout);
+      try {
+        const auth = new AuthSession({ baseUrl: BASE, storage, now: () => clock, fetch: service.fetch });
+        await auth.start(service.signIn());
+        service.refreshAnswers.push(unavailable('2'));
+        await auth.refresh();
+      } finally {
+        timer.mockRestore();
+      }
+      expect(delays).toEqual([2000]);
+      expect(service.refreshes()).toHaveLength(2);
     });
   });
 
@@ -567,10 +1014,11 @@ describe('Class: AuthSession', () => {
       expect(await session().isSignedIn()).toBe(false);
     });
 
-    it('a refresh answer that is not a pair is BAD_RESPONSE, and the tokens stay', async () => {
+    it('a refresh answer that is not a pair, three times, is BAD_RESPONSE, and the tokens stay', async () => {
       const auth = await started();
-      service.refreshAnswers.push(() => json(200, { token: 'only' }));
+      service.refreshAnswers.push(...Array.from({ length: 3 }, () => () => json(200, { token: 'only' })));
       expect(await rejection(auth.refresh())).toMatchObject({ code: 'BAD_RESPONSE' });
+      expect(service.refreshes()).toHaveLength(3);
       expect(await auth.isSignedIn()).toBe(true);
     });
 
