@@ -3,16 +3,17 @@
 // serverless.yml at package time:
 //   `${file(./deploy/keys.js):environment.<function>}`  its key variables: the functions that sign get the signing
 //     keys; those that only verify the public keys of an ES256 or EdDSA ring (with HS256, the secret, which is
-//     both); the others none, and they refuse any (shared/config.ts, loadConfig);
+//     both); the JWKS (`public`) those public keys too, and with HS256 nothing; the others none, and they refuse any
+//     (shared/config.ts, loadConfig);
 //   `${file(./deploy/keys.js):role.<function>}`  its group's IAM role, one per group, in `roles`: each may write
 //     its own functions' logs, and only a group whose variables name the keyring parameter may read it from SSM.
 'use strict';
 
-/** @typedef {'signing' | 'verifying' | 'none'} KeyGroup */
+/** @typedef {'signing' | 'verifying' | 'public' | 'none'} KeyGroup */
 /** @typedef {{ resolveVariable: (variable: string) => Promise<unknown> }} Resolver */
 
 /** @type {Record<KeyGroup, string>} */
-const ROLE_OF_GROUP = { signing: 'SigningRole', verifying: 'VerifyingRole', none: 'KeylessRole' };
+const ROLE_OF_GROUP = { signing: 'SigningRole', verifying: 'VerifyingRole', public: 'PublicRole', none: 'KeylessRole' };
 
 /** The function table, loaded only when asked for: serverless reads this file for every command. */
 function functionTable() {
@@ -46,6 +47,16 @@ async function signingEnvironment({ resolveVariable }) {
 async function verifyingEnvironment(resolver) {
   const alg = await resolver.resolveVariable("env:JWT_ALG, 'HS256'");
   if (alg === 'HS256') return signingEnvironment(resolver);
+  return publicEnvironment(resolver);
+}
+
+/**
+ * The public keys of an ES256 or EdDSA ring; with HS256 nothing: its key is secret, and the JWKS publishes none.
+ * @param {Resolver} resolver
+ */
+async function publicEnvironment(resolver) {
+  const alg = await resolver.resolveVariable("env:JWT_ALG, 'HS256'");
+  if (alg === 'HS256') return {};
   const parameter = await resolver.resolveVariable('self:custom.target.jwtPublicKeysParameter');
   const publicKeys =
     parameter === '' ? await publicKeysFromEnvironment(resolver) : await resolver.resolveVariable(`param:jwtPublicKeys, ssm:${String(parameter)}`);
@@ -60,6 +71,7 @@ async function verifyingEnvironment(resolver) {
 async function groupEnvironment(group, resolver) {
   if (group === 'signing') return signingEnvironment(resolver);
   if (group === 'verifying') return verifyingEnvironment(resolver);
+  if (group === 'public') return publicEnvironment(resolver);
   return {};
 }
 
@@ -88,6 +100,7 @@ async function environment(resolver) {
   const byGroup = {
     signing: await groupEnvironment('signing', resolver),
     verifying: await groupEnvironment('verifying', resolver),
+    public: await groupEnvironment('public', resolver),
     none: await groupEnvironment('none', resolver),
   };
   return Object.fromEntries(functionGroups().map(([name, group]) => [name, byGroup[group]]));
@@ -128,7 +141,8 @@ const VPC_NETWORK_INTERFACES = {
 };
 
 /**
- * The three roles, as a `resources` entry. In a VPC (the aws target) each may also manage the functions' network
+ * The four roles, one per group, as a `resources` entry. PublicRole, like KeylessRole, may read no parameter: its
+ * function's variables never name the keyring. In a VPC (the aws target) each may also manage the functions' network
  * interfaces. Reading the keyring parameter needs no KMS permission while it is encrypted with
  * the default key aws/ssm; with a customer managed key, allow kms:Decrypt on that key to SigningRole (and, with
  * HS256, VerifyingRole).
@@ -139,7 +153,7 @@ async function roles(resolver) {
   const groups = functionGroups(/** @type {import('../shared/handlers/table').Target} */ (await resolver.resolveVariable('param:target')));
   /** @type {Record<string, unknown>} */
   const resources = {};
-  for (const group of /** @type {KeyGroup[]} */ (['signing', 'verifying', 'none'])) {
+  for (const group of /** @type {KeyGroup[]} */ (['signing', 'verifying', 'public', 'none'])) {
     const logGroups = groups.filter(([, of]) => of === group).map(([name]) => ({ 'Fn::GetAtt': [logGroupId(name), 'Arn'] }));
     const keyringParameter = (await groupEnvironment(group, resolver)).JWT_KEYS_SSM_PARAMETER;
     const statements = [

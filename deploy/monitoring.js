@@ -276,13 +276,14 @@ async function resources(resolver) {
       },
     ),
   };
-  // One throttle alarm per key group: an alarm may watch at most 10 metrics, fewer than the functions.
-  for (const [group, id] of /** @type {const} */ ([
-    ['signing', 'Signing'],
-    ['verifying', 'Verifying'],
-    ['none', 'Keyless'],
+  // One throttle alarm per key group: an alarm may watch at most 10 metrics, fewer than the functions. The JWKS,
+  // alone in its group (`public`), counts with the verifying functions.
+  for (const [groups, id] of /** @type {const} */ ([
+    [['signing'], 'Signing'],
+    [['verifying', 'public'], 'Verifying'],
+    [['none'], 'Keyless'],
   ])) {
-    const members = deployed.filter((name) => table.FUNCTIONS[name].keys === group);
+    const members = deployed.filter((name) => /** @type {readonly string[]} */ (groups).includes(table.FUNCTIONS[name].keys));
     alarms[`${id}ThrottlesAlarm`] = alarm(`${id.toLowerCase()}-throttles`, `Lambda throttled invocations of ${members.join(', ')}.`, {
       threshold: params.alarmThrottles,
       period: params.alarmThrottlesPeriod,

@@ -2,4 +2,4 @@
 import { jwksHandler } from '../shared/handlers/jwks';
 import { containerServices } from '../shared/services';
 
-export const handler = jwksHandler(containerServices('verifying'));
+export const handler = jwksHandler(containerServices('public'));

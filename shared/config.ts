@@ -55,6 +55,11 @@ export interface AsymmetricKeyring {
 export interface TokenConfig {
   /** HS256 (JWT_ALG unset): newest first: new tokens use the first; every listed key still verifies its own tokens. */
   keys: SigningKeyConfig[];
+  /**
+   * Set where the function holds no key at all on purpose: the JWKS (role `public`) with HS256, whose only key is
+   * secret. It publishes an empty set; signing and verifying fail.
+   */
+  noKeys?: true;
   /** JWT_ALG ES256 or EdDSA: the ring, and `keys` is empty. */
   asymmetric?: AsymmetricKeyring;
   issuer: string;
@@ -129,9 +134,10 @@ export const CONFIG_VARIABLES = [
 
 /**
  * The key material a function holds (shared/handlers/table.ts): the signing keys, the verifying keys only (an
- * ES256 or EdDSA ring's public keys; HS256's secret, which is both), or none.
+ * ES256 or EdDSA ring's public keys; HS256's secret, which is both), the public keys only (an ES256 or EdDSA
+ * ring's; nothing with HS256, whose key is secret: the JWKS), or none.
  */
-export type KeyRole = 'signing' | 'verifying' | 'none';
+export type KeyRole = 'signing' | 'verifying' | 'public' | 'none';
 
 /** The variables that carry key material, or say where it is. */
 export const KEY_VARIABLES = ['JWT_SECRET', 'JWT_KEYS', 'JWT_PUBLIC_KEYS', 'JWT_KEYS_SSM_PARAMETER'] as const;
@@ -158,10 +164,18 @@ export function loadConfig(env: Env, role: KeyRole = 'signing'): Config {
     const held = KEY_VARIABLES.filter(set);
     if (held.length > 0) throw new ConfigError(`${held.join(', ')}: this function verifies nothing and must hold no key material; leave it unset`);
   }
+  if (role === 'public') {
+    const held = KEY_VARIABLES.filter((name) => name !== 'JWT_PUBLIC_KEYS' && set(name));
+    if (held.length > 0) {
+      throw new ConfigError(`${held.join(', ')}: this function publishes public keys only and must hold no secret or private key; leave it unset`);
+    }
+    if (alg !== 'HS256' && !set('JWT_PUBLIC_KEYS')) throw new ConfigError(`JWT_ALG ${alg} needs JWT_PUBLIC_KEYS: this function publishes the public keys`);
+  }
   if (role === 'verifying' && alg !== 'HS256' && (set('JWT_KEYS') || keyringParameter !== '')) {
     throw new ConfigError(`${set('JWT_KEYS') ? 'JWT_KEYS' : 'JWT_KEYS_SSM_PARAMETER'} gives private keys: a function that only verifies takes JWT_PUBLIC_KEYS`);
   }
-  const holdsKeys = role !== 'none';
+  // With HS256 the JWKS publishes nothing, and so holds nothing (its secret would be one bug away from the public).
+  const holdsKeys = role !== 'none' && !(role === 'public' && alg === 'HS256');
   const asymmetric = holdsKeys && alg !== 'HS256' && keyringParameter === '' ? readAsymmetricKeyring(env, alg) : undefined;
   if (alg === 'HS256' && set('JWT_PUBLIC_KEYS')) throw new ConfigError('JWT_PUBLIC_KEYS holds ES256 or EdDSA public keys: set JWT_ALG too');
   return {
@@ -171,6 +185,7 @@ export function loadConfig(env: Env, role: KeyRole = 'signing'): Config {
     tokens: {
       keys: holdsKeys && keyringParameter === '' && alg === 'HS256' ? readSigningKeys(env, offline) : [],
       ...(asymmetric === undefined ? {} : { asymmetric }),
+      ...(role === 'public' && !holdsKeys ? { noKeys: true as const } : {}),
       issuer: readNonEmpty(env, 'JWT_ISSUER', 'revocable-jwt'),
       audience: readNonEmpty(env, 'JWT_AUDIENCE', 'revocable-jwt-api'),
       defaultTtlSeconds,

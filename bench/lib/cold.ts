@@ -182,13 +182,14 @@ export interface ColdInputs {
 export async function measureCold(inputs: ColdInputs): Promise<{ bare: { wallMs: number }; load: LoadRow[]; firstInvoke: FirstInvokeRow[] }> {
   const { dir, runs, progress } = inputs;
   const env = childEnv(inputs.env);
-  // As deployed: a function that holds no key gets none, and would refuse one.
+  // As deployed: a function that holds no key gets none, and would refuse one; the JWKS (`public`) only the
+  // public keys (JWT_PUBLIC_KEYS), which an HS256 bench has none of.
   const envOf = (name: string): NodeJS.ProcessEnv => {
     const row = (FUNCTIONS as Record<string, { keys: string } | undefined>)[name];
-    if (row?.keys !== 'none') return env;
-    const keyless = { ...env };
-    for (const variable of KEY_VARIABLES) delete keyless[variable];
-    return keyless;
+    if (row?.keys !== 'none' && row?.keys !== 'public') return env;
+    const kept = { ...env };
+    for (const variable of KEY_VARIABLES) if (row.keys === 'none' || variable !== 'JWT_PUBLIC_KEYS') delete kept[variable];
+    return kept;
   };
   const loader = join(dir, 'loader.js');
   writeFileSync(loader, LOADER);

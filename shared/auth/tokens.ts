@@ -87,7 +87,8 @@ export interface VerifiedToken {
 interface Keyring {
   /** Absent where only public keys were given: this function verifies and never signs. */
   signing?: JwsKey;
-  verifying: JwsKeyring;
+  /** Absent where no key was given (TokenConfig.noKeys): this function neither verifies nor signs. */
+  verifying?: JwsKeyring;
   /** The public keys of an ES256 or EdDSA ring, as a JWK Set lists them; none for HS256. */
   publicJwks: JsonWebKey[];
 }
@@ -113,6 +114,8 @@ export class TokenService {
   ) {
     if (config.asymmetric !== undefined) this.#keyring = toKeyring(config.asymmetric);
     else if (config.keys.length > 0) this.#keyring = toKeyring(config.keys);
+    // Only where asked for: an empty ring by mistake must fail here, not publish or refuse quietly.
+    else if (config.noKeys === true) this.#keyring = { publicJwks: [] };
     else if (loadKeys === undefined) throw new Error('TokenService needs signing keys or a way to load them');
     this.#redis = redis;
   }
@@ -222,8 +225,8 @@ export class TokenService {
     if (reply[0] === 'refused') throw new RefreshTokenInvalidError(reply[1] as 'unknown' | 'expired' | 'revoked', { sid: presented.sid });
     if (reply[0] === 'reused') throw new RefreshTokenInvalidError('reused', { sid: presented.sid, sub: reply[1] });
     const [outcome, sealedNext, jti, iatText, expText, refreshExpiresText, grantToken] = reply;
-    const { verifying } = keyring;
     const signing = signingKey(keyring);
+    const verifying = verifyingKeys(keyring);
     const grant = this.readGrant(grantToken, verifying, presented, familyHash);
     // Signed with an older key of the ring: signed again with the current one, so that the session outlives
     // that key's removal as long as it keeps refreshing meanwhile.
@@ -266,7 +269,7 @@ export class TokenService {
    * every reason to refuse, or StoreUnavailableError / KeyringUnavailableError when a dependency cannot answer.
    */
   async verify(token: string, scope?: RequestScope): Promise<VerifiedToken> {
-    const { verifying } = this.#keyring ?? (await this.keyring());
+    const verifying = verifyingKeys(this.#keyring ?? (await this.keyring()));
     const verified = readClaims(verifyJws(token, verifying), this.config, Math.floor(this.now() / 1000));
     if ((await readLiveLabel(this.#redis, verified.jti, scope)) === null) {
       throw new TokenRevokedError('token has been revoked', { jti: verified.jti, sid: verified.sid, sub: verified.sub });
@@ -360,9 +363,15 @@ function toKeyring(keys: SigningKeyConfig[] | AsymmetricKeyring): Keyring {
   };
 }
 
-function signingKey({ signing }: Keyring): JwsKey {
+function signingKey({ signing, verifying }: Keyring): JwsKey {
+  if (verifying === undefined) throw new ConfigError('this function holds no key: it can neither sign nor verify');
   if (signing === undefined) throw new ConfigError('this function holds public keys only (JWT_PUBLIC_KEYS): signing needs the private keys (JWT_KEYS)');
   return signing;
+}
+
+function verifyingKeys({ verifying }: Keyring): JwsKeyring {
+  if (verifying === undefined) throw new ConfigError('this function holds no key: it can neither sign nor verify');
+  return verifying;
 }
 
 /**

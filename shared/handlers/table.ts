@@ -20,7 +20,8 @@ import { signHandler } from './sign';
 
 /**
  * `keys`, the key material each function holds: the signing keys (`signing`: it signs), the verifying keys only
- * (`verifying`: the public keys of an ES256 or EdDSA ring; with HS256 the secret, which is both), or none.
+ * (`verifying`: the public keys of an ES256 or EdDSA ring; with HS256 the secret, which is both), the public keys
+ * only (`public`: those of an ES256 or EdDSA ring, to publish; with HS256 nothing, as there is none), or none.
  * `target`, where it is deployed: `local` for a development aid that must never reach AWS (serverless.yml takes
  * its definition from deploy/local.yml); every target when unset.
  */
@@ -34,7 +35,7 @@ export const FUNCTIONS = {
   endSession: { entry: 'functions/end-session.ts', keys: 'none', create: endSessionHandler },
   revoke: { entry: 'functions/revoke.ts', keys: 'none', create: revokeHandler },
   introspect: { entry: 'functions/introspect.ts', keys: 'verifying', create: introspectHandler },
-  jwks: { entry: 'functions/jwks.ts', keys: 'verifying', create: jwksHandler },
+  jwks: { entry: 'functions/jwks.ts', keys: 'public', create: jwksHandler },
   authorizer: { entry: 'functions/authorizer.ts', keys: 'verifying', create: authorizerHandler },
   httpAuthorizer: { entry: 'functions/http-authorizer.ts', keys: 'verifying', create: httpAuthorizerHandler },
   revokeAll: { entry: 'functions/revoke-all.ts', keys: 'none', create: revokeAllHandler },

@@ -221,9 +221,9 @@ describe('serverless package: the CloudFormation template', () => {
 
   test('every function gets the full environment with the defaults shared/config.ts expects, and the key material its row allows', () => {
     for (const name of FUNCTION_NAMES) {
-      // HS256: the secret is both signing and verifying key. Empty: a deployed function that needs it refuses to
-      // start until a real one is provided.
-      const keys = FUNCTIONS[name].keys === 'none' ? {} : { JWT_SECRET: '', JWT_KEYS: '', JWT_KEYS_SSM_PARAMETER: '' };
+      // HS256: the secret is both signing and verifying key, and the JWKS publishes nothing, so holds nothing.
+      // Empty: a deployed function that needs it refuses to start until a real one is provided.
+      const keys = holdsSecret(name) ? { JWT_SECRET: '', JWT_KEYS: '', JWT_KEYS_SSM_PARAMETER: '' } : {};
       expect(lambdaFunction(plain.template, name).Environment).toEqual({
         Variables: {
           // Empty: a deployed function refuses to start until REDIS_URL is provided.
@@ -256,7 +256,7 @@ describe('serverless package: the CloudFormation template', () => {
   test('local target: JWT_SECRET from the packaging environment lands in plain text in the functions that hold keys, in no bundle', () => {
     for (const name of FUNCTION_NAMES) {
       const environment = lambdaFunction(withSecrets.template, name).Environment as { Variables: Record<string, string> };
-      expect(environment.Variables.JWT_SECRET).toBe(FUNCTIONS[name].keys === 'none' ? undefined : SECRET_MARKER);
+      expect({ name, secret: environment.Variables.JWT_SECRET }).toEqual({ name, secret: holdsSecret(name) ? SECRET_MARKER : undefined });
       for (const entry of readZip(join(withSecrets.dir, `${name}.zip`))) {
         expect(entry.content.includes(SECRET_MARKER)).toBe(false);
       }
@@ -303,7 +303,12 @@ function httpApiRoutes(template: Template): Map<string, Record<string, unknown>>
 }
 
 /** Each group's role (deploy/keys.js): the functions of a row with these `keys` run under it. */
-const ROLE_OF_GROUP = { signing: 'SigningRole', verifying: 'VerifyingRole', none: 'KeylessRole' } as const;
+const ROLE_OF_GROUP = { signing: 'SigningRole', verifying: 'VerifyingRole', public: 'PublicRole', none: 'KeylessRole' } as const;
+
+/** With HS256: the functions that hold the secret (or where to find it), those that sign or verify. */
+function holdsSecret(name: FunctionName): boolean {
+  return FUNCTIONS[name].keys === 'signing' || FUNCTIONS[name].keys === 'verifying';
+}
 const KEYRING_PARAMETER_ARN = {
   'Fn::Join': [
     '',
@@ -418,7 +423,7 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
   test.each([
     ['local', () => plain],
     ['aws', () => aws],
-  ])("%s target: each function runs under its group's role, and the stack's IAM is those three roles", (target, packaged) => {
+  ])("%s target: each function runs under its group's role, and the stack's IAM is those roles, one per group", (target, packaged) => {
     const { template } = packaged();
     for (const name of deployedOn(target)) {
       expect({ name, role: lambdaFunction(template, name).Role }).toEqual({ name, role: { 'Fn::GetAtt': [ROLE_OF_GROUP[FUNCTIONS[name].keys], 'Arn'] } });
@@ -462,8 +467,8 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
   );
 
   test.each([
-    ['local', () => plain, { signing: [], verifying: [], none: [] }],
-    ['aws', () => aws, { signing: [KEYRING_PARAMETER_ARN], verifying: [KEYRING_PARAMETER_ARN], none: [] }],
+    ['local', () => plain, { signing: [], verifying: [], public: [], none: [] }],
+    ['aws', () => aws, { signing: [KEYRING_PARAMETER_ARN], verifying: [KEYRING_PARAMETER_ARN], public: [], none: [] }],
   ])('%s target with HS256: the functions that hold the secret, and they alone, may read the keyring parameter', (target, packaged, expected) => {
     for (const name of deployedOn(target)) {
       expect({ name, readable: readableParameters(packaged().template, name) }).toEqual({ name, readable: expected[FUNCTIONS[name].keys] });
@@ -490,10 +495,9 @@ describe('serverless package: deployment targets, VPC and IAM', () => {
       const keys = { JWT_SECRET: variables.JWT_SECRET, JWT_KEYS: variables.JWT_KEYS, JWT_KEYS_SSM_PARAMETER: variables.JWT_KEYS_SSM_PARAMETER };
       expect({ name, keys }).toEqual({
         name,
-        keys:
-          FUNCTIONS[name].keys === 'none'
-            ? { JWT_SECRET: undefined, JWT_KEYS: undefined, JWT_KEYS_SSM_PARAMETER: undefined }
-            : { JWT_SECRET: '', JWT_KEYS: '', JWT_KEYS_SSM_PARAMETER: '/revocable-jwt/prod/jwt-keys' },
+        keys: holdsSecret(name)
+          ? { JWT_SECRET: '', JWT_KEYS: '', JWT_KEYS_SSM_PARAMETER: '/revocable-jwt/prod/jwt-keys' }
+          : { JWT_SECRET: undefined, JWT_KEYS: undefined, JWT_KEYS_SSM_PARAMETER: undefined },
       });
     }
   });
@@ -660,20 +664,21 @@ describe('serverless package with JWT_ALG=ES256: least privilege per function', 
       const expected = {
         signing: ['JWT_SECRET', 'JWT_KEYS', 'JWT_KEYS_SSM_PARAMETER'],
         verifying: ['JWT_PUBLIC_KEYS'],
+        public: ['JWT_PUBLIC_KEYS'],
         none: [],
       }[FUNCTIONS[name].keys];
       expect({ name, held: held.sort() }).toEqual({ name, held: expected.sort() });
       const text = JSON.stringify(variables);
       expect({ name, private: text.includes('PRIVATE KEY') }).toEqual({ name, private: target === 'local' && FUNCTIONS[name].keys === 'signing' });
-      if (FUNCTIONS[name].keys === 'verifying') {
+      if (FUNCTIONS[name].keys === 'verifying' || FUNCTIONS[name].keys === 'public') {
         expect(JSON.parse(variables.JWT_PUBLIC_KEYS as string)).toEqual([{ kid: 'es-1', key: publicPem }]);
       }
     }
   });
 
   test.each([
-    ['local', () => es256, { signing: [], verifying: [], none: [] }],
-    ['aws', () => esAws, { signing: [KEYRING_PARAMETER_ARN], verifying: [], none: [] }],
+    ['local', () => es256, { signing: [], verifying: [], public: [], none: [] }],
+    ['aws', () => esAws, { signing: [KEYRING_PARAMETER_ARN], verifying: [], public: [], none: [] }],
   ])('%s target: only the functions that sign may read the private keyring parameter', (target, packaged, expected) => {
     for (const name of deployedOn(target)) {
       expect({ name, readable: readableParameters(packaged().template, name) }).toEqual({ name, readable: expected[FUNCTIONS[name].keys] });

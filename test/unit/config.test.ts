@@ -2,6 +2,8 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { DEVELOPMENT_SECRET, loadConfig } from '../../shared/config';
 import { ConfigError } from '../../shared/errors';
 import { configError } from '../../testkit/config-error';
+import { createServices } from '../../shared/services';
+import { SignJWT } from 'jose';
 
 const STRONG_SECRET = 'x'.repeat(32);
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', JWT_SECRET: STRONG_SECRET };
@@ -249,5 +251,63 @@ describe('the keys a function may hold (its role)', () => {
 
   it('with HS256 the secret is both: a verifying function holds it', () => {
     expect(loadConfig({ ...env, JWT_SECRET: secret }, 'verifying').tokens.keys).toEqual([{ kid: 'default', secret }]);
+  });
+
+  describe('the JWKS (public): the public keys it publishes, nothing else', () => {
+    it('refuses the secret, the private keys and the keyring parameter whatever the algorithm, naming the variable only', () => {
+      for (const alg of ['HS256', 'ES256']) {
+        for (const name of ['JWT_SECRET', 'JWT_KEYS', 'JWT_KEYS_SSM_PARAMETER']) {
+          const value = name === 'JWT_KEYS_SSM_PARAMETER' ? '/app/keys' : name === 'JWT_KEYS' && alg === 'ES256' ? ring(es256.privateKey) : secret;
+          const withPublic: Record<string, string> = alg === 'ES256' ? { JWT_PUBLIC_KEYS: ring(es256.publicKey) } : {};
+          const error = configError({ ...env, JWT_ALG: alg, ...(name === 'JWT_KEYS_SSM_PARAMETER' ? {} : withPublic), [name]: value }, 'public');
+          expect({ alg, message: error.message }).toEqual({
+            alg,
+            message: `${name}: this function publishes public keys only and must hold no secret or private key; leave it unset`,
+          });
+          expect(error.message).not.toContain(secret);
+        }
+      }
+    });
+
+    it('with HS256 holds no key at all, and needs none, outside serverless offline as under it', () => {
+      for (const offline of [{}, { IS_OFFLINE: 'true' }]) {
+        const { tokens } = loadConfig({ ...env, ...offline }, 'public');
+        expect({ keys: tokens.keys, asymmetric: tokens.asymmetric, noKeys: tokens.noKeys }).toEqual({ keys: [], asymmetric: undefined, noKeys: true });
+      }
+    });
+
+    it('with ES256 holds the public ring of JWT_PUBLIC_KEYS, and needs it', () => {
+      const { tokens } = loadConfig({ ...env, JWT_ALG: 'ES256', JWT_PUBLIC_KEYS: ring(es256.publicKey) }, 'public');
+      expect(tokens.keys).toEqual([]);
+      expect(tokens.noKeys).toBeUndefined();
+      expect(tokens.asymmetric?.privateKeys).toEqual([]);
+      expect(tokens.asymmetric?.publicKeys.map(({ kid, key }) => ({ kid, type: key.type, same: key.equals(es256.publicKey) }))).toEqual([
+        { kid: 'k1', type: 'public', same: true },
+      ]);
+      expect(configError({ ...env, JWT_ALG: 'ES256' }, 'public').message).toBe('JWT_ALG ES256 needs JWT_PUBLIC_KEYS: this function publishes the public keys');
+    });
+
+    it('builds a token service that publishes that ring, or nothing with HS256, and can neither sign nor verify with no key', async () => {
+      const hs = createServices(env, {}, 'public');
+      const es = createServices({ ...env, JWT_ALG: 'ES256', JWT_PUBLIC_KEYS: ring(es256.publicKey) }, {}, 'public');
+      try {
+        expect(await hs.tokens.jwks()).toEqual([]);
+        expect(await es.tokens.jwks()).toEqual([expect.objectContaining({ kid: 'k1', kty: 'EC', crv: 'P-256', alg: 'ES256' })]);
+        expect(JSON.stringify(await es.tokens.jwks())).not.toContain('"d"');
+        // A token signed with a secret the JWKS never saw, and one it could not even know: both refused, never by Redis.
+        const token = await new SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'HS256', kid: 'default' }).sign(Buffer.from(secret));
+        await expect(hs.tokens.verify(token)).rejects.toThrow('this function holds no key: it can neither sign nor verify');
+        await expect(hs.tokens.issue({ sub: 'u', claims: {}, ttlSeconds: 60 })).rejects.toThrow('this function holds no key: it can neither sign nor verify');
+        await expect(es.tokens.issue({ sub: 'u', claims: {}, ttlSeconds: 60 })).rejects.toThrow(ConfigError);
+      } finally {
+        await Promise.all([hs.close(), es.close()]);
+      }
+    });
+
+    it('refuses a private key given as a public one', () => {
+      expect(configError({ ...env, JWT_ALG: 'ES256', JWT_PUBLIC_KEYS: ring(es256.privateKey) }, 'public').message).toBe(
+        'JWT_PUBLIC_KEYS entry 1 is a private key: give public keys only',
+      );
+    });
   });
 });
