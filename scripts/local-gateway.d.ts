@@ -12,3 +12,4 @@ export function createLocalGateway(options: {
   files?: ReadonlyMap<string, StaticFile>;
 }): Server;
 export function browserMethods(pathname: string, stage: string): string[];
+export function isOwnHost(host: string | undefined, port: number): boolean;

@@ -3,6 +3,9 @@
 // wrong (it echoes any Origin, with credentials, on every response, and overrides the handlers' headers).
 // Everything else passes through untouched and streamed: status, headers, body.
 //
+//   - a request whose Host is not this gateway's own loopback address (localhost, 127.0.0.1 or [::1], with the port
+//     it listens on) is answered 421 and goes no further: a web page whose name an attacker rebinds to 127.0.0.1
+//     (DNS rebinding) would otherwise share this origin, and call the API and the demo login and read the answers;
 //   - every Access-Control-* header offline added is dropped;
 //   - the request header sls-offline-authorizer-override is dropped: offline would put its JSON in place of
 //     the authorizer's context, so one valid token plus that header would act as any user;
@@ -31,6 +34,13 @@ const STATIC_HEADERS = {
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 };
 
+/**
+ * The names the gateway answers to, each with its port, as a browser, curl and Node write them in Host. A browser
+ * sends the name of the URL it calls: a page whose name was rebound to 127.0.0.1 sends its own
+ * (evil.example.com:3000) and is refused; no other site's page is served under these names.
+ */
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
 /** @typedef {{ type: string, body: Buffer }} StaticFile */
 
 /**
@@ -42,6 +52,17 @@ const STATIC_HEADERS = {
 function createLocalGateway({ upstreamPort, stage, origins, files = new Map() }) {
   const agent = new Agent({ keepAlive: true });
   return createServer((req, res) => {
+    const port = req.socket.localPort ?? 0;
+    if (!isOwnHost(req.headers.host, port)) {
+      res.writeHead(421, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      res.end(
+        JSON.stringify({
+          error: 'MISDIRECTED_REQUEST',
+          message: `npm start answers requests for ${LOOPBACK_NAMES.map((name) => `${name}:${port}`).join(', ')} only`,
+        }),
+      );
+      return;
+    }
     const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     const file = req.method === 'GET' || req.method === 'HEAD' ? files.get(pathname) : undefined;
     if (file !== undefined) {
@@ -102,6 +123,18 @@ function createLocalGateway({ upstreamPort, stage, origins, files = new Map() })
 }
 
 /**
+ * Whether the Host header names this gateway: a loopback name with the port it listens on, or with none when that
+ * is 80 (as a browser and curl leave out the default port). Names are case-insensitive; nothing else is accepted.
+ * @param {string | undefined} host
+ * @param {number} port the port the request came in on
+ */
+function isOwnHost(host, port) {
+  if (host === undefined) return false;
+  const name = host.toLowerCase();
+  return LOOPBACK_NAMES.some((loopback) => name === `${loopback}:${port}` || (port === 80 && name === loopback));
+}
+
+/**
  * The methods of the browser routes at this path, REST API (under the stage) or HTTP API (at the root); none
  * when it is no browser route's. A `{name}` segment matches any one segment, as in API Gateway.
  * @param {string} pathname
@@ -119,4 +152,4 @@ function matches(template, segments) {
   return template.length === segments.length && template.every((part, index) => (part.startsWith('{') ? segments[index] !== '' : part === segments[index]));
 }
 
-module.exports = { createLocalGateway, browserMethods };
+module.exports = { createLocalGateway, browserMethods, isOwnHost };

@@ -400,10 +400,10 @@ export interface components {
          */
         HandlerErrorCode: "BAD_REQUEST" | "TOKEN_MISSING" | "TOKEN_MALFORMED" | "TOKEN_INVALID" | "TOKEN_EXPIRED" | "TOKEN_NOT_YET_VALID" | "TOKEN_REVOKED" | "REFRESH_TOKEN_INVALID" | "SESSION_LIMIT_REACHED" | "SESSION_NOT_FOUND" | "STORE_UNAVAILABLE" | "KEYRING_UNAVAILABLE" | "INTERNAL";
         /**
-         * @description Answers made before any function runs: the REST API's gateway responses on AWS (serverless.yml; the DEFAULT_4XX and DEFAULT_5XX ones carry the response type), and `npm start`'s gateway (BAD_GATEWAY).
+         * @description Answers made before any function runs: the REST API's gateway responses on AWS (serverless.yml; the DEFAULT_4XX and DEFAULT_5XX ones carry the response type), and `npm start`'s gateway (BAD_GATEWAY, MISDIRECTED_REQUEST).
          * @enum {string}
          */
-        GatewayErrorCode: "UNAUTHORIZED" | "ACCESS_DENIED" | "INVALID_API_KEY" | "MISSING_AUTHENTICATION_TOKEN" | "INVALID_SIGNATURE" | "EXPIRED_TOKEN" | "THROTTLED" | "QUOTA_EXCEEDED" | "AUTHORIZER_FAILURE" | "AUTHORIZER_CONFIGURATION_ERROR" | "DEFAULT_4XX" | "DEFAULT_5XX" | "BAD_GATEWAY";
+        GatewayErrorCode: "UNAUTHORIZED" | "ACCESS_DENIED" | "INVALID_API_KEY" | "MISSING_AUTHENTICATION_TOKEN" | "INVALID_SIGNATURE" | "EXPIRED_TOKEN" | "THROTTLED" | "QUOTA_EXCEEDED" | "AUTHORIZER_FAILURE" | "AUTHORIZER_CONFIGURATION_ERROR" | "DEFAULT_4XX" | "DEFAULT_5XX" | "BAD_GATEWAY" | "MISDIRECTED_REQUEST";
         /** @description API Gateway's own answer where it cannot be customized (the HTTP API on AWS), and serverless offline's refusal of a missing or wrong API key. */
         GatewayMessage: {
             message: string;
@@ -879,7 +879,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SignResponse"] & Record<string, unknown>;
+                    "application/json": components["schemas"]["SignResponse"] & {
+                        refreshToken: components["schemas"]["RefreshToken"];
+                        refreshExpiresIn: number;
+                    };
                 };
             };
             400: components["responses"]["BadRequest"];

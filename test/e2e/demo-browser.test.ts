@@ -11,6 +11,7 @@ import { type Browser, type Page } from 'playwright-core';
 import { launchChromium } from '../../testkit/chromium';
 import { DEMO_USERS } from '../../shared/handlers/demo-login';
 import { freePort, startRedisServer, type RedisServer } from '../../testkit/redis-server';
+import { checkPageAnswers } from './page-answers';
 import { REPO_ROOT, request, startApi, type RunningApi } from './start-api';
 
 jest.setTimeout(60_000);
@@ -39,9 +40,21 @@ interface Signed {
   refreshToken: string;
 }
 
+/**
+ * Every answer the pages get from the API is checked against docs/openapi.yaml: POST /demo/login, GET /me, GET
+ * /auth/sessions, DELETE /auth/sessions/{sid}, POST /auth/refresh and POST /auth/logout, on the HTTP API. The page,
+ * its script and its style are the gateway's static files, on the same origin: those alone are left out. The steps
+ * below read 28 answers whole: four sign-ins of three (the login, /me, the session list), two reloads of two, an
+ * ended session and a logout of the others with the relisting after each (three each), the phone's two refused
+ * refreshes, the rotation, the replay and the laptop's refused refresh, and the sign-out. The refusals that make
+ * the page refresh (403) are checked without their body, which the client drops unread.
+ */
+const watchAnswers = checkPageAnswers({ staticPaths: ['/demo/', '/demo/demo.js', '/demo/demo.css'], atLeast: 28 });
+
 async function openDemo(userAgent: string): Promise<Page> {
   const context = await browser.newContext({ userAgent });
   const page = await context.newPage();
+  watchAnswers(page);
   await page.goto(demoUrl);
   await waitForStatus(page, /^Pick a demo user and sign in$/);
   return page;

@@ -182,8 +182,15 @@ function locate(url: string): { api: Api; path: string } | undefined {
   return undefined;
 }
 
-/** Throws, naming the operation, the status and what is wrong, unless docs/openapi.yaml documents this answer from `url`. */
-export function checkAgainstContract(url: string, method: string, answer: { status: number; headers: Headers | Record<string, string>; body: string }): void {
+/**
+ * Throws, naming the operation, the status and what is wrong, unless docs/openapi.yaml documents this answer from `url`.
+ * A body that was not seen (undefined) is not checked.
+ */
+export function checkAgainstContract(
+  url: string,
+  method: string,
+  answer: { status: number; headers: Headers | Record<string, string>; body: string | undefined },
+): void {
   const located = locate(url);
   if (located === undefined) throw new Error(`${method} ${url} is on no API startApi started: if the answer is not the service's, say why (outsideContract)`);
   assertMatchesContract({ ...located, method, ...answer });

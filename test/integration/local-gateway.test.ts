@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { expect } from '@jest/globals';
-import { createLocalGateway, type StaticFile } from '../../scripts/local-gateway';
+import { createLocalGateway, isOwnHost, type StaticFile } from '../../scripts/local-gateway';
 
 const APP = 'http://localhost:5173';
 const OTHER = 'https://evil.example.com';
@@ -274,5 +274,71 @@ describe('Local gateway: static files (the demo page)', () => {
     const answer = await call(`${await gateway([APP], upstreamPort, files)}${path}`, { method });
     expect(answer.status).toBe(418);
     expect(seen).toEqual([expect.objectContaining({ method, url: path })]);
+  });
+});
+
+describe('Local gateway: the Host it answers to (DNS rebinding)', () => {
+  const files = new Map([['/demo/', { type: 'text/html; charset=utf-8', body: Buffer.from('<!doctype html><title>demo</title>') }]]);
+
+  // A page on evil.example.com whose name now resolves to 127.0.0.1 shares an origin with the gateway: its browser
+  // calls it with no CORS, and sends the page's name as Host. So does any other name that is not the gateway's own.
+  test.each([
+    ['a rebound name, with the port', (port: number) => `evil.example.com:${port}`],
+    ['a rebound name, without a port', () => 'evil.example.com'],
+    ['a name that starts as a loopback one', (port: number) => `localhost.evil.example.com:${port}`],
+    ['another loopback address', (port: number) => `127.0.0.2:${port}`],
+    ['a loopback name with another port', (port: number) => `localhost:${port + 1}`],
+    ['a loopback name without the port, which is not 80', () => 'localhost'],
+  ])('refuses %s: a 421 of its own, nothing reaches offline, no static file is served', async (_case, host) => {
+    const base = new URL(await gateway([APP], upstreamPort, files));
+    const headers = { host: host(Number(base.port)), 'content-type': 'application/json' };
+    const answers = [
+      await call(`${base.origin}/demo/login`, { method: 'POST', headers, body: '{"username":"alice"}' }),
+      await call(`${base.origin}/dev/auth/sessions`, { headers: { ...headers, authorization: 'Bearer token-of-alice' } }),
+      await call(`${base.origin}/demo/`, { headers }),
+      await call(`${base.origin}/me`, { method: 'OPTIONS', headers: { ...headers, origin: APP, 'access-control-request-method': 'GET' } }),
+    ];
+    expect(seen).toEqual([]);
+    for (const answer of answers) {
+      expect(answer).toMatchObject({ status: 421, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+      expect(corsHeaders(answer.headers)).toEqual([]);
+      expect(JSON.parse(answer.body)).toEqual({ error: 'MISDIRECTED_REQUEST', message: expect.stringContaining(`localhost:${base.port}`) });
+    }
+  });
+
+  test('refuses a request with no Host at all (HTTP/1.0)', async () => {
+    const base = new URL(await gateway([APP]));
+    const socket = connect({ host: base.hostname, port: Number(base.port) });
+    await once(socket, 'connect');
+    socket.write('GET /dev/me HTTP/1.0\r\n\r\n');
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+    await once(socket, 'close');
+    expect(answer).toMatch(/^HTTP\/1\.1 421 /);
+    expect(seen).toEqual([]);
+  });
+
+  test.each([
+    ['localhost', (port: number) => `localhost:${port}`],
+    ['127.0.0.1', (port: number) => `127.0.0.1:${port}`],
+    ['[::1]', (port: number) => `[::1]:${port}`],
+    ['LocalHost (a name in any case)', (port: number) => `LocalHost:${port}`],
+  ])('accepts %s with its port: the request reaches offline with that Host, and a static file is served', async (_case, host) => {
+    const base = new URL(await gateway([APP], upstreamPort, files));
+    const headers = { host: host(Number(base.port)) };
+    expect(await call(`${base.origin}/dev/me`, { headers })).toMatchObject({ status: 418 });
+    expect(seen).toEqual([expect.objectContaining({ url: '/dev/me', headers: expect.objectContaining({ host: headers.host }) })]);
+    expect(await call(`${base.origin}/demo/`, { headers })).toMatchObject({ status: 200 });
+  });
+
+  test('accepts a loopback name without a port only when the port is 80, as a browser sends it there', () => {
+    for (const name of ['localhost', '127.0.0.1', '[::1]']) {
+      expect(isOwnHost(name, 80)).toBe(true);
+      expect(isOwnHost(`${name}:80`, 80)).toBe(true);
+      expect(isOwnHost(name, 3000)).toBe(false);
+      expect(isOwnHost(`${name}:80`, 3000)).toBe(false);
+    }
+    expect(isOwnHost('evil.example.com', 80)).toBe(false);
+    expect(isOwnHost(undefined, 80)).toBe(false);
   });
 });
