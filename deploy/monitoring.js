@@ -6,10 +6,9 @@
 'use strict';
 
 /** @typedef {{ resolveVariable: (variable: string) => Promise<unknown> }} Resolver */
-/** @typedef {import('../shared/handlers/table').FunctionName} FunctionName */
 /** @typedef {{ Ref: string }} Ref */
 
-/** The alarms' params, each with what it sets; their defaults are in serverless.yml. */
+/** The alarms' params: serverless.yml (`params`) gives each its default and says what it sets. */
 const ALARM_PARAMS = [
   'alarmTopicArn',
   'alarmAuthorizerErrorPercent',
@@ -80,7 +79,7 @@ async function resources(resolver) {
   const lambdaName = (/** @type {string} */ name) => ref(functionId(name));
   const logGroup = (/** @type {string} */ name) => `/aws/lambda/${service}-${stage}-${name}`;
 
-  /** One row of widgets, each a third or half of the dashboard's 24 columns. */
+  /** One row of widgets, sharing the dashboard's 24 columns evenly. */
   let y = 0;
   /** @param {Array<Record<string, unknown>>} row */
   const rowOf = (row) => {
